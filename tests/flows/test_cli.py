@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("args", [[], ["data"], ["data", "synth"], ["data", "index"], ["data", "fetch"], ["demo"]])
+def test_every_command_has_help(args):
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_index_command_writes_both_tables(synth_root, tmp_path):
+    result = runner.invoke(app, ["data", "index", "--root", str(synth_root), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    faces = pd.read_parquet(tmp_path / "faces.parquet")
+    assert {"face_id", "yaw", "in_frontal", "in_frontal_illumination", "landmarks"} <= set(faces.columns)
+    assert pd.read_parquet(tmp_path / "quarantine.parquet").empty
+    assert f"indexed {len(faces)} faces" in result.output and "frontal_illumination" in result.output
+
+
+def test_index_command_on_a_missing_root_fails_cleanly(tmp_path):
+    result = runner.invoke(app, ["data", "index", "--root", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "no WFLW annotation file" in result.output
+
+
+def test_demo_runs_then_hits_the_cache(tmp_path):
+    args = ["demo", "--store", str(tmp_path), "--train", "4", "--test", "4"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert first.output.count("computed in") == 3 and "frontal" in first.output
+    second = runner.invoke(app, args)
+    assert second.exit_code == 0 and second.output.count("cached (already complete)") == 3

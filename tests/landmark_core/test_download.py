@@ -1,0 +1,225 @@
+"""The downloader against a loopback HTTP server serving archives made from the synthetic twin."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from landmark_core.download import (
+    PINS_FILE,
+    ChecksumMismatchError,
+    DownloadError,
+    RemoteFile,
+    UnsafeArchiveError,
+    download_file,
+    fetch_files,
+    google_drive_confirm_url,
+    safe_extract,
+)
+from landmark_core.wflw_index import index_wflw
+
+pytestmark = pytest.mark.server
+
+
+class Loopback:
+    """A tiny HTTP server on 127.0.0.1: Range support, a cut-off mode and a Google-Drive-like page."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.cut_once: set[str] = set()
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests.append((self.path, self.headers.get("Range")))
+                if self.path.startswith("/uc?"):
+                    page = (b'<html><form id="download-form" action="/usercontent/download" method="get">'
+                            b'<input type="hidden" name="id" value="big"><input type="hidden" name="confirm" value="t">'
+                            b'</form></html>')  # fmt: skip
+                    return self._send(200, page, "text/html")
+                name = self.path.split("?")[0].rsplit("/", 1)[-1]
+                if self.path.startswith("/usercontent/download"):
+                    name = "big.tar.gz"
+                if name not in server.files:
+                    return self._send(404, b"not found", "text/plain")
+                data = server.files[name]
+                start = int(self.headers["Range"].split("=")[1].split("-")[0]) if self.headers.get("Range") else 0
+                if start >= len(data) and start:
+                    return self._send(416, b"", "text/plain")
+                body = data[start:]
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(len(body)))
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.end_headers()
+                if name in server.cut_once:
+                    server.cut_once.discard(name)
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def _send(self, code: int, body: bytes, kind: str) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def server():
+    s = Loopback()
+    yield s
+    s.close()
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _tar_dir(root: Path, folder: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(root / folder, arcname=folder)
+    return buffer.getvalue()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_fetch_from_a_mirror_then_rerun_downloads_nothing(server, synth_root, tmp_path):
+    server.files["WFLW_images.tar.gz"] = _tar_dir(synth_root, "WFLW_images")
+    server.files["WFLW_annotations.tar.gz"] = _tar_dir(synth_root, "WFLW_annotations")
+    files = [
+        RemoteFile(name=n, url="https://unreachable.invalid/" + n, sha256=_sha(d)) for n, d in server.files.items()
+    ]
+    report = fetch_files(files=files, dest=tmp_path, mirror=server.url)
+    assert set(report.actions.values()) == {"downloaded+extracted"}
+    result = index_wflw(root=tmp_path)
+    assert result.quarantine.empty and len(result.faces) == len(index_wflw(root=synth_root).faces)
+    before = len(server.requests)
+    again = fetch_files(files=files, dest=tmp_path, mirror=server.url)
+    assert set(again.actions.values()) == {"verified"}
+    assert len(server.requests) == before
+
+
+def test_cut_off_transfer_resumes_with_range(server, tmp_path):
+    data = bytes(range(256)) * 4000
+    server.files["blob.tar.gz"] = data
+    server.cut_once.add("blob.tar.gz")
+    digest = download_file(url=f"{server.url}/blob.tar.gz", dest=tmp_path / "blob.tar.gz", sha256=_sha(data))
+    assert digest == _sha(data)
+    assert (tmp_path / "blob.tar.gz").read_bytes() == data
+    assert not (tmp_path / "blob.tar.gz.part").exists()
+    ranges = [r for _, r in server.requests]
+    assert ranges[0] is None and ranges[1] == f"bytes={len(data) // 2}-"
+
+
+def test_partial_file_from_an_earlier_run_is_resumed(server, tmp_path):
+    data = b"0123456789" * 5000
+    server.files["x.tar.gz"] = data
+    (tmp_path / "x.tar.gz.part").write_bytes(data[:12345])
+    download_file(url=f"{server.url}/x.tar.gz", dest=tmp_path / "x.tar.gz", sha256=_sha(data))
+    assert server.requests == [("/x.tar.gz", "bytes=12345-")]
+    assert (tmp_path / "x.tar.gz").read_bytes() == data
+
+
+def test_wrong_checksum_fails_with_both_hashes_and_keeps_verified_files(server, tmp_path):
+    good, bad = _tar({"WFLW_annotations/a.txt": b"a"}), _tar({"WFLW_images/b.jpg": b"b"})
+    server.files.update({"good.tar.gz": good, "bad.tar.gz": bad})
+    files = [RemoteFile(name="good.tar.gz", url="", sha256=_sha(good)),
+             RemoteFile(name="bad.tar.gz", url="", sha256="0" * 64)]  # fmt: skip
+    with pytest.raises(ChecksumMismatchError) as caught:
+        fetch_files(files=files, dest=tmp_path, mirror=server.url)
+    assert "0" * 64 in str(caught.value) and _sha(bad) in str(caught.value)
+    assert (tmp_path / "good.tar.gz").read_bytes() == good
+    assert (tmp_path / "WFLW_annotations" / "a.txt").read_bytes() == b"a"
+    assert not (tmp_path / "bad.tar.gz").exists() and (tmp_path / "bad.tar.gz.mismatch").read_bytes() == bad
+    assert not (tmp_path / "WFLW_images").exists()
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "/abs/evil.txt", "ok/../../evil.txt"])
+def test_traversal_member_is_refused_and_nothing_escapes(server, tmp_path, member):
+    archive = _tar({"WFLW_images/fine.jpg": b"x", member: b"evil"})
+    server.files["t.tar.gz"] = archive
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError, match="evil.txt"):
+        fetch_files(files=[RemoteFile(name="t.tar.gz", url="", sha256=_sha(archive))], dest=dest, mirror=server.url)
+    assert not (tmp_path / "evil.txt").exists() and not (dest / "WFLW_images").exists()
+
+
+def test_link_out_of_destination_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        link = tarfile.TarInfo("WFLW_images/link")
+        link.type, link.linkname = tarfile.SYMTYPE, "../../etc/passwd"
+        tar.addfile(link)
+    (tmp_path / "l.tar.gz").write_bytes(buffer.getvalue())
+    with pytest.raises(UnsafeArchiveError, match="points outside"):
+        safe_extract(archive=tmp_path / "l.tar.gz", dest=tmp_path / "dest")
+
+
+def test_google_drive_confirmation_page_is_followed(server, tmp_path):
+    data = _tar({"WFLW_images/x.jpg": b"jpg"})
+    server.files["big.tar.gz"] = data
+    url = f"{server.url}/uc?export=download&id=big"
+    download_file(url=url, dest=tmp_path / "WFLW_images.tar.gz", sha256=_sha(data))
+    assert [p for p, _ in server.requests] == ["/uc?export=download&id=big", "/usercontent/download?id=big&confirm=t"]
+
+
+def test_confirm_link_of_the_legacy_page():
+    html = '<a id="uc-download-link" href="/uc?export=download&amp;confirm=AbCd&amp;id=XYZ">Download anyway</a>'
+    assert google_drive_confirm_url(html, "https://drive.google.com/uc?id=XYZ") == (
+        "https://drive.google.com/uc?export=download&confirm=AbCd&id=XYZ"
+    )
+    assert google_drive_confirm_url("<html>quota exceeded</html>", "https://x/") is None
+
+
+def test_unknown_digest_needs_an_explicit_pin(server, tmp_path):
+    data = _tar({"WFLW_annotations/a.txt": b"v1"})
+    server.files["a.tar.gz"] = data
+    files = [RemoteFile(name="a.tar.gz", url="")]
+    with pytest.raises(DownloadError, match="knows no sha256"):
+        fetch_files(files=files, dest=tmp_path, mirror=server.url)
+    assert not (tmp_path / "a.tar.gz").exists()
+    fetch_files(files=files, dest=tmp_path, mirror=server.url, trust_first_download=True)
+    assert (tmp_path / PINS_FILE).read_text().count(_sha(data)) == 1
+    (tmp_path / "a.tar.gz").unlink()
+    server.files["a.tar.gz"] = _tar({"WFLW_annotations/a.txt": b"v2-tampered"})
+    with pytest.raises(ChecksumMismatchError):
+        fetch_files(files=files, dest=tmp_path, mirror=server.url)
+    assert (tmp_path / "WFLW_annotations" / "a.txt").read_bytes() == b"v1"
+
+
+def test_missing_file_is_a_clear_error(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_file(url=f"{server.url}/nope.tar.gz", dest=tmp_path / "nope.tar.gz", sha256=None, retries=0)
