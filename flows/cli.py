@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tasks.stage import StageOutput, Store
 app = typer.Typer(help="ELT-Repro: reproduce the ELT + GAN-relighting facial-landmark study.", no_args_is_help=True)
 data_app = typer.Typer(help="WFLW data: fetch, synthesise, index.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 DEFAULT_STORE = Path("artifacts")
 
