@@ -150,9 +150,14 @@ def _poly_mask(shape: tuple[int, int], points: np.ndarray, *, convex: bool = Fal
 
 
 def _paint(canvas: np.ndarray, alpha: np.ndarray, colour) -> None:
-    a = alpha[..., None]
-    canvas *= 1.0 - a
-    canvas += a * np.asarray(colour, dtype=np.float32)
+    """Blend a flat colour into ``canvas`` in place with coverage ``alpha``, only inside alpha's bounding box."""
+    x, y, w, h = cv2.boundingRect((alpha > 0).astype(np.uint8))
+    if w == 0 or h == 0:
+        return
+    a = alpha[y : y + h, x : x + w, None]
+    region = canvas[y : y + h, x : x + w]
+    region *= 1.0 - a
+    region += a * np.asarray(colour, dtype=np.float32)
 
 
 def _draw_body(image: np.ndarray, cam: _Camera, spec: FaceSpec) -> None:
@@ -175,20 +180,35 @@ def _patch_bounds(cam: _Camera, width: int, height: int) -> tuple[int, int, int,
     return max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
 
 
-def _paint_features(albedo: np.ndarray, lm: np.ndarray, spec: FaceSpec) -> None:
-    """Brows, eyes, nostrils, lips and make-up on the albedo (landmarks in patch pixels)."""
+def _blob(shape: tuple[int, int], centre, axes: tuple[int, int], sigma: float) -> np.ndarray:
+    """A soft filled ellipse (coverage in [0, 1])."""
+    mask = np.zeros(shape, np.float32)
+    cv2.ellipse(mask, (int(centre[0]), int(centre[1])), axes, 0, 0, 360, 1.0, -1)
+    return cv2.GaussianBlur(mask, (0, 0), max(sigma, 0.5))
+
+
+def _stroke(shape: tuple[int, int], points: np.ndarray, thickness: int) -> np.ndarray:
+    """An anti-aliased open polyline through ``points`` (coverage in [0, 1])."""
+    mask = np.zeros(shape, np.float32)
+    pts = np.round(points * (1 << SUBPIXEL_BITS)).astype(np.int32)
+    cv2.polylines(mask, [pts], False, 1.0, thickness, cv2.LINE_AA, SUBPIXEL_BITS)
+    return mask
+
+
+def _disc(shape: tuple[int, int], centre: np.ndarray, radius: float) -> np.ndarray:
+    mask = np.zeros(shape, np.float32)
+    c = tuple(int(round(v * (1 << SUBPIXEL_BITS))) for v in centre)
+    cv2.circle(mask, c, int(radius * (1 << SUBPIXEL_BITS)), 1.0, -1, cv2.LINE_AA, SUBPIXEL_BITS)
+    return mask
+
+
+def _paint_eyes(albedo: np.ndarray, lm: np.ndarray, app: Appearance, eye_width: float, line: int) -> None:
+    """Eye sockets, eye shadow, brows, and each eye (sclera, iris, pupil, upper lid)."""
     shape = albedo.shape[:2]
-    app = spec.appearance
-    skin = np.asarray(app.skin, np.float32)
-    eye_width = float(np.linalg.norm(lm[60] - lm[64]) + np.linalg.norm(lm[68] - lm[72])) / 2.0
-    line = max(1, int(round(eye_width * 0.07)))
     for outer, inner in ((60, 64), (72, 68)):
-        centre = (lm[outer] + lm[inner]) / 2.0
-        socket = np.zeros(shape, np.float32)
         axes = (max(1, int(eye_width * 0.75)), max(1, int(eye_width * 0.5)))
-        cv2.ellipse(socket, tuple(int(v) for v in centre), axes, 0, 0, 360, 1.0, -1)
-        socket = cv2.GaussianBlur(socket, (0, 0), max(eye_width * 0.25, 0.5))
-        _paint(albedo, 0.35 * socket, skin * 0.55)
+        socket = _blob(shape, (lm[outer] + lm[inner]) / 2.0, axes, eye_width * 0.25)
+        _paint(albedo, 0.35 * socket, np.asarray(app.skin, np.float32) * 0.55)
     if app.eyeshadow is not None:
         for ring in ((60, 61, 62, 63, 64, 38, 39, 40, 41), (68, 69, 70, 71, 72, 47, 48, 49, 50)):
             _paint(albedo, 0.6 * _poly_mask(shape, lm[list(ring)]), app.eyeshadow)
@@ -196,44 +216,51 @@ def _paint_features(albedo: np.ndarray, lm: np.ndarray, spec: FaceSpec) -> None:
     for idx in (BROW_LEFT, BROW_RIGHT):
         _paint(albedo, 0.9 * _poly_mask(shape, lm[list(idx)]), brow)
     iris_radius = 0.22 * eye_width
+    lid_thickness = line + (line if app.eyeshadow is not None else 0)
     for eye, pupil in ((EYE_LEFT, 96), (EYE_RIGHT, 97)):
         opening = _poly_mask(shape, lm[list(eye)])
         _paint(albedo, opening, (0.86, 0.84, 0.8))
-        disc = np.zeros(shape, np.float32)
-        c = tuple(int(round(v * (1 << SUBPIXEL_BITS))) for v in lm[pupil])
-        cv2.circle(disc, c, int(iris_radius * (1 << SUBPIXEL_BITS)), 1.0, -1, cv2.LINE_AA, SUBPIXEL_BITS)
-        _paint(albedo, disc * opening, app.iris)
-        pupil_disc = np.zeros(shape, np.float32)
-        cv2.circle(pupil_disc, c, int(0.45 * iris_radius * (1 << SUBPIXEL_BITS)), 1.0, -1, cv2.LINE_AA, SUBPIXEL_BITS)
-        _paint(albedo, pupil_disc * opening, (0.03, 0.02, 0.02))
-        lid = np.zeros(shape, np.float32)
-        upper = lm[list(eye[:5])]  # upper lid: 60..64 and 68..72
-        thickness = line + (line if app.eyeshadow is not None else 0)
-        cv2.polylines(lid, [np.round(upper * 16).astype(np.int32)], False, 1.0, thickness, cv2.LINE_AA, 4)
-        _paint(albedo, lid, (0.12, 0.07, 0.05))
+        _paint(albedo, _disc(shape, lm[pupil], iris_radius) * opening, app.iris)
+        _paint(albedo, _disc(shape, lm[pupil], 0.45 * iris_radius) * opening, (0.03, 0.02, 0.02))
+        _paint(albedo, _stroke(shape, lm[list(eye[:5])], lid_thickness), (0.12, 0.07, 0.05))  # 60..64, 68..72
+
+
+def _paint_nose_and_cheeks(albedo: np.ndarray, lm: np.ndarray, app: Appearance, eye_width: float) -> None:
+    """Nostrils, and blush when the face wears make-up."""
+    shape = albedo.shape[:2]
+    size = max(1, int(np.linalg.norm(lm[55] - lm[59]) * 0.13))
     for a, b in ((55, 56), (58, 59)):
         c = (lm[a] + lm[b]) / 2.0
-        nostril = np.zeros(shape, np.float32)
-        size = max(1, int(np.linalg.norm(lm[55] - lm[59]) * 0.13))
-        cv2.ellipse(nostril, (int(c[0]), int(c[1] - size * 0.5)), (size, max(1, size // 2)), 0, 0, 360, 1.0, -1)
-        _paint(albedo, cv2.GaussianBlur(nostril, (0, 0), max(size * 0.4, 0.5)), skin * 0.25)
+        nostril = _blob(shape, (c[0], c[1] - size * 0.5), (size, max(1, size // 2)), size * 0.4)
+        _paint(albedo, nostril, np.asarray(app.skin, np.float32) * 0.25)
     if app.blush:
+        radius = max(1, int(eye_width * 0.5))
         for a, b in ((2, 55), (30, 59)):
-            c = 0.5 * (lm[a] + lm[b])
-            cheek = np.zeros(shape, np.float32)
-            cv2.circle(cheek, (int(c[0]), int(c[1])), max(1, int(eye_width * 0.5)), 1.0, -1)
-            _paint(albedo, 0.3 * cv2.GaussianBlur(cheek, (0, 0), max(eye_width * 0.3, 0.5)), (0.85, 0.35, 0.4))
+            cheek = _blob(shape, 0.5 * (lm[a] + lm[b]), (radius, radius), eye_width * 0.3)
+            _paint(albedo, 0.3 * cheek, (0.85, 0.35, 0.4))
+
+
+def _paint_mouth(albedo: np.ndarray, lm: np.ndarray, app: Appearance, mouth_open: float, line: int) -> None:
+    """Lips, the mouth interior (with teeth when open wide), and the lip line."""
+    shape = albedo.shape[:2]
     _paint(albedo, _poly_mask(shape, lm[list(LIP_OUTER)]), app.lips)
     inner = _poly_mask(shape, lm[list(LIP_INNER)])
     _paint(albedo, inner, (0.18, 0.05, 0.05))
-    if spec.mouth_open > 0.25:
-        teeth = lm[[88, 89, 90, 91, 92]]
+    upper_inner = lm[[88, 89, 90, 91, 92]]
+    if mouth_open > 0.25:
         gap = float(np.linalg.norm(lm[90] - lm[94]))
-        band = np.concatenate([teeth, teeth[::-1] + np.array([0.0, 0.3 * gap])])
+        band = np.concatenate([upper_inner, upper_inner[::-1] + np.array([0.0, 0.3 * gap])])
         _paint(albedo, inner * _poly_mask(shape, band), (0.9, 0.88, 0.82))
-    slit = np.zeros(shape, np.float32)
-    cv2.polylines(slit, [np.round(lm[[88, 89, 90, 91, 92]] * 16).astype(np.int32)], False, 1.0, line, cv2.LINE_AA, 4)
-    _paint(albedo, 0.8 * slit, (0.25, 0.07, 0.07))
+    _paint(albedo, 0.8 * _stroke(shape, upper_inner, line), (0.25, 0.07, 0.07))
+
+
+def _paint_features(albedo: np.ndarray, lm: np.ndarray, spec: FaceSpec) -> None:
+    """Brows, eyes, nostrils, lips and make-up on the albedo (landmarks (98, 2) in patch pixels)."""
+    eye_width = float(np.linalg.norm(lm[60] - lm[64]) + np.linalg.norm(lm[68] - lm[72])) / 2.0
+    line = max(1, int(round(eye_width * 0.07)))
+    _paint_eyes(albedo, lm, spec.appearance, eye_width, line)
+    _paint_nose_and_cheeks(albedo, lm, spec.appearance, eye_width)
+    _paint_mouth(albedo, lm, spec.appearance, spec.mouth_open, line)
 
 
 def render_face(*, image: np.ndarray, spec: FaceSpec, focal: float, texture_seed: int = 0) -> RenderedFace:
