@@ -10,13 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from landmark_core.subsets import SubsetConfig, compute_subsets
 from landmark_core.synth.dataset import SYNTH_DIR, SynthConfig, synthesize_wflw
-from landmark_core.wflw import IMAGES_DIR
 from landmark_core.wflw_index import index_wflw
-from tasks.stage import StageOutput, StageResult, StageSpec, Store, run_stage
+from tasks.stage import StageOutput, StageResult, StageSpec, Store, file_manifest, run_stage
 
 DATASET_DIR = "wflw"  # the WFLW root inside a dataset stage output
 
@@ -35,13 +32,11 @@ class IndexParams:
 
 
 def synth_stage(*, store: Store, config: SynthConfig, workers: int = 1) -> tuple[StageOutput, bool]:
-    """Render the synthetic twin as a dataset stage output; its manifest lists every image."""
+    """Render the synthetic twin as a dataset stage output; its manifest lists every file with its sha256."""
 
     def compute(work: Path) -> StageResult:
-        root = work / DATASET_DIR
-        counts = synthesize_wflw(out=root, config=config, workers=workers)
-        images = sorted(p.relative_to(work).as_posix() for p in (root / IMAGES_DIR).rglob("*.jpg"))
-        manifest = pd.DataFrame({"image_path": images})
+        counts = synthesize_wflw(out=work / DATASET_DIR, config=config, workers=workers)
+        manifest = file_manifest(work=work, under=DATASET_DIR)
         return StageResult(manifest=manifest, info={"faces": counts, "sidecar": f"{DATASET_DIR}/{SYNTH_DIR}"})
 
     return run_stage(store=store, spec=SYNTH, params=config, inputs={}, compute=compute)

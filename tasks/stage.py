@@ -71,6 +71,19 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_manifest(*, work: Path, under: str) -> pd.DataFrame:
+    """One row per file below ``work/under``: its path relative to ``work``, size and sha256.
+
+    A stage whose payload is a folder of files uses this as its manifest, so the manifest digest (and with it
+    every downstream key) changes whenever any file's bytes change, not only when names do.
+    """
+    rows = []
+    for path in sorted(p for p in (work / under).rglob("*") if p.is_file()):
+        rows.append({"path": path.relative_to(work).as_posix(), "bytes": path.stat().st_size,
+                     "sha256": sha256_bytes(path.read_bytes())})  # fmt: skip
+    return pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
+
+
 def code_version(modules: Sequence[str]) -> str:
     """Digest of the source files of the given modules (every ``.py`` file below a package).
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.stage import STAGE_JSON, TMP_PREFIX, StageResult, StageSpec, Store, code_version, run_stage
+from tasks.stage import STAGE_JSON, TMP_PREFIX, StageResult, StageSpec, Store, code_version, file_manifest, run_stage
 
 SPEC = StageSpec(name="toy", version=1, modules=("tasks.stage",))
 
@@ -159,3 +159,16 @@ def test_fsspec_memory_store(tmp_path):
 def test_params_must_be_structured():
     with pytest.raises(TypeError, match="stage params must be"):
         SPEC.key(params={"obj": object()}, input_digests={})
+
+
+def test_file_manifest_tracks_bytes_not_only_names(tmp_path):
+    (tmp_path / "data" / "sub").mkdir(parents=True)
+    (tmp_path / "data" / "sub" / "a.bin").write_bytes(b"one")
+    (tmp_path / "data" / "b.bin").write_bytes(b"two")
+    first = file_manifest(work=tmp_path, under="data")
+    assert first["path"].tolist() == ["data/b.bin", "data/sub/a.bin"] and first["bytes"].tolist() == [3, 3]
+    (tmp_path / "data" / "sub" / "a.bin").write_bytes(b"ONE")
+    second = file_manifest(work=tmp_path, under="data")
+    assert first["path"].tolist() == second["path"].tolist()
+    assert first["sha256"].tolist()[0] == second["sha256"].tolist()[0]
+    assert first["sha256"].tolist()[1] != second["sha256"].tolist()[1]
