@@ -38,6 +38,8 @@ import fsspec
 import pandas as pd
 from fsspec.implementations.local import LocalFileSystem
 
+from landmark_core.download import sha256_file
+
 MANIFEST = "manifest.parquet"
 QUARANTINE = "quarantine.parquet"
 STAGE_JSON = "stage.json"
@@ -80,7 +82,7 @@ def file_manifest(*, work: Path, under: str) -> pd.DataFrame:
     rows = []
     for path in sorted(p for p in (work / under).rglob("*") if p.is_file()):
         rows.append({"path": path.relative_to(work).as_posix(), "bytes": path.stat().st_size,
-                     "sha256": sha256_bytes(path.read_bytes())})  # fmt: skip
+                     "sha256": sha256_file(path)})  # fmt: skip
     return pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
 
 
