@@ -296,8 +296,9 @@ def run_stage(
 def _work_dir(store: Store, stage: str, key: str) -> Path:
     """A fresh temporary directory; on a local store beside the final one so the rename is atomic."""
     name = f"{TMP_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    base = Path(store.root) / stage if store.local else Path(tempfile.mkdtemp(prefix="eltrepro-stage-"))
-    work = base / name
+    if not store.local:
+        return Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    work = Path(store.root) / stage / name
     work.mkdir(parents=True)
     return work
 

@@ -4,6 +4,7 @@ import json
 import multiprocessing
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +144,8 @@ def test_two_processes_same_key_one_result_no_torn_files(tmp_path):
     assert json.loads((entries[0] / STAGE_JSON).read_text())["counts"]["rows"] == 20
 
 
-def test_fsspec_memory_store(tmp_path):
+def test_fsspec_memory_store(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # local work directories land here
     store = Store("memory://eltrepro-test-store")
     out, computed = run_stage(store=store, spec=SPEC, params=ToyParams(), inputs={}, compute=_compute(2))
     assert computed and store.is_complete("toy", out.key)
@@ -153,6 +155,7 @@ def test_fsspec_memory_store(tmp_path):
     local = out.local_dir(cache=tmp_path / "cache")
     assert (local / "payload" / "1.txt").read_text() == "1" * 1000 and (local / STAGE_JSON).is_file()
     assert not [p for p in store.fs.find(store.root) if TMP_PREFIX in p]
+    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # no local work directory left behind
     store.fs.rm(store.root, recursive=True)
 
 
