@@ -116,11 +116,14 @@ class StageSpec:
     version: int
     modules: tuple[str, ...]
 
-    def key(self, *, params: Any, input_digests: Mapping[str, str]) -> str:
-        """The content-derived key of this stage for the given params and input manifest digests."""
+    def key(self, *, params: Any, input_digests: Mapping[str, str], code: str | None = None) -> str:
+        """The content-derived key of this stage for the given params and input manifest digests.
+
+        ``code`` is this stage's ``code_version`` when the caller has it already (computed here otherwise).
+        """
         material = {
             "stage": self.name, "version": self.version, "params": json.loads(canonical_json(params)),
-            "inputs": dict(sorted(input_digests.items())), "code": code_version(self.modules),
+            "inputs": dict(sorted(input_digests.items())), "code": code or code_version(self.modules),
         }  # fmt: skip
         return sha256_bytes(canonical_json(material).encode())[:KEY_LENGTH]
 
@@ -269,7 +272,8 @@ def run_stage(
         (the complete output, True when this call computed it).
     """
     digests = {name: out.digest for name, out in inputs.items()}
-    key = spec.key(params=params, input_digests=digests)
+    code = code_version(spec.modules)
+    key = spec.key(params=params, input_digests=digests, code=code)
     if store.is_complete(spec.name, key):
         return store.output(spec.name, key), False
     started = time.time()
@@ -280,7 +284,7 @@ def run_stage(
         meta = {
             "stage": spec.name, "key": key, "version": spec.version, "params": json.loads(canonical_json(params)),
             "inputs": {n: {"stage": o.stage, "key": o.key, "manifest_sha256": digests[n]} for n, o in inputs.items()},
-            "code_version": code_version(spec.modules), "manifest_sha256": manifest_digest,
+            "code_version": code, "manifest_sha256": manifest_digest,
             "counts": {"rows": len(result.manifest), "quarantined": len(result.quarantine)},
             "timings": {"started": _iso(started), "finished": _iso(time.time()), "seconds": time.time() - started},
             "host": socket.gethostname(), "info": json.loads(canonical_json(result.info)),
