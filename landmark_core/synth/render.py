@@ -33,6 +33,11 @@ from landmark_core.synth.face import (
 SUBPIXEL_BITS = 4  # cv2 drawing shift: coordinates in 1/16 pixel
 
 
+def _fixed(values) -> np.ndarray:
+    """Pixel coordinates (or lengths) as cv2's fixed-point integers for drawing with ``shift=SUBPIXEL_BITS``."""
+    return np.round(np.asarray(values, np.float64) * (1 << SUBPIXEL_BITS)).astype(np.int32)
+
+
 @dataclass(frozen=True)
 class Appearance:
     """Colours (RGB in [0, 1]) and optional make-up of one face."""
@@ -141,7 +146,7 @@ def _normals(ellipsoid: Ellipsoid, points: np.ndarray, R: np.ndarray) -> np.ndar
 
 def _poly_mask(shape: tuple[int, int], points: np.ndarray, *, convex: bool = False) -> np.ndarray:
     mask = np.zeros(shape, np.uint8)
-    pts = np.round(points * (1 << SUBPIXEL_BITS)).astype(np.int32)
+    pts = _fixed(points)
     if convex:
         cv2.fillConvexPoly(mask, cv2.convexHull(pts), 255, cv2.LINE_AA, SUBPIXEL_BITS)
     else:
@@ -190,14 +195,13 @@ def _blob(shape: tuple[int, int], centre, axes: tuple[int, int], sigma: float) -
 def _stroke(shape: tuple[int, int], points: np.ndarray, thickness: int) -> np.ndarray:
     """An anti-aliased open polyline through ``points`` (coverage in [0, 1])."""
     mask = np.zeros(shape, np.float32)
-    pts = np.round(points * (1 << SUBPIXEL_BITS)).astype(np.int32)
-    cv2.polylines(mask, [pts], False, 1.0, thickness, cv2.LINE_AA, SUBPIXEL_BITS)
+    cv2.polylines(mask, [_fixed(points)], False, 1.0, thickness, cv2.LINE_AA, SUBPIXEL_BITS)
     return mask
 
 
 def _disc(shape: tuple[int, int], centre: np.ndarray, radius: float) -> np.ndarray:
     mask = np.zeros(shape, np.float32)
-    c = tuple(int(round(v * (1 << SUBPIXEL_BITS))) for v in centre)
+    c = tuple(int(v) for v in _fixed(centre))
     cv2.circle(mask, c, int(radius * (1 << SUBPIXEL_BITS)), 1.0, -1, cv2.LINE_AA, SUBPIXEL_BITS)
     return mask
 
