@@ -33,6 +33,26 @@ RECT_ATTR_DIR = f"{ANNOTATIONS_DIR}/list_98pt_rect_attr_train_test"
 TEST_SUBSET_DIR = f"{ANNOTATIONS_DIR}/list_98pt_test"
 SPLITS: tuple[str, ...] = ("train", "test")
 
+
+def _flip_permutation() -> tuple[int, ...]:
+    """WFLW's left/right landmark pairs: contour 0..32 reversed, brows, nose, eyes, mouth, pupils."""
+    pairs = [(i, 32 - i) for i in range(16)]
+    pairs += [(33, 46), (34, 45), (35, 44), (36, 43), (37, 42), (38, 50), (39, 49), (40, 48), (41, 47)]
+    pairs += [(55, 59), (56, 58)]
+    pairs += [(60, 72), (61, 71), (62, 70), (63, 69), (64, 68), (65, 75), (66, 74), (67, 73)]
+    pairs += [(76, 82), (77, 81), (78, 80), (83, 87), (84, 86), (88, 92), (89, 91), (93, 95), (96, 97)]
+    perm = list(range(NUM_LANDMARKS))
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return tuple(perm)
+
+
+# After a horizontal mirror, landmark j of the mirrored face is landmark FLIP_PERMUTATION[j] of the original.
+FLIP_PERMUTATION: tuple[int, ...] = _flip_permutation()
+# The outer eye corners (NME normaliser, "inter-ocular") and the pupils ("inter-pupil").
+OUTER_EYE_CORNERS: tuple[int, int] = (60, 72)
+PUPILS: tuple[int, int] = (96, 97)
+
 # WFLW subset name -> file under list_98pt_test/. "full" is the whole test split.
 TEST_SUBSET_FILES: dict[str, str] = {
     "full": "list_98pt_test.txt",

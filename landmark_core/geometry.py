@@ -1,0 +1,136 @@
+"""Planar geometry as 3x3 homogeneous matrices: build, compose, invert, apply, and warp with one resample.
+
+Convention (the project's one landmark convention, see ``landmark_core.wflw``): continuous pixel
+coordinates, x right, y down, origin at the top-left *corner* of the top-left pixel, so pixel (i, j) has
+its centre at (j + 0.5, i + 0.5). Every matrix maps column vectors ``[x, y, 1]`` of one frame into another;
+``compose(a, b)`` means "first b, then a". OpenCV samples at pixel centres with integer coordinates, so
+``warp_affine`` converts once at the boundary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+_HALF = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
+_MINUS_HALF = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
+
+
+def identity() -> np.ndarray:
+    """The 3x3 identity (float64)."""
+    return np.eye(3)
+
+
+def translation(*, dx: float, dy: float) -> np.ndarray:
+    """Shift by (dx, dy) pixels."""
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy], [0.0, 0.0, 1.0]])
+
+
+def rotation_scale(*, angle_deg: float, scale: float, center: tuple[float, float]) -> np.ndarray:
+    """Rotate by ``angle_deg`` (counter-clockwise as seen on screen, y down) and scale about ``center``.
+
+    This is the study's equation 3.2: p' = s R(alpha) (p - c) + c.
+    """
+    a = math.radians(angle_deg)
+    cos, sin = scale * math.cos(a), scale * math.sin(a)
+    cx, cy = center
+    linear = np.array([[cos, sin, 0.0], [-sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    return translation(dx=cx, dy=cy) @ linear @ translation(dx=-cx, dy=-cy)
+
+
+def hflip(*, center_x: float) -> np.ndarray:
+    """Mirror about the vertical line x = center_x."""
+    return np.array([[-1.0, 0.0, 2.0 * center_x], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+
+
+def square_crop(*, center: tuple[float, float], side: float, size: int) -> np.ndarray:
+    """Map the axis-aligned square of ``side`` pixels centred on ``center`` onto a ``size`` x ``size`` image.
+
+    The study's equation 3.6 with side = 1.6 max(w, h) of the face box.
+    """
+    s = size / side
+    cx, cy = center
+    return np.array([[s, 0.0, size / 2 - s * cx], [0.0, s, size / 2 - s * cy], [0.0, 0.0, 1.0]])
+
+
+def compose(*matrices: np.ndarray) -> np.ndarray:
+    """Product of 3x3 matrices, applied right to left: ``compose(a, b, c) @ p == a @ (b @ (c @ p))``."""
+    out = np.eye(3)
+    for m in matrices:
+        out = out @ m
+    return out
+
+
+def invert(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of an invertible 3x3 affine; raises ValueError when it is singular."""
+    if abs(np.linalg.det(matrix[:2, :2])) < 1e-12:
+        raise ValueError("matrix is singular and cannot be inverted")
+    return np.linalg.inv(matrix)
+
+
+def relative(*, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The matrix taking view ``source``'s frame to view ``target``'s frame, when both are maps from one image.
+
+    Section 3.3.3 of the study: T = C2 R C1^-1 in general, here ``target @ inv(source)``.
+    """
+    return target @ invert(source)
+
+
+def apply_points(*, matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map points through a 3x3 affine.
+
+    Shapes:
+        matrix (3, 3) or (B, 3, 3); points (..., N, 2) with matching leading batch dims -> same shape.
+    """
+    lin = matrix[..., :2, :2]
+    shift = matrix[..., :2, 2]
+    return points @ np.swapaxes(lin, -1, -2) + shift[..., None, :]
+
+
+def scale_of(matrix: np.ndarray) -> float:
+    """Mean linear scale of an affine (sqrt of |det| of its 2x2 part)."""
+    return float(math.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+
+
+def warp_affine(
+    *, image: np.ndarray, matrix: np.ndarray, size: int, border_value: tuple[int, ...] = (0, 0, 0)
+) -> np.ndarray:
+    """Resample ``image`` into a ``size`` x ``size`` output through ``matrix`` (source frame -> output frame).
+
+    One bilinear resample. When the map shrinks the image by 2x or more, only the part of the source that
+    the output sees is first reduced with ``cv2.INTER_AREA`` by an integer factor (the matrix is adjusted
+    exactly), so large faces do not alias; no full-size intermediate image is ever made.
+
+    Shapes:
+        image (H, W, C) uint8 -> (size, size, C) uint8.
+    """
+    shrink = int(1.0 / max(scale_of(matrix), 1e-9))
+    if shrink >= 2:
+        image, matrix = _reduce_roi(image=image, matrix=matrix, size=size, factor=shrink)
+    cv_matrix = (_MINUS_HALF @ matrix @ _HALF)[:2]
+    return cv2.warpAffine(
+        image, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )  # fmt: skip
+
+
+def _reduce_roi(*, image: np.ndarray, matrix: np.ndarray, size: int, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area-reduce the source region the output square covers; return it with the adjusted matrix."""
+    corners = np.array([[0.0, 0.0], [size, 0.0], [0.0, size], [size, size]])
+    pre = apply_points(matrix=invert(matrix), points=corners)
+    h, w = image.shape[:2]
+    x0 = int(np.clip(math.floor(pre[:, 0].min()) - factor, 0, w))
+    y0 = int(np.clip(math.floor(pre[:, 1].min()) - factor, 0, h))
+    x1 = int(np.clip(math.ceil(pre[:, 0].max()) + factor, 0, w))
+    y1 = int(np.clip(math.ceil(pre[:, 1].max()) + factor, 0, h))
+    rw, rh = (x1 - x0) // factor, (y1 - y0) // factor
+    if rw < 1 or rh < 1:
+        return image, matrix
+    roi = image[y0 : y0 + rh * factor, x0 : x0 + rw * factor]
+    small = cv2.resize(roi, (rw, rh), interpolation=cv2.INTER_AREA)
+    if small.ndim == 2 and image.ndim == 3:
+        small = small[..., None]
+    to_small = compose(np.diag([1.0 / factor, 1.0 / factor, 1.0]), translation(dx=-x0, dy=-y0))
+    return small, matrix @ invert(to_small)

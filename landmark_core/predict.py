@@ -1,0 +1,45 @@
+"""Inference: crop every face, run the network, decode top-1, map back to original-image pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from landmark_core.dataset import FaceRecord, ViewDataset
+from landmark_core.heatmap import decode_argmax
+from landmark_core.sampler import AugmentConfig, eval_steps
+
+
+def to_input(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 crops to the network's float input. Shapes: (..., 3, S, S) uint8 -> (N, 3, S, S) float [0, 1]."""
+    x = images.flatten(0, images.dim() - 4).to(device, non_blocking=True).float().div_(255.0)
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+@torch.no_grad()
+def predict_landmarks(
+    *,
+    model: torch.nn.Module,
+    records: list[FaceRecord],
+    augment: AugmentConfig,
+    device: torch.device,
+    batch_size: int = 32,
+    workers: int = 0,
+) -> np.ndarray:
+    """Landmarks of every face in original-image pixels (top-1 decoding of the last stage).
+
+    Returns:
+        (N, 98, 2) float64 pixel xy, in the order of ``records``.
+    """
+    model.eval()
+    dataset = ViewDataset(records=records, steps=eval_steps(augment), size=augment.size, seed=0)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
+    out: list[np.ndarray] = []
+    for batch in loader:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            stages = model(to_input(batch["image"], device))
+        crop_points = decode_argmax(stages[-1].float()).cpu().double().numpy()  # (B, K, 2)
+        inverse = np.linalg.inv(batch["matrix"][:, 0].numpy())  # (B, 3, 3) crop -> original
+        out.append(crop_points @ inverse[:, :2, :2].transpose(0, 2, 1) + inverse[:, None, :2, 2])
+    return np.concatenate(out)

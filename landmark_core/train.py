@@ -1,0 +1,275 @@
+"""The training loop: Adam, plateau learning-rate decay with the study's stopping rule, exact resume.
+
+Schedule (section 4.1; all configurable): Adam at lr 1e-3; when the best validation NME has not improved for
+``patience`` (30) epochs the lr is multiplied by 0.1; once the lr is at ``min_lr`` (1e-5), ``patience`` more
+epochs without improvement stop the run; ``max_epochs`` (1000) is a hard cap.
+
+Determinism: parameters are initialised from ``seed``; epoch e shuffles with a generator seeded from (seed,
+e) and augments item i from (seed, e, i); the only draws from torch's global generator are the heatmap
+drops, and its state is saved in every checkpoint. So resuming from ``last.pt`` continues exactly as an
+uninterrupted run would on CPU. On CUDA the loop uses bf16 autocast and channels_last.
+
+Files written to ``out``: ``config.json``, ``history.jsonl`` (one line per epoch), ``last.pt``, ``best.pt``.
+Each checkpoint is written to a temporary name and renamed, so a crash never leaves a torn file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from landmark_core.config import from_dict, to_dict
+from landmark_core.dataset import FaceRecord, ViewDataset
+from landmark_core.losses import LossConfig, landmark_loss
+from landmark_core.metrics import nme_per_face
+from landmark_core.model import CascadedLandmarkNet, ModelConfig, parameter_count
+from landmark_core.predict import predict_landmarks, to_input
+from landmark_core.sampler import AugmentConfig, train_steps
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.jsonl"
+LAST = "last.pt"
+BEST = "best.pt"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on (saved as ``config.json`` and inside every checkpoint)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    seed: int = 0
+    batch_size: int = 6
+    lr: float = 1e-3
+    lr_factor: float = 0.1
+    patience: int = 30
+    min_lr: float = 1e-5
+    max_epochs: int = 1000
+    val_fraction: float = 0.1
+    workers: int = 0
+    eval_batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.model.size != self.augment.size:
+            raise ValueError(f"model.size {self.model.size} != augment.size {self.augment.size}")
+        if not 0 < self.val_fraction < 1:
+            raise ValueError("val_fraction must be in (0, 1)")
+
+
+@dataclass
+class PlateauSchedule:
+    """lr decay on a validation plateau, and the stopping rule. ``step`` returns True when training must stop."""
+
+    lr: float
+    factor: float
+    patience: int
+    min_lr: float
+    best: float = math.inf
+    bad_epochs: int = 0
+
+    def step(self, value: float) -> bool:
+        """Record one epoch's validation error."""
+        if value < self.best:
+            self.best, self.bad_epochs = value, 0
+            return False
+        self.bad_epochs += 1
+        if self.bad_epochs < self.patience:
+            return False
+        if self.lr <= self.min_lr * (1 + 1e-9):
+            return True
+        self.lr, self.bad_epochs = max(self.lr * self.factor, self.min_lr), 0
+        return False
+
+    def state_dict(self) -> dict[str, float]:
+        """Serialisable state."""
+        return {"lr": self.lr, "best": self.best, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, float]) -> None:
+        """Restore ``state_dict``'s output."""
+        self.lr, self.best, self.bad_epochs = float(state["lr"]), float(state["best"]), int(state["bad_epochs"])
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One line of ``history.jsonl``."""
+
+    epoch: int
+    lr: float
+    loss: float
+    loss_gt: float
+    loss_elt: float
+    val_nme: float
+    best_val_nme: float
+    seconds: float
+    images_per_second: float
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch.device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def split_validation(*, records: list[FaceRecord], fraction: float, seed: int) -> tuple[list, list]:
+    """A seeded split of training faces into (train, validation); validation has at least one face."""
+    order = np.random.default_rng([seed, 7919]).permutation(len(records))
+    n_val = max(1, round(fraction * len(records)))
+    val = set(order[:n_val].tolist())
+    return [r for i, r in enumerate(records) if i not in val], [r for i, r in enumerate(records) if i in val]
+
+
+def build_model(config: ModelConfig, *, seed: int, device: torch.device) -> CascadedLandmarkNet:
+    """A freshly initialised network (seeded), on ``device``."""
+    torch.manual_seed(seed)
+    model = CascadedLandmarkNet(config).to(device)
+    return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, *, device: torch.device | str = "cpu") -> tuple[CascadedLandmarkNet, TrainConfig, dict]:
+    """Model (strict state-dict load), its training config and the raw checkpoint dict."""
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    config = from_dict(TrainConfig, ckpt["config"])
+    model = CascadedLandmarkNet(config.model).to(device)
+    model.load_state_dict(ckpt["model"], strict=True)
+    return model, config, ckpt
+
+
+def _validate(model, val: list[FaceRecord], config: TrainConfig, device: torch.device) -> float:
+    pred = predict_landmarks(model=model, records=val, augment=config.augment, device=device,
+                             batch_size=config.eval_batch_size, workers=config.workers)  # fmt: skip
+    truth = np.stack([r.landmarks for r in val])
+    return float(nme_per_face(pred=pred, truth=truth).mean())
+
+
+def _train_epoch(model, loader, optimizer, config: TrainConfig, device, on_batch) -> dict[str, float]:
+    model.train()
+    sums, images = {"loss": 0.0, "loss_gt": 0.0, "loss_elt": 0.0}, 0
+    for step, batch in enumerate(loader):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            stages = model(to_input(batch["image"], device))
+        batch = {k: v.to(device) for k, v in batch.items() if k != "image"}
+        parts = landmark_loss(stages=stages, batch=batch, config=config.loss, views=config.augment.views)
+        optimizer.zero_grad(set_to_none=True)
+        parts.total.backward()
+        optimizer.step()
+        for key, value in (("loss", parts.total), ("loss_gt", parts.gt), ("loss_elt", parts.elt)):
+            sums[key] += float(value.detach())
+        images += stages[-1].shape[0]
+        if on_batch:
+            on_batch(step + 1, len(loader))
+    n = max(1, len(loader))
+    return {**{k: v / n for k, v in sums.items()}, "images": images}
+
+
+def train(
+    *,
+    config: TrainConfig,
+    train_records: list[FaceRecord],
+    val_records: list[FaceRecord],
+    out: Path,
+    device: torch.device,
+    resume: bool = False,
+    stop_after: int | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+) -> list[EpochRecord]:
+    """Train until the stopping rule, ``max_epochs`` or ``stop_after`` epochs in this call.
+
+    Args:
+        config: the run's configuration.
+        train_records, val_records: faces to fit and to select on.
+        out: output folder (created).
+        device: where to train.
+        resume: continue from ``out/last.pt`` when it exists.
+        stop_after: run at most this many epochs in this call (for tests and time-boxed jobs).
+        on_batch: progress callback (batch done, batches per epoch).
+        on_epoch: called with each epoch's record.
+
+    Returns:
+        The full history (including epochs before a resume).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_FILE).write_text(json.dumps(to_dict(config), indent=2))
+    model = build_model(config.model, seed=config.seed, device=device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = PlateauSchedule(lr=config.lr, factor=config.lr_factor, patience=config.patience, min_lr=config.min_lr)
+    history, start = _maybe_resume(out / LAST, resume, model, optimizer, schedule, device)
+    dataset = ViewDataset(records=train_records, steps=train_steps(config.augment), size=config.augment.size,
+                          seed=config.seed)  # fmt: skip
+    stop = bool(history) and history[-1].get("stopped", False)
+    epoch, done = start, 0
+    while not stop and epoch < config.max_epochs and (stop_after is None or done < stop_after):
+        record, stop = _run_epoch(epoch, model, optimizer, schedule, dataset, val_records, config, device, on_batch)
+        history.append({**record.__dict__, "stopped": stop})
+        _write_epoch(out, record, history, model, optimizer, schedule, config)
+        if on_epoch:
+            on_epoch(record)
+        epoch, done = epoch + 1, done + 1
+    return [EpochRecord(**{k: v for k, v in h.items() if k != "stopped"}) for h in history]
+
+
+def _maybe_resume(path: Path, resume: bool, model, optimizer, schedule, device) -> tuple[list[dict], int]:
+    if not (resume and path.exists()):
+        return [], 0
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    model.load_state_dict(ckpt["model"], strict=True)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    schedule.load_state_dict(ckpt["schedule"])
+    torch.set_rng_state(ckpt["torch_rng"])
+    if device.type == "cuda" and ckpt.get("cuda_rng") is not None:
+        torch.cuda.set_rng_state(ckpt["cuda_rng"], device)
+    return list(ckpt["history"]), int(ckpt["epoch"]) + 1
+
+
+def _run_epoch(epoch, model, optimizer, schedule, dataset, val_records, config, device, on_batch):
+    for group in optimizer.param_groups:
+        group["lr"] = schedule.lr
+    dataset.set_epoch(epoch)
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator,
+                        num_workers=config.workers, drop_last=len(dataset) > config.batch_size,
+                        pin_memory=device.type == "cuda")  # fmt: skip
+    started = time.perf_counter()
+    sums = _train_epoch(model, loader, optimizer, config, device, on_batch)
+    seconds = time.perf_counter() - started
+    val_nme = _validate(model, val_records, config, device)
+    lr = schedule.lr
+    stop = schedule.step(val_nme)
+    record = EpochRecord(epoch=epoch, lr=lr, loss=sums["loss"], loss_gt=sums["loss_gt"], loss_elt=sums["loss_elt"],
+                         val_nme=val_nme, best_val_nme=schedule.best, seconds=seconds,
+                         images_per_second=sums["images"] / max(seconds, 1e-9))  # fmt: skip
+    return record, stop
+
+
+def _write_epoch(out: Path, record: EpochRecord, history, model, optimizer, schedule, config: TrainConfig) -> None:
+    ckpt = {
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+        "epoch": record.epoch, "history": history, "config": to_dict(config), "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
+        "parameters": parameter_count(model),
+    }  # fmt: skip
+    _atomic_save(ckpt, out / LAST)
+    if record.val_nme <= record.best_val_nme:
+        _atomic_save(ckpt, out / BEST)
+    lines = "".join(json.dumps(h) + "\n" for h in history)
+    tmp = out / f".{HISTORY_FILE}.tmp"
+    tmp.write_text(lines)
+    os.replace(tmp, out / HISTORY_FILE)
