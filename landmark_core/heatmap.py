@@ -52,8 +52,8 @@ def heatmap_kl(*, logits: torch.Tensor, points: torch.Tensor, mask: torch.Tensor
     lse = torch.logsumexp(z.flatten(2), dim=-1)
     expected = torch.einsum("bkhw,bkh,bkw->bk", z, ty, tx)
     kl = lse - expected - _entropy(tx) - _entropy(ty)
-    m = mask.to(kl.dtype)
-    return (kl * m).sum() / m.sum().clamp_min(1.0)
+    kl = torch.where(mask, kl, torch.zeros_like(kl))  # a masked-out landmark cannot bring in inf or nan
+    return kl.sum() / mask.sum().clamp_min(1).to(kl.dtype)
 
 
 def decode_argmax(logits: torch.Tensor) -> torch.Tensor:

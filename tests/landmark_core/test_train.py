@@ -1,0 +1,136 @@
+"""The training loop: plateau schedule, checkpoints, exact resume, learning on the twin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from landmark_core.dataset import face_records
+from landmark_core.losses import LossConfig
+from landmark_core.metrics import nme_per_face
+from landmark_core.model import ModelConfig
+from landmark_core.predict import predict_landmarks
+from landmark_core.sampler import AugmentConfig
+from landmark_core.train import (
+    BEST,
+    HISTORY_FILE,
+    LAST,
+    PlateauSchedule,
+    TrainConfig,
+    load_checkpoint,
+    split_validation,
+    train,
+)
+from landmark_core.wflw_index import index_wflw
+
+TINY = TrainConfig(
+    model=ModelConfig(size=32, stem_channels=4, encoder_channels=(8, 8, 16, 16), encoder_blocks=(1, 1, 1, 1),
+                      decoder_channels=(16, 8, 8, 8), expansion=2),
+    augment=AugmentConfig(size=32, r1=0.0, r2=0.05),
+    loss=LossConfig(elt_lambda=0.25),
+    batch_size=4,
+    seed=5,
+)  # fmt: skip
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def split(synth_root: Path):
+    faces = index_wflw(root=synth_root).faces
+    records = face_records(root=synth_root, faces=faces[faces["split"] == "train"])
+    return split_validation(records=records, fraction=0.2, seed=0)
+
+
+def test_plateau_schedule_decays_then_stops():
+    s = PlateauSchedule(lr=1e-3, factor=0.1, patience=2, min_lr=1e-5)
+    assert not s.step(1.0) and s.best == 1.0
+    assert not s.step(1.0) and s.lr == 1e-3  # one bad epoch
+    assert not s.step(2.0) and s.lr == pytest.approx(1e-4) and s.bad_epochs == 0  # two -> decay
+    assert not s.step(0.5) and s.best == 0.5
+    for _ in range(2):
+        s.step(0.9)
+    assert s.lr == pytest.approx(1e-5)
+    assert not s.step(0.9)
+    assert s.step(0.9)  # at min_lr, patience more bad epochs -> stop
+    restored = PlateauSchedule(lr=0, factor=0.1, patience=2, min_lr=1e-5)
+    restored.load_state_dict(s.state_dict())
+    assert restored.state_dict() == s.state_dict()
+
+
+def test_split_validation_is_seeded_and_disjoint(split):
+    train_part, val = split
+    assert val and train_part and not {r.face_id for r in val} & {r.face_id for r in train_part}
+    again = split_validation(records=train_part + val, fraction=0.2, seed=0)
+    assert len(again[1]) == len(val)
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(split, tmp_path):
+    train_part, val = split
+    full = train(config=TINY, train_records=train_part, val_records=val, out=tmp_path / "a", device=CPU, stop_after=2)
+    train(config=TINY, train_records=train_part, val_records=val, out=tmp_path / "b", device=CPU, stop_after=1)
+    resumed = train(config=TINY, train_records=train_part, val_records=val, out=tmp_path / "b", device=CPU,
+                    resume=True, stop_after=1)  # fmt: skip
+    assert [r.epoch for r in resumed] == [0, 1]
+    for a, b in zip(full, resumed, strict=True):
+        assert (a.loss, a.loss_gt, a.loss_elt, a.val_nme) == (b.loss, b.loss_gt, b.loss_elt, b.val_nme)
+    assert full[1].loss_elt > 0
+    sa = torch.load(tmp_path / "a" / LAST, weights_only=False)["model"]
+    sb = torch.load(tmp_path / "b" / LAST, weights_only=False)["model"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_checkpoint_holds_everything_and_loads_strictly(split, tmp_path):
+    train_part, val = split
+    train(config=TINY, train_records=train_part, val_records=val, out=tmp_path, device=CPU, stop_after=1)
+    ckpt = torch.load(tmp_path / LAST, weights_only=False)
+    assert {"model", "optimizer", "schedule", "epoch", "history", "config", "torch_rng"} <= set(ckpt)
+    model, config, _ = load_checkpoint(tmp_path / BEST)
+    assert config == TINY
+    lines = (tmp_path / HISTORY_FILE).read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["epoch"] == 0
+    assert json.loads((tmp_path / "config.json").read_text())["loss"]["elt_lambda"] == 0.25
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind
+
+
+def test_max_epochs_caps_training_and_a_finished_run_does_not_restart(split, tmp_path):
+    train_part, val = split
+    config = TrainConfig(**{**TINY.__dict__, "max_epochs": 1})
+    assert len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU)) == 1
+    assert len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU,
+                     resume=True)) == 1  # fmt: skip
+
+
+@pytest.mark.slow
+def test_training_lowers_the_error_on_held_out_faces(synth_root: Path, tmp_path):
+    faces = index_wflw(root=synth_root).faces
+    records = face_records(root=synth_root, faces=faces[faces["split"] == "train"])
+    test = face_records(root=synth_root, faces=faces[faces["split"] == "test"])
+    config = TrainConfig(
+        model=ModelConfig(size=32, stem_channels=8, encoder_channels=(16, 16, 32, 32), encoder_blocks=(1, 1, 1, 1),
+                          decoder_channels=(32, 16, 16, 16), expansion=2, stages=1),
+        augment=AugmentConfig(size=32, views=1, max_angle_deg=10, occlusion_p=0, blur_p=0, lighting_p=0),
+        loss=LossConfig(sigma=1.0), batch_size=4, lr=3e-3,
+    )  # fmt: skip
+    truth = np.stack([r.landmarks for r in test])
+    untrained, _, _ = load_checkpoint_after(config, records, tmp_path / "u", epochs=0)
+    before = nme_per_face(pred=predict_landmarks(model=untrained, records=test, augment=config.augment, device=CPU),
+                          truth=truth).mean()  # fmt: skip
+    trained, _, _ = load_checkpoint_after(config, records, tmp_path / "t", epochs=25)
+    after = nme_per_face(pred=predict_landmarks(model=trained, records=test, augment=config.augment, device=CPU),
+                         truth=truth).mean()  # fmt: skip
+    print(f"NME before {before:.3f} after {after:.3f}")
+    assert after < 0.6 * before
+
+
+def load_checkpoint_after(config: TrainConfig, records, out: Path, epochs: int):
+    """Train ``epochs`` epochs (0: just the initialised model) and load the last checkpoint."""
+    if epochs == 0:
+        from landmark_core.train import build_model
+
+        return build_model(config.model, seed=config.seed, device=CPU), config, None
+    train(config=config, train_records=records, val_records=records[:4], out=out, device=CPU, stop_after=epochs)
+    return load_checkpoint(out / LAST)
