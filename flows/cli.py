@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from flows.train_cli import register as register_training
 from landmark_core.download import WFLW_FILES, DownloadError, fetch_files
 from landmark_core.subsets import SubsetConfig, compute_subsets, subset_table
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
@@ -21,6 +22,7 @@ from tasks.stage import StageOutput, Store
 app = typer.Typer(help="ELT-Repro: reproduce the ELT + GAN-relighting facial-landmark study.", no_args_is_help=True)
 data_app = typer.Typer(help="WFLW data: fetch, synthesise, index.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+register_training(app)
 console = Console(width=None if sys.stdout.isatty() else 120)
 
 DEFAULT_STORE = Path("artifacts")

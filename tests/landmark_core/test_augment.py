@@ -84,7 +84,9 @@ def test_single_resample_matches_step_by_step_full_size_warps():
         before = view.matrix
         view = aug(view, ctx, pts, rng)
         step = view.matrix @ geometry.invert(before)
-        current = geometry.warp_affine(image=current, matrix=step, size=max(image.shape))[: image.shape[0], : image.shape[1]]
+        current = geometry.warp_affine(image=current, matrix=step, size=max(image.shape))[
+            : image.shape[0], : image.shape[1]
+        ]
     view = Crop(size=128)(view, ctx, pts, rng)
     once, _ = render_view(image=image, landmarks=pts, view=view, size=128)
     crop = geometry.square_crop(center=ctx.center, side=1.6 * max(ctx.width, ctx.height), size=128)
@@ -130,7 +132,9 @@ def test_blur_sigma_follows_the_scale_between_its_frame_and_the_output():
     sharp = _apply_op(image.copy(), Blur(matrix=np.eye(3), sigma=2.0), np.diag([0.1, 0.1, 1.0]))
     np.testing.assert_array_equal(sharp, image)  # sigma 0.2 px in the output: no visible blur
     wide = _apply_op(image.copy(), Blur(matrix=np.eye(3), sigma=1.0), np.diag([3.0, 3.0, 1.0]))
-    assert (wide[..., 0] > 0).sum() > (_apply_op(image.copy(), Blur(matrix=np.eye(3), sigma=1.0), np.eye(3))[..., 0] > 0).sum()
+    assert (wide[..., 0] > 0).sum() > (
+        _apply_op(image.copy(), Blur(matrix=np.eye(3), sigma=1.0), np.eye(3))[..., 0] > 0
+    ).sum()
 
 
 def test_two_step_views_share_step_one_and_differ_by_a_rotation_about_the_crop_centre():
@@ -142,7 +146,9 @@ def test_two_step_views_share_step_one_and_differ_by_a_rotation_about_the_crop_c
         assert [type(op) for op in v1.ops] == [type(op) for op in v2.ops]
         t = geometry.relative(source=v1.matrix, target=v2.matrix)
         np.testing.assert_allclose(t[:2, :2] @ t[:2, :2].T, np.eye(2), atol=1e-9)  # a pure rotation...
-        np.testing.assert_allclose(geometry.apply_points(matrix=t, points=np.array([[64.0, 64.0]])), [[64, 64]], atol=1e-9)
+        np.testing.assert_allclose(
+            geometry.apply_points(matrix=t, points=np.array([[64.0, 64.0]])), [[64, 64]], atol=1e-9
+        )
         angle = np.degrees(np.arctan2(-t[0, 1], t[0, 0]))
         assert abs(angle) <= 90 + 1e-9  # beta - alpha with alpha, beta in [-45, 45]
 

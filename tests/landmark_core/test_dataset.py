@@ -21,7 +21,10 @@ def records(synth_root: Path):
     return face_records(root=synth_root, faces=faces[faces["split"] == "train"])
 
 
-def _dataset(records, seed=0, config=AugmentConfig(r1=0.05, r2=0.05)):
+PAIRS = AugmentConfig(r1=0.05, r2=0.05)
+
+
+def _dataset(records, seed=0, config=PAIRS):
     return ViewDataset(records=records, steps=train_steps(config), size=config.size, seed=seed)
 
 

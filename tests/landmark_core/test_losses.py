@@ -28,7 +28,9 @@ def _pair(second: np.ndarray, flip: bool, seed: int = 0) -> dict[str, torch.Tens
     m1 = np.eye(3)
     m2 = second @ m1
     p1, p2 = np.arange(K), (np.asarray(FLIP_PERMUTATION) if flip else np.arange(K))
-    pts = np.stack([geometry.apply_points(matrix=m1, points=orig[p1]), geometry.apply_points(matrix=m2, points=orig[p2])])
+    pts = np.stack(
+        [geometry.apply_points(matrix=m1, points=orig[p1]), geometry.apply_points(matrix=m2, points=orig[p2])]
+    )
     return {
         "matrix": torch.from_numpy(np.stack([m1, m2]))[None],
         "perm": torch.from_numpy(np.stack([p1, p2]))[None],

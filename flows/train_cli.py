@@ -1,0 +1,139 @@
+"""``eltrepro train`` and ``eltrepro evaluate``: the landmark core behind a command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import torch
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from landmark_core.config import load_config
+from landmark_core.dataset import face_records
+from landmark_core.evaluate import evaluate_faces, metric_table, to_markdown
+from landmark_core.model import parameter_count
+from landmark_core.subsets import SUBSETS, SubsetConfig, compute_subsets
+from landmark_core.train import (
+    BEST,
+    HISTORY_FILE,
+    EpochRecord,
+    TrainConfig,
+    load_checkpoint,
+    resolve_device,
+    split_validation,
+    train,
+)
+from landmark_core.wflw_index import index_wflw
+
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+def _faces(data: Path, split: str) -> pd.DataFrame:
+    try:
+        result = index_wflw(root=data)
+    except FileNotFoundError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    if len(result.quarantine):
+        console.print(f"{len(result.quarantine)} annotation lines quarantined (see `eltrepro data index`)")
+    faces = result.faces[result.faces["split"] == split]
+    if faces.empty:
+        console.print(f"[red]error:[/red] {data}: no usable {split} faces")
+        raise typer.Exit(2)
+    return faces
+
+
+def _config(path: Path | None, epochs: int | None, workers: int | None) -> TrainConfig:
+    try:
+        config = load_config(TrainConfig, path) if path else TrainConfig()
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    changes = {k: v for k, v in (("max_epochs", epochs), ("workers", workers)) if v is not None}
+    return TrainConfig(**{**config.__dict__, **changes}) if changes else config
+
+
+def train_command(
+    data: Path = typer.Option(..., help="WFLW root (real or synthetic) holding WFLW_images/ and WFLW_annotations/."),
+    out: Path = typer.Option(..., help="Run folder: config.json, history.jsonl, last.pt, best.pt."),
+    config: Path = typer.Option(None, help="TOML or JSON file with TrainConfig sections (model, augment, loss)."),
+    epochs: int = typer.Option(None, help="Override max_epochs (the total, counting epochs before a resume)."),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ..."),
+    workers: int = typer.Option(None, help="Override the data-loader worker processes."),
+    resume: bool = typer.Option(True, help="Continue from out/last.pt when it exists."),
+) -> None:
+    """Train the cascaded landmark network (baseline when loss.elt_lambda is 0, ELT otherwise)."""
+    cfg = _config(config, epochs, workers)
+    target = resolve_device(device)
+    records = face_records(root=data, faces=_faces(data, "train"))
+    train_part, val = split_validation(records=records, fraction=cfg.val_fraction, seed=cfg.seed)
+    console.print(f"training on {len(train_part)} faces, validating on {len(val)}, device {target}, "
+                  f"ELT lambda {cfg.loss.elt_lambda} ({cfg.loss.elt_mode}), views {cfg.augment.views}")  # fmt: skip
+    columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("train", total=None, epoch=0)
+
+        def on_batch(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        def on_epoch(r: EpochRecord) -> None:
+            progress.update(task, completed=0, epoch=r.epoch + 1)
+            progress.console.print(
+                f"epoch {r.epoch:4d}  loss {r.loss:.4f} (gt {r.loss_gt:.4f}, elt {r.loss_elt:.4f})  "
+                f"val NME {100 * r.val_nme:.2f} % (best {100 * r.best_val_nme:.2f} %)  lr {r.lr:.0e}  "
+                f"{r.images_per_second:.1f} img/s"
+            )
+
+        history = train(config=cfg, train_records=train_part, val_records=val, out=out, device=target,
+                        resume=resume, on_batch=on_batch, on_epoch=on_epoch)  # fmt: skip
+    best = min(history, key=lambda r: r.val_nme) if history else None
+    if best:
+        console.print(f"done: {len(history)} epochs, best val NME {100 * best.val_nme:.2f} % at epoch {best.epoch}; "
+                      f"per-epoch log {out / HISTORY_FILE}, checkpoint {out / BEST}")  # fmt: skip
+
+
+def evaluate_command(
+    checkpoint: Path = typer.Option(..., help="A checkpoint written by `eltrepro train` (best.pt or last.pt)."),
+    data: Path = typer.Option(..., help="WFLW root to evaluate on."),
+    out: Path = typer.Option(..., help="Folder for per_face.parquet, metrics.csv and metrics.md."),
+    split: str = typer.Option("test", help="Which split to evaluate."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, ..."),
+    normaliser: str = typer.Option("inter_ocular", help="inter_ocular (outer eye corners 60/72) or inter_pupil."),
+) -> None:
+    """Per-face errors and the study's metrics (NME, NME90/95/99, FR@10, AUC@10) for every subset."""
+    if normaliser not in ("inter_ocular", "inter_pupil"):
+        console.print(f"[red]error:[/red] unknown normaliser {normaliser!r}")
+        raise typer.Exit(2)
+    if not checkpoint.is_file():
+        console.print(f"[red]error:[/red] {checkpoint}: no such checkpoint")
+        raise typer.Exit(2)
+    target = resolve_device(device)
+    model, cfg, _ = load_checkpoint(checkpoint, device=target)
+    faces = _faces(data, split)
+    per_face = evaluate_faces(model=model, records=face_records(root=data, faces=faces),
+                              subsets=compute_subsets(faces=faces, config=SubsetConfig()), augment=cfg.augment,
+                              device=target, batch_size=cfg.eval_batch_size)  # fmt: skip
+    table = metric_table(per_face=per_face, subsets=SUBSETS, normaliser=normaliser)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, write in (
+        ("per_face.parquet", lambda p: per_face.to_parquet(p, index=False)),
+        ("metrics.csv", lambda p: table.to_csv(p, index_label="subset", float_format="%.4f")),
+        ("metrics.md", lambda p: p.write_text(to_markdown(table, title=f"{checkpoint} on {data} ({split})"))),
+    ):
+        tmp = out / f".{name}.tmp"
+        write(tmp)
+        tmp.replace(out / name)
+    console.print(to_markdown(table, title=f"{split} split, {len(per_face)} faces, {normaliser} NME"))
+    console.print(
+        f"model parameters: {parameter_count(model):,}; wrote {out}/per_face.parquet, metrics.csv, metrics.md"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the main ``eltrepro`` app."""
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    torch.set_float32_matmul_precision("high")
