@@ -106,7 +106,7 @@ class Augmentor(Protocol):
 
 
 def _then(view: View, matrix: np.ndarray) -> View:
-    return replace(view, matrix=matrix @ view.matrix)
+    return View(matrix=matrix @ view.matrix, perm=view.perm, visible=view.visible, ops=view.ops)
 
 
 @dataclass(frozen=True)
@@ -289,19 +289,37 @@ def _apply_op(image: np.ndarray, op: RasterOp, final: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigmaX=max(sigma, 1e-3)) if sigma >= 0.3 else image
 
 
-def render_view(*, image: np.ndarray, landmarks: np.ndarray, view: View, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rasterise a view whose matrix ends in a size x size crop.
+def render_views(
+    *, image: np.ndarray, landmarks: np.ndarray, views: list[View], size: int, antialias: bool = False
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Rasterise views whose matrices end in a size x size crop, each with one warp from the original image.
 
     Args:
         image: (H, W, 3) uint8 BGR original image.
         landmarks: (98, 2) original landmarks.
-        view: the view (its matrix maps the original image into the crop).
+        views: views of this face (their matrices map the original image into the crop).
         size: crop side in pixels.
+        antialias: area-reduce the source first when the crop shrinks it 2x or more (one reduction shared by
+            all views, see ``geometry.area_reduce``).
 
     Returns:
-        (size, size, 3) uint8 BGR crop and its (98, 2) landmarks in crop pixels.
+        Per view: the (size, size, 3) uint8 BGR crop and its (98, 2) landmarks in crop pixels.
     """
-    out = geometry.warp_affine(image=image, matrix=view.matrix, size=size)
-    for op in view.ops:
-        out = _apply_op(out, op, view.matrix)
-    return out, view.landmarks(landmarks)
+    source, to_source = image, np.eye(3)
+    if antialias:
+        source, to_source = geometry.area_reduce(image=image, matrices=[v.matrix for v in views], size=size)
+    from_source = geometry.invert(to_source)
+    out = []
+    for view in views:
+        crop = geometry.warp_affine(image=source, matrix=view.matrix @ from_source, size=size, antialias=False)
+        for op in view.ops:
+            crop = _apply_op(crop, op, view.matrix)
+        out.append((crop, view.landmarks(landmarks)))
+    return out
+
+
+def render_view(
+    *, image: np.ndarray, landmarks: np.ndarray, view: View, size: int, antialias: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``render_views`` for a single view. Returns the (size, size, 3) crop and its (98, 2) landmarks."""
+    return render_views(image=image, landmarks=landmarks, views=[view], size=size, antialias=antialias)[0]

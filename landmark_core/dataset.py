@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from landmark_core.augment import FaceContext, Step, render_view, sample_views
+from landmark_core.augment import FaceContext, Step, render_views, sample_views
 from landmark_core.wflw_index import landmarks_array
 
 
@@ -59,10 +59,12 @@ class ViewDataset(Dataset):
         index () int64.
     """
 
-    def __init__(self, *, records: list[FaceRecord], steps: tuple[Step, ...], size: int, seed: int) -> None:
+    def __init__(
+        self, *, records: list[FaceRecord], steps: tuple[Step, ...], size: int, seed: int, antialias: bool = False
+    ) -> None:
         if not records:
             raise ValueError("no faces to load")
-        self.records, self.steps, self.size, self.seed = records, steps, size, seed
+        self.records, self.steps, self.size, self.seed, self.antialias = records, steps, size, seed, antialias
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -78,7 +80,8 @@ class ViewDataset(Dataset):
         image = read_image(rec.image_path)
         views = sample_views(steps=self.steps, ctx=FaceContext.from_box(rec.box), landmarks=rec.landmarks, rng=rng)
         crops, points = zip(
-            *(render_view(image=image, landmarks=rec.landmarks, view=v, size=self.size) for v in views), strict=True
+            *render_views(image=image, landmarks=rec.landmarks, views=views, size=self.size, antialias=self.antialias),
+            strict=True,
         )
         points = np.stack(points)
         inside = ((points >= 0) & (points < self.size)).all(axis=-1)

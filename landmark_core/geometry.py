@@ -64,10 +64,13 @@ def compose(*matrices: np.ndarray) -> np.ndarray:
 
 
 def invert(matrix: np.ndarray) -> np.ndarray:
-    """Inverse of an invertible 3x3 affine; raises ValueError when it is singular."""
-    if abs(np.linalg.det(matrix[:2, :2])) < 1e-12:
+    """Inverse of an invertible 3x3 affine (closed form); raises ValueError when it is singular."""
+    (a, b, tx), (c, d, ty) = matrix[0].tolist(), matrix[1].tolist()
+    det = a * d - b * c
+    if abs(det) < 1e-12:
         raise ValueError("matrix is singular and cannot be inverted")
-    return np.linalg.inv(matrix)
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return np.array([[ia, ib, -(ia * tx + ib * ty)], [ic, id_, -(ic * tx + id_ * ty)], [0.0, 0.0, 1.0]])
 
 
 def relative(*, source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -91,24 +94,30 @@ def apply_points(*, matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def scale_of(matrix: np.ndarray) -> float:
     """Mean linear scale of an affine (sqrt of |det| of its 2x2 part)."""
-    return float(math.sqrt(abs(np.linalg.det(matrix[:2, :2]))))
+    (a, b), (c, d) = matrix[0, :2].tolist(), matrix[1, :2].tolist()
+    return math.sqrt(abs(a * d - b * c))
 
 
 def warp_affine(
-    *, image: np.ndarray, matrix: np.ndarray, size: int, border_value: tuple[int, ...] = (0, 0, 0)
+    *,
+    image: np.ndarray,
+    matrix: np.ndarray,
+    size: int,
+    antialias: bool = True,
+    border_value: tuple[int, ...] = (0, 0, 0),
 ) -> np.ndarray:
     """Resample ``image`` into a ``size`` x ``size`` output through ``matrix`` (source frame -> output frame).
 
-    One bilinear resample. When the map shrinks the image by 2x or more, only the part of the source that
-    the output sees is first reduced with ``cv2.INTER_AREA`` by an integer factor (the matrix is adjusted
-    exactly), so large faces do not alias; no full-size intermediate image is ever made.
+    One bilinear resample. With ``antialias``, a map that shrinks the image by 2x or more first has the part of
+    the source the output sees reduced by ``area_reduce`` (the matrix is adjusted exactly), so large faces do
+    not alias; no full-size intermediate image is ever made.
 
     Shapes:
         image (H, W, C) uint8 -> (size, size, C) uint8.
     """
-    shrink = int(1.0 / max(scale_of(matrix), 1e-9))
-    if shrink >= 2:
-        image, matrix = _reduce_roi(image=image, matrix=matrix, size=size, factor=shrink)
+    if antialias:
+        image, to_small = area_reduce(image=image, matrices=[matrix], size=size)
+        matrix = matrix @ invert(to_small)
     cv_matrix = (_MINUS_HALF @ matrix @ _HALF)[:2]
     return cv2.warpAffine(
         image, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
@@ -116,10 +125,21 @@ def warp_affine(
     )  # fmt: skip
 
 
-def _reduce_roi(*, image: np.ndarray, matrix: np.ndarray, size: int, factor: int) -> tuple[np.ndarray, np.ndarray]:
-    """Area-reduce the source region the output square covers; return it with the adjusted matrix."""
+def area_reduce(*, image: np.ndarray, matrices: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area-reduce the source region that several size x size outputs see, by one integer factor.
+
+    The factor is int(1 / s) for the largest scale s among ``matrices`` (so no output is under-sampled), and
+    the region is the union of the outputs' pre-images: views of one face share a single reduction.
+
+    Returns:
+        The reduced region and the matrix from the original image to it (identity and the image itself when
+        no reduction is needed). Shapes: (h, w, C) uint8, (3, 3).
+    """
+    factor = int(1.0 / max(max(scale_of(m) for m in matrices), 1e-9))
+    if factor < 2:
+        return image, np.eye(3)
     corners = np.array([[0.0, 0.0], [size, 0.0], [0.0, size], [size, size]])
-    pre = apply_points(matrix=invert(matrix), points=corners)
+    pre = np.concatenate([apply_points(matrix=invert(m), points=corners) for m in matrices])
     h, w = image.shape[:2]
     x0 = int(np.clip(math.floor(pre[:, 0].min()) - factor, 0, w))
     y0 = int(np.clip(math.floor(pre[:, 1].min()) - factor, 0, h))
@@ -127,10 +147,9 @@ def _reduce_roi(*, image: np.ndarray, matrix: np.ndarray, size: int, factor: int
     y1 = int(np.clip(math.ceil(pre[:, 1].max()) + factor, 0, h))
     rw, rh = (x1 - x0) // factor, (y1 - y0) // factor
     if rw < 1 or rh < 1:
-        return image, matrix
+        return image, np.eye(3)
     roi = image[y0 : y0 + rh * factor, x0 : x0 + rw * factor]
     small = cv2.resize(roi, (rw, rh), interpolation=cv2.INTER_AREA)
     if small.ndim == 2 and image.ndim == 3:
         small = small[..., None]
-    to_small = compose(np.diag([1.0 / factor, 1.0 / factor, 1.0]), translation(dx=-x0, dy=-y0))
-    return small, matrix @ invert(to_small)
+    return small, compose(np.diag([1.0 / factor, 1.0 / factor, 1.0]), translation(dx=-x0, dy=-y0))

@@ -33,7 +33,9 @@ def predict_landmarks(
         (N, 98, 2) float64 pixel xy, in the order of ``records``.
     """
     model.eval()
-    dataset = ViewDataset(records=records, steps=eval_steps(augment), size=augment.size, seed=0)
+    dataset = ViewDataset(
+        records=records, steps=eval_steps(augment), size=augment.size, seed=0, antialias=augment.antialias
+    )
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
     out: list[np.ndarray] = []
     for batch in loader:

@@ -41,6 +41,8 @@ class AugmentConfig:
         occlusion_p: probability of an occluder (our choice: 0.5); sides U(0.1, 0.4) of the box.
         lighting_p: probability of the HSV change (our choice: 0.5); each channel x U(0.5, 1.5).
         blur_p: probability of a Gaussian blur (our choice: 0.3); odd kernel in [3, blur_max_kernel].
+        antialias: area-reduce the source before the warp when the crop shrinks it 2x or more. Off by default
+            (a plain bilinear warp, as OpenCV-based pipelines do); costs about 1.3x in benchmarks/augment.py.
     """
 
     size: int = 128
@@ -59,6 +61,7 @@ class AugmentConfig:
     lighting_hi: float = 1.5
     blur_p: float = 0.3
     blur_max_kernel: int = 9
+    antialias: bool = False
 
     def __post_init__(self) -> None:
         if self.views not in (1, 2):

@@ -213,7 +213,7 @@ def train(
     schedule = PlateauSchedule(lr=config.lr, factor=config.lr_factor, patience=config.patience, min_lr=config.min_lr)
     history, start = _maybe_resume(out / LAST, resume, model, optimizer, schedule, device)
     dataset = ViewDataset(records=train_records, steps=train_steps(config.augment), size=config.augment.size,
-                          seed=config.seed)  # fmt: skip
+                          seed=config.seed, antialias=config.augment.antialias)  # fmt: skip
     stop = bool(history) and history[-1].get("stopped", False)
     epoch, done = start, 0
     while not stop and epoch < config.max_epochs and (stop_after is None or done < stop_after):
