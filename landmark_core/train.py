@@ -207,11 +207,11 @@ def train(
         The full history (including epochs before a resume).
     """
     out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_FILE).write_text(json.dumps(to_dict(config), indent=2))
     model = build_model(config.model, seed=config.seed, device=device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = PlateauSchedule(lr=config.lr, factor=config.lr_factor, patience=config.patience, min_lr=config.min_lr)
-    history, start = _maybe_resume(out / LAST, resume, model, optimizer, schedule, device)
+    history, start = _maybe_resume(out / LAST, resume, config, model, optimizer, schedule, device)
+    (out / CONFIG_FILE).write_text(json.dumps(to_dict(config), indent=2))
     dataset = ViewDataset(records=train_records, steps=train_steps(config.augment), size=config.augment.size,
                           seed=config.seed, antialias=config.augment.antialias)  # fmt: skip
     stop = bool(history) and history[-1].get("stopped", False)
@@ -226,10 +226,17 @@ def train(
     return [EpochRecord(**{k: v for k, v in h.items() if k != "stopped"}) for h in history]
 
 
-def _maybe_resume(path: Path, resume: bool, model, optimizer, schedule, device) -> tuple[list[dict], int]:
+RESUMABLE_CHANGES = ("max_epochs", "workers", "eval_batch_size")  # may differ between a run and its resume
+
+
+def _maybe_resume(path: Path, resume: bool, config: TrainConfig, model, optimizer, schedule, device):
     if not (resume and path.exists()):
         return [], 0
     ckpt = torch.load(path, map_location=device, weights_only=False)
+    saved, wanted = ckpt["config"], to_dict(config)
+    changed = sorted(k for k in wanted if k not in RESUMABLE_CHANGES and saved.get(k) != wanted[k])
+    if changed:
+        raise ValueError(f"{path}: cannot resume, the config differs in {changed}; use a new output folder")
     model.load_state_dict(ckpt["model"], strict=True)
     optimizer.load_state_dict(ckpt["optimizer"])
     schedule.load_state_dict(ckpt["schedule"])

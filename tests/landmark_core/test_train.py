@@ -104,6 +104,26 @@ def test_max_epochs_caps_training_and_a_finished_run_does_not_restart(split, tmp
                      resume=True)) == 1  # fmt: skip
 
 
+def test_resume_refuses_a_changed_config(split, tmp_path):
+    train_part, val = split
+    train(config=TINY, train_records=train_part, val_records=val, out=tmp_path, device=CPU, stop_after=1)
+    changed = TrainConfig(**{**TINY.__dict__, "loss": LossConfig(elt_lambda=0.5), "max_epochs": 9})
+    with pytest.raises(ValueError, match=r"differs in \['loss'\]"):
+        train(config=changed, train_records=train_part, val_records=val, out=tmp_path, device=CPU, resume=True)
+    assert json.loads((tmp_path / "config.json").read_text())["loss"]["elt_lambda"] == 0.25  # untouched
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_uses_bf16_autocast_and_channels_last(split, tmp_path):
+    train_part, val = split
+    history = train(config=TINY, train_records=train_part, val_records=val, out=tmp_path, device=torch.device("cuda"),
+                    stop_after=1)  # fmt: skip
+    assert np.isfinite(history[0].loss)
+    model, _, _ = load_checkpoint(tmp_path / LAST, device="cuda")
+    assert next(model.parameters()).is_cuda
+
+
 @pytest.mark.slow
 def test_training_lowers_the_error_on_held_out_faces(synth_root: Path, tmp_path):
     faces = index_wflw(root=synth_root).faces
