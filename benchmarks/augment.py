@@ -67,8 +67,12 @@ def floor(faces, rng):
             m = crop @ rotation_scale(angle_deg=rng.uniform(-45, 45), scale=1.0, center=ctx.center)
             out = cv2.warpAffine(image, m[:2], (SIZE, SIZE), flags=cv2.INTER_LINEAR)
             hsv = cv2.cvtColor(out, cv2.COLOR_BGR2HSV)
-            out = cv2.cvtColor(cv2.LUT(hsv, _lighting_lut((1.1, 0.9, 1.2))), cv2.COLOR_HSV2BGR)
-            cv2.GaussianBlur(out, (3, 3), 0)  # the cheapest blur: keeps the floor a lower bound
+            out = cv2.cvtColor(cv2.LUT(hsv, _lighting_lut(tuple(rng.uniform(0.5, 1.5, size=3)))), cv2.COLOR_HSV2BGR)
+            # The same blur as ours: a random odd kernel in [3, 9] at the source, its sigma scaled into the crop.
+            k = 2 * int(rng.integers(1, 5)) + 1
+            sigma = (0.3 * ((k - 1) * 0.5 - 1) + 0.8) * np.hypot(m[0, 0], m[0, 1])
+            if sigma >= 0.3:
+                cv2.GaussianBlur(out, (0, 0), sigmaX=sigma)
 
 
 def albumentations_pipeline(faces):

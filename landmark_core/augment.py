@@ -270,11 +270,14 @@ def sample_views(
     return views
 
 
+_RAMP = np.arange(256, dtype=np.float32)[:, None]
+_HSV_LIMITS = np.array([179.0, 255.0, 255.0], dtype=np.float32)
+
+
 def _lighting_lut(factors: tuple[float, float, float]) -> np.ndarray:
-    ramp = np.arange(256, dtype=np.float32)
-    limits = (179.0, 255.0, 255.0)
-    lut = [np.clip(ramp * f, 0, lim) for f, lim in zip(factors, limits, strict=True)]
-    return np.stack(lut, axis=-1).round().astype(np.uint8).reshape(256, 1, 3)
+    """A (256, 1, 3) uint8 table multiplying H, S, V by ``factors`` (H clipped at 179, S and V at 255)."""
+    lut = np.minimum(_RAMP * np.asarray(factors, dtype=np.float32), _HSV_LIMITS)
+    return np.rint(lut).astype(np.uint8).reshape(256, 1, 3)
 
 
 def _apply_op(image: np.ndarray, op: RasterOp, final: np.ndarray) -> np.ndarray:

@@ -36,8 +36,7 @@ def rotation_scale(*, angle_deg: float, scale: float, center: tuple[float, float
     a = math.radians(angle_deg)
     cos, sin = scale * math.cos(a), scale * math.sin(a)
     cx, cy = center
-    linear = np.array([[cos, sin, 0.0], [-sin, cos, 0.0], [0.0, 0.0, 1.0]])
-    return translation(dx=cx, dy=cy) @ linear @ translation(dx=-cx, dy=-cy)
+    return np.array([[cos, sin, cx - cos * cx - sin * cy], [-sin, cos, cy + sin * cx - cos * cy], [0.0, 0.0, 1.0]])
 
 
 def hflip(*, center_x: float) -> np.ndarray:

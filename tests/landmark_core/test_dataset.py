@@ -45,6 +45,12 @@ def test_ground_truth_mapped_from_view_one_lands_on_view_two(records):
         assert (mapped - batch["landmarks"][:, 1].double()).abs().max() < 0.5
 
 
+def test_a_loader_batch_of_six_pairs_is_twelve_images(records):
+    batch = next(iter(DataLoader(_dataset(records), batch_size=6)))
+    assert batch["image"].shape == (6, 2, 3, 128, 128) and batch["image"].flatten(0, 1).shape[0] == 12
+    assert batch["matrix"].shape == (6, 2, 3, 3) and batch["perm"].shape == (6, 2, 98)
+
+
 def test_same_seed_epoch_index_gives_the_same_item_whatever_the_workers(records):
     a, b = _dataset(records), _dataset(records)
     assert torch.equal(a[3]["image"], b[3]["image"])
