@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flows.train_cli import register as register_training
+from landmark_core.atomic import atomic_write
 from landmark_core.download import WFLW_FILES, DownloadError, fetch_files
 from landmark_core.subsets import SubsetConfig, compute_subsets, subset_table
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
@@ -84,9 +85,7 @@ def data_index(
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 @data_app.command("fetch")

@@ -28,6 +28,8 @@ from html.parser import HTMLParser
 from http.client import IncompleteRead
 from pathlib import Path, PurePosixPath
 
+from landmark_core.atomic import atomic_write_text
+
 CHUNK = 1 << 20
 PINS_FILE = "checksums.json"
 USER_AGENT = "elt-repro-downloader/1.0"
@@ -279,9 +281,7 @@ def _load_pins(dest: Path) -> dict[str, str]:
 
 
 def _save_pins(dest: Path, pins: dict[str, str]) -> None:
-    tmp = dest / f".{PINS_FILE}.tmp"
-    tmp.write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, dest / PINS_FILE)
+    atomic_write_text(dest / PINS_FILE, json.dumps(pins, indent=2, sort_keys=True) + "\n")
 
 
 def fetch_files(

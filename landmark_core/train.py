@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from landmark_core.atomic import atomic_write, atomic_write_text
 from landmark_core.config import from_dict, to_dict
 from landmark_core.dataset import FaceRecord, ViewDataset
 from landmark_core.losses import LossConfig, landmark_loss
@@ -137,12 +136,6 @@ def build_model(config: ModelConfig, *, seed: int, device: torch.device) -> Casc
     return model.to(memory_format=torch.channels_last) if device.type == "cuda" else model
 
 
-def _atomic_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def load_checkpoint(path: Path, *, device: torch.device | str = "cpu") -> tuple[CascadedLandmarkNet, TrainConfig, dict]:
     """Model (strict state-dict load), its training config and the raw checkpoint dict."""
     ckpt = torch.load(path, map_location=device, weights_only=False)
@@ -211,7 +204,7 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = PlateauSchedule(lr=config.lr, factor=config.lr_factor, patience=config.patience, min_lr=config.min_lr)
     history, start = _maybe_resume(out / LAST, resume, config, model, optimizer, schedule, device)
-    (out / CONFIG_FILE).write_text(json.dumps(to_dict(config), indent=2))
+    atomic_write_text(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2))
     dataset = ViewDataset(records=train_records, steps=train_steps(config.augment), size=config.augment.size,
                           seed=config.seed, antialias=config.augment.antialias)  # fmt: skip
     stop = bool(history) and history[-1].get("stopped", False)
@@ -273,10 +266,7 @@ def _write_epoch(out: Path, record: EpochRecord, history, model, optimizer, sche
         "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
         "parameters": parameter_count(model),
     }  # fmt: skip
-    _atomic_save(ckpt, out / LAST)
+    atomic_write(out / LAST, lambda tmp: torch.save(ckpt, tmp))
     if record.val_nme <= record.best_val_nme:
-        _atomic_save(ckpt, out / BEST)
-    lines = "".join(json.dumps(h) + "\n" for h in history)
-    tmp = out / f".{HISTORY_FILE}.tmp"
-    tmp.write_text(lines)
-    os.replace(tmp, out / HISTORY_FILE)
+        atomic_write(out / BEST, lambda tmp: torch.save(ckpt, tmp))
+    atomic_write_text(out / HISTORY_FILE, "".join(json.dumps(h) + "\n" for h in history))
