@@ -142,6 +142,8 @@ def load_checkpoint(path: Path, *, device: torch.device | str = "cpu") -> tuple[
     config = from_dict(TrainConfig, ckpt["config"])
     model = CascadedLandmarkNet(config.model).to(device)
     model.load_state_dict(ckpt["model"], strict=True)
+    if torch.device(device).type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
     return model, config, ckpt
 
 
