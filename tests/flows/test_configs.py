@@ -19,8 +19,8 @@ def test_config_loads(path):
 
 
 @pytest.mark.parametrize("profile", ["demo", "study"])
-def test_baseline_and_elt_rows_differ_only_in_lambda(profile):
-    base = load_config(TrainConfig, CONFIGS / f"{profile}_baseline.toml")
+def test_control_and_elt_rows_differ_only_in_lambda(profile):
+    base = load_config(TrainConfig, CONFIGS / f"{profile}_two_step_l0.toml")
     elt = load_config(TrainConfig, CONFIGS / f"{profile}_elt.toml")
     assert base.loss.elt_lambda == 0 and elt.loss.elt_lambda == 0.25
     assert (elt.augment.r1, elt.augment.r2) == (0.0, 0.05)  # the study's best row

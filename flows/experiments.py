@@ -1,0 +1,101 @@
+"""The experiment matrix: which models to train, as data (``flows/experiments/*.toml``), not code.
+
+A matrix file holds ``[[row]]`` tables. Every row has a unique ``name``, the study tables it feeds
+(``tables``), whether it trains on the GAN-relit faces as well (``relit``), and overrides of the profile's base
+``TrainConfig`` in the same sections a config file uses (``model``, ``augment``, ``loss``, or top-level keys
+such as ``seed`` under ``train``). ``row_config`` merges a row into a base config; unknown keys are errors
+that name the file, the row and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from landmark_core.config import from_dict, to_dict
+from landmark_core.train import TrainConfig
+
+MATRIX_DIR = Path(__file__).resolve().parent / "experiments"
+ROW_KEYS = {"name", "tables", "relit", "model", "augment", "loss", "train"}
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    """One row of the matrix.
+
+    Attributes:
+        name: unique id, used in run folders and report tables.
+        tables: the study tables the row appears in (e.g. "4.1", "4.5").
+        relit: train on the original plus the relit faces (needs the GAN branch's augmented set).
+        overrides: nested config overrides, merged into the profile's base TrainConfig.
+    """
+
+    name: str
+    tables: tuple[str, ...] = ()
+    relit: bool = False
+    overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def row_config(*, base: TrainConfig, row: ExperimentRow) -> TrainConfig:
+    """The row's full training config: the base with the row's overrides applied.
+
+    Raises:
+        ValueError: an override names an unknown key or gives an invalid value (the row is named).
+    """
+    overrides = {k: v for k, v in row.overrides.items() if k != "train"} | row.overrides.get("train", {})
+    try:
+        return from_dict(TrainConfig, _deep_merge(to_dict(base), overrides))
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"experiment row {row.name!r}: {err}") from err
+
+
+def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[ExperimentRow]:
+    """Read a matrix file; every row is checked against ``base`` (default TrainConfig()) so errors show early.
+
+    Raises:
+        ValueError: unreadable TOML, a row without a name, a duplicate name, an unknown row key or override.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: {err}") from err
+    rows, seen = [], set()
+    for i, raw in enumerate(data.get("row", []), start=1):
+        unknown = sorted(set(raw) - ROW_KEYS)
+        if "name" not in raw or unknown:
+            raise ValueError(f"{path}: row {i}: needs a name; allowed keys {sorted(ROW_KEYS)}, unknown {unknown}")
+        if raw["name"] in seen:
+            raise ValueError(f"{path}: row {i}: duplicate name {raw['name']!r}")
+        seen.add(raw["name"])
+        overrides = {k: raw[k] for k in ("model", "augment", "loss", "train") if k in raw}
+        row = ExperimentRow(name=raw["name"], tables=tuple(raw.get("tables", ())), relit=bool(raw.get("relit", False)),
+                            overrides=overrides)  # fmt: skip
+        try:
+            row_config(base=base or TrainConfig(), row=row)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from err
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"{path}: no [[row]] tables")
+    return rows
+
+
+def select_rows(rows: list[ExperimentRow], names: list[str] | None) -> list[ExperimentRow]:
+    """The rows named in ``names`` (all when None), in matrix order; an unknown name is an error."""
+    if not names:
+        return rows
+    known = {r.name for r in rows}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise ValueError(f"unknown experiment(s) {missing}; known: {sorted(known)}")
+    return [r for r in rows if r.name in set(names)]

@@ -1,0 +1,61 @@
+"""The experiment matrix: the study's rows as data, merged into a base config, with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.experiments import MATRIX_DIR, ExperimentRow, load_matrix, row_config, select_rows
+from landmark_core.config import load_config
+from landmark_core.train import TrainConfig
+
+STUDY = MATRIX_DIR / "study.toml"
+
+
+def test_study_matrix_holds_every_table_4_1_row_and_the_lighting_rows():
+    rows = {r.name: row_config(base=TrainConfig(), row=r) for r in load_matrix(STUDY)}
+    table41 = [r for r in load_matrix(STUDY) if "4.1" in r.tables]
+    assert len(table41) == 10
+    assert rows["baseline"].augment.views == 1 and rows["baseline"].loss.elt_lambda == 0
+    assert rows["two_step_l0"].augment.views == 2 and rows["two_step_l0"].loss.elt_lambda == 0
+    rot = sorted(c.loss.elt_lambda for n, c in rows.items() if n.startswith("rot_"))
+    assert rot == [0.10, 0.20, 0.25, 0.50] and all(rows[n].augment.r1 == 0.05 for n in rows if n.startswith("rot_"))
+    rt = sorted((c.loss.elt_lambda, c.augment.r2) for n, c in rows.items() if n.startswith("rt_") and "relit" not in n)
+    assert rt == [(0.20, 0.05), (0.25, 0.05), (0.25, 0.10), (0.30, 0.05)]
+    lighting = {r.name: r.relit for r in load_matrix(STUDY) if "4.5" in r.tables}
+    assert lighting == {"baseline": False, "rt_l0.25_r0.05": False, "baseline_relit": True,
+                        "rt_l0.25_r0.05_relit": True}  # fmt: skip
+
+
+def test_rows_override_a_profile_base_and_keep_the_rest():
+    base = load_config(TrainConfig, MATRIX_DIR.parent / "configs" / "demo_elt.toml")
+    row = ExperimentRow(name="x", overrides={"loss": {"elt_lambda": 0.1}, "train": {"seed": 4}})
+    config = row_config(base=base, row=row)
+    assert config.loss.elt_lambda == 0.1 and config.seed == 4
+    assert config.model == base.model and config.augment == base.augment
+
+
+def test_a_user_row_needs_no_code_and_errors_name_file_row_and_key(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[[row]]\nname = "mine"\nloss = { elt_lambda = 0.4 }\n')
+    (row,) = load_matrix(path)
+    assert row_config(base=TrainConfig(), row=row).loss.elt_lambda == 0.4
+    path.write_text('[[row]]\nname = "bad"\nloss = { elt_lamda = 0.4 }\n')
+    with pytest.raises(ValueError, match=r"mine.toml: experiment row 'bad': .*elt_lamda"):
+        load_matrix(path)
+    path.write_text('[[row]]\nname = "a"\n[[row]]\nname = "a"\n')
+    with pytest.raises(ValueError, match="duplicate name 'a'"):
+        load_matrix(path)
+    path.write_text('[[row]]\nname = "a"\nlamda = 1\n')
+    with pytest.raises(ValueError, match=r"row 1: .*unknown \['lamda'\]"):
+        load_matrix(path)
+    path.write_text("")
+    with pytest.raises(ValueError, match="no \\[\\[row\\]\\]"):
+        load_matrix(path)
+
+
+def test_select_rows_keeps_matrix_order_and_rejects_unknown_names():
+    rows = load_matrix(STUDY)
+    assert [r.name for r in select_rows(rows, ["rot_l0.25", "baseline"])] == ["baseline", "rot_l0.25"]
+    assert select_rows(rows, None) == rows
+    with pytest.raises(ValueError, match="unknown experiment"):
+        select_rows(rows, ["nope"])
