@@ -167,6 +167,14 @@ class Store:
             raise FileNotFoundError(f"no complete output for stage {stage!r} key {key} in {self.url}")
         return StageOutput(store=self, stage=stage, key=key)
 
+    def scratch(self, stage: str, key: str) -> Path:
+        """A persistent local work area for one key (checkpoints of a long stage), kept across crashes so a
+        re-run resumes; ``<root>/.scratch/<stage>/<key>`` on a local store, the system temp dir otherwise."""
+        base = Path(self.root) / ".scratch" if self.local else Path(tempfile.gettempdir()) / "eltrepro-scratch"
+        path = base / stage / key
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     def clean_temporaries(self, stage: str, older_than_s: float = 3600.0) -> int:
         """Remove leftovers of crashed writers (``.tmp-*`` older than ``older_than_s``); returns how many."""
         if not self.local:
@@ -248,6 +256,12 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()
+
+
+def stage_key(*, spec: StageSpec, params: Any, inputs: Mapping[str, StageOutput]) -> str:
+    """The key ``run_stage`` gives this stage's output (for work that must know it before publishing)."""
+    digests = {name: out.digest for name, out in inputs.items()}
+    return spec.key(params=params, input_digests=digests, code=code_version(spec.modules))
 
 
 def run_stage(

@@ -1,0 +1,91 @@
+"""Train and evaluate stages: cached by key, resumable after a crash, recomputed only when their inputs change."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from landmark_core.losses import LossConfig
+from landmark_core.model import ModelConfig
+from landmark_core.sampler import AugmentConfig
+from landmark_core.subsets import SUBSETS, SubsetConfig
+from landmark_core.synth.dataset import SynthConfig
+from landmark_core.train import BEST, LAST, TrainConfig
+from tasks.data import index_stage, subsets_stage, synth_stage
+from tasks.landmarks import TRAIN, evaluate_stage, train_stage
+from tasks.stage import Store
+
+TINY = TrainConfig(
+    model=ModelConfig(size=32, stem_channels=4, encoder_channels=(8, 8, 16, 16), encoder_blocks=(1, 1, 1, 1),
+                      decoder_channels=(16, 8, 8, 8), expansion=2),
+    augment=AugmentConfig(size=32, r1=0.0, r2=0.05), loss=LossConfig(elt_lambda=0.25), batch_size=4, max_epochs=2,
+    val_fraction=0.2,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("store"))
+    dataset, _ = synth_stage(store=store, config=SynthConfig(train=8, test=6, seed=3))
+    index, _ = index_stage(store=store, dataset=dataset)
+    subsets, _ = subsets_stage(store=store, index=index, config=SubsetConfig())
+    return store, dataset, index, subsets
+
+
+def _train(upstream, config=TINY, **kwargs):
+    store, dataset, index, _ = upstream
+    return train_stage(store=store, dataset=dataset, index=index, config=config, device="cpu", **kwargs)
+
+
+def test_train_then_evaluate_publish_runs_and_per_face_errors_and_hit_the_cache(upstream):
+    store, dataset, index, subsets = upstream
+    trained, computed = _train(upstream)
+    assert computed and list(trained.manifest()["epoch"]) == [0, 1]
+    run = trained.local_dir()
+    assert (run / BEST).is_file() and (run / LAST).is_file() and (run / "history.jsonl").is_file()
+    assert trained.metadata()["info"]["epochs"] == 2
+    assert not (Path(store.root) / ".scratch" / TRAIN.name / trained.key).exists()
+    evaluated, computed = evaluate_stage(store=store, dataset=dataset, index=index, subsets=subsets, trained=trained,
+                                         device="cpu")  # fmt: skip
+    per_face = evaluated.manifest()
+    assert computed and len(per_face) == (index.manifest()["split"] == "test").sum()
+    assert {"face_id", "nme", "in_frontal_illumination"} <= set(per_face.columns)
+    table = pd.read_csv(Path(evaluated.local_dir()) / "metrics.csv", index_col="subset")
+    assert list(table.index) == list(SUBSETS)
+    again, computed_train = _train(upstream)
+    _, computed_eval = evaluate_stage(store=store, dataset=dataset, index=index, subsets=subsets, trained=again,
+                                      device="cpu")  # fmt: skip
+    assert (computed_train, computed_eval, again.key) == (False, False, trained.key)
+
+
+def test_a_changed_lambda_trains_a_new_row_and_leaves_the_first(upstream):
+    first, _ = _train(upstream)
+    other, computed = _train(upstream, config=dataclasses.replace(TINY, loss=LossConfig(elt_lambda=0.5)))
+    assert computed and other.key != first.key
+    assert _train(upstream)[1] is False  # the first row is still cached
+
+
+def test_a_crashed_training_resumes_from_its_last_epoch(upstream, tmp_path):
+    store = Store(tmp_path)
+    _, dataset, index, _ = upstream
+    config = dataclasses.replace(TINY, seed=11)
+
+    def crash_after_first_epoch(record):
+        if record.epoch == 0:
+            raise KeyboardInterrupt("worker lost")
+
+    with pytest.raises(KeyboardInterrupt):
+        train_stage(store=store, dataset=dataset, index=index, config=config, device="cpu",
+                    on_epoch=crash_after_first_epoch)  # fmt: skip
+    assert not list((Path(store.root) / TRAIN.name).glob("[!.]*"))  # nothing published
+    seen = []
+    resumed, computed = train_stage(store=store, dataset=dataset, index=index, config=config, device="cpu",
+                                    on_epoch=lambda r: seen.append(r.epoch))  # fmt: skip
+    assert computed and seen == [1]  # only the missing epoch ran
+    straight, _ = train_stage(store=Store(tmp_path / "other"), dataset=dataset, index=index, config=config,
+                              device="cpu")  # fmt: skip
+    pd.testing.assert_frame_equal(resumed.manifest().drop(columns=["seconds", "images_per_second"]),
+                                  straight.manifest().drop(columns=["seconds", "images_per_second"]))  # fmt: skip
