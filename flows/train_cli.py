@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landmark_core.atomic import atomic_write, atomic_write_text
+from landmark_core.atomic import atomic_write
 from landmark_core.config import load_config
 from landmark_core.dataset import face_records
-from landmark_core.evaluate import evaluate_faces, metric_table, to_markdown
+from landmark_core.evaluate import evaluate_faces, metric_table, to_markdown, write_metric_files
 from landmark_core.model import parameter_count
 from landmark_core.subsets import SUBSETS, SubsetConfig, compute_subsets
 from landmark_core.train import (
@@ -120,8 +120,7 @@ def evaluate_command(
     table = metric_table(per_face=per_face, subsets=SUBSETS, normaliser=normaliser)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "per_face.parquet", lambda p: per_face.to_parquet(p, index=False))
-    atomic_write(out / "metrics.csv", lambda p: table.to_csv(p, index_label="subset", float_format="%.4f"))
-    atomic_write_text(out / "metrics.md", to_markdown(table, title=f"{checkpoint} on {data} ({split})"))
+    write_metric_files(table=table, out=out, title=f"{checkpoint} on {data} ({split})")
     console.print(to_markdown(table, title=f"{split} split, {len(per_face)} faces, {normaliser} NME"))
     console.print(
         f"model parameters: {parameter_count(model):,}; wrote {out}/per_face.parquet, metrics.csv, metrics.md"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 
+from landmark_core.atomic import atomic_write, atomic_write_text
 from landmark_core.dataset import FaceRecord
 from landmark_core.metrics import METRIC_COLUMNS, Normaliser, nme_per_face, subset_metrics
 from landmark_core.predict import predict_landmarks
@@ -62,6 +65,12 @@ def metric_table(
     table[list(PERCENT_COLUMNS)] *= 100.0
     table["faces"] = table["faces"].astype(int)
     return table[list(METRIC_COLUMNS)]
+
+
+def write_metric_files(*, table: pd.DataFrame, out: Path, title: str) -> None:
+    """Write ``metrics.csv`` and ``metrics.md`` (each atomically) into ``out``."""
+    atomic_write(out / "metrics.csv", lambda p: table.to_csv(p, index_label="subset", float_format="%.4f"))
+    atomic_write_text(out / "metrics.md", to_markdown(table, title=title))
 
 
 def to_markdown(table: pd.DataFrame, *, title: str) -> str:

@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from landmark_core.dataset import face_records
-from landmark_core.evaluate import evaluate_faces, metric_table, to_markdown
+from landmark_core.evaluate import evaluate_faces, metric_table, write_metric_files
 from landmark_core.subsets import SUBSETS
 from landmark_core.train import (
     BEST,
@@ -118,8 +118,7 @@ def evaluate_stage(
             per_face = evaluate_faces(model=model, records=records, subsets=subsets.manifest(), augment=config.augment,
                                       device=target, batch_size=config.eval_batch_size)  # fmt: skip
         table = metric_table(per_face=per_face, subsets=SUBSETS)
-        table.to_csv(work / "metrics.csv", index_label="subset", float_format="%.4f")
-        (work / "metrics.md").write_text(to_markdown(table, title=f"{trained.stage}/{trained.key} on {split}"))
+        write_metric_files(table=table, out=work, title=f"{trained.stage}/{trained.key} on {split}")
         return StageResult(manifest=per_face, info={"full": table.loc["full"].to_dict()})
 
     inputs = {"dataset": dataset, "index": index, "subsets": subsets, "trained": trained}
