@@ -116,6 +116,27 @@ def data_fetch(
         console.print(f"{name}: {action} (sha256 {report.sha256[name]})")
 
 
+@app.command("run")
+def run(
+    profile: str = typer.Option("demo", help="A profile in flows/profiles/ (demo; thesis comes with the real data)."),
+    store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
+    experiments: str = typer.Option(None, help="Comma-separated matrix rows to train (default: all)."),
+) -> None:
+    """Run the Prefect DAG of a profile in-process: data -> index -> subsets -> train/evaluate per row."""
+    from flows.reproduce import reproduce  # Prefect is imported only by the commands that use it
+
+    rows = [r.strip() for r in experiments.split(",")] if experiments else None
+    started = time.perf_counter()
+    try:
+        refs = reproduce(profile=profile, store=store, experiments=rows)
+    except (ValueError, FileNotFoundError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    for name, outputs in refs.items():
+        console.print(f"{name}: " + ", ".join(f"{k} {v.stage}/{v.key}" for k, v in outputs.items()))
+    console.print(f"done in {time.perf_counter() - started:.1f} s (store {store})")
+
+
 @app.command("demo")
 def demo(
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),

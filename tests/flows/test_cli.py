@@ -9,9 +9,11 @@ from flows.cli import app
 runner = CliRunner()
 
 
-@pytest.mark.parametrize(
-    "args", [[], ["data"], ["data", "synth"], ["data", "index"], ["data", "fetch"], ["demo"], ["train"], ["evaluate"]]
-)
+COMMANDS = [[], ["data"], ["data", "synth"], ["data", "index"], ["data", "fetch"], ["demo"], ["train"], ["evaluate"]]
+COMMANDS.append(["run"])
+
+
+@pytest.mark.parametrize("args", COMMANDS)
 def test_every_command_has_help(args):
     result = runner.invoke(app, [*args, "--help"])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,124 @@
+"""The reproduce flow under a temporary Prefect server: cached stages, one changed row recomputes alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from flows.reproduce import load_profile, reproduce
+from tasks.landmarks import EVALUATE, TRAIN
+from tasks.prefect_stages import prefect_dir
+
+PROFILE = """
+device = "cpu"
+matrix = "{matrix}"
+[synth]
+train = 8
+test = 6
+seed = 3
+[train]
+batch_size = 4
+max_epochs = 1
+val_fraction = 0.2
+[train.model]
+size = 32
+stem_channels = 4
+encoder_channels = [8, 8, 16, 16]
+encoder_blocks = [1, 1, 1, 1]
+decoder_channels = [16, 8, 8, 8]
+expansion = 2
+[train.augment]
+size = 32
+"""
+MATRIX = """
+[[row]]
+name = "two_step_l0"
+augment = {{ views = 2, r1 = 0.05 }}
+loss = {{ elt_lambda = 0.0 }}
+[[row]]
+name = "elt"
+augment = {{ views = 2, r1 = 0.0, r2 = 0.05 }}
+loss = {{ elt_lambda = {lam} }}
+[[row]]
+name = "elt_relit"
+relit = true
+"""
+
+
+@pytest.fixture(scope="module")
+def harness():
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def _write(tmp_path, lam: float):
+    matrix = tmp_path / "matrix.toml"
+    matrix.write_text(MATRIX.format(lam=lam))
+    profile = tmp_path / "profile.toml"
+    profile.write_text(PROFILE.format(matrix=matrix))
+    return profile
+
+
+def _task_states(flow_state) -> dict[str, str]:
+    """Task run name -> final state name of one flow run, read back from the Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_state.state_details.flow_run_id]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=flow_filter)
+    return {run.name: run.state.name for run in runs}
+
+
+def _stage_json(store, stage):
+    return {p.parent.name: p.read_bytes() for p in (store / stage).glob("*/stage.json")}
+
+
+@pytest.mark.server
+def test_rerun_is_cached_and_a_changed_row_recomputes_only_itself(harness, tmp_path):
+    store = tmp_path / "store"
+    first = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.25)))
+    assert set(first) == {"data", "two_step_l0", "elt"}  # the relit row waits for the GAN branch
+    trained, evaluated = _stage_json(store, TRAIN.name), _stage_json(store, EVALUATE.name)
+    assert len(trained) == len(evaluated) == 2
+    state = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.25)), return_state=True)
+    again = state.result()
+    assert again == first
+    states = _task_states(state)
+    assert len(states) == 7 and set(states.values()) == {"Cached"}, states
+    assert _stage_json(store, TRAIN.name) == trained and _stage_json(store, EVALUATE.name) == evaluated
+    assert any((prefect_dir(str(store)) / "cache").iterdir())
+    state = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.5)), return_state=True)
+    changed = state.result()
+    recomputed = sorted(name for name, s in _task_states(state).items() if s != "Cached")
+    assert recomputed == ["evaluate-elt", "train-elt"]
+    assert changed["two_step_l0"] == first["two_step_l0"] and changed["data"] == first["data"]
+    assert changed["elt"]["trained"].key != first["elt"]["trained"].key
+    after = _stage_json(store, TRAIN.name)
+    assert len(after) == 3 and all(after[k] == v for k, v in trained.items())  # old outputs untouched
+    meta = json.loads(after[changed["elt"]["trained"].key])
+    assert meta["params"]["config"]["loss"]["elt_lambda"] == 0.5
+
+
+@pytest.mark.server
+def test_a_deleted_output_is_recomputed_not_served_from_a_stale_record(harness, tmp_path):
+    import shutil
+
+    store = tmp_path / "store"
+    profile = str(_write(tmp_path, 0.25))
+    first = reproduce(store=str(store), profile_file=profile, experiments=["elt"])
+    ref = first["elt"]["evaluated"]
+    shutil.rmtree(store / ref.stage / ref.key)
+    again = reproduce(store=str(store), profile_file=profile, experiments=["elt"])
+    assert again["elt"]["evaluated"] == ref and ref.output().manifest() is not None
+
+
+def test_profiles_load_and_errors_name_the_file(tmp_path):
+    demo = load_profile(__import__("flows.reproduce").reproduce.PROFILE_DIR / "demo.toml")
+    assert demo.synth.train == 600 and demo.train.model.size == 64 and demo.matrix.name == "study.toml"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nlr_typo = 1\n")
+    with pytest.raises(ValueError, match="bad.toml: train: unknown key"):
+        load_profile(bad)
