@@ -153,9 +153,9 @@ def demo(
     index = _report(*index_stage(store=target, dataset=dataset))
     subsets = _report(*subsets_stage(store=target, index=index, config=SubsetConfig()))
     _print_subsets(subset_table(subsets.manifest()), "faces per subset (frontal: |yaw|, |pitch|, |roll| < 12.5 deg)")
-    console.print(f"done in {time.perf_counter() - started:.1f} s. Training and evaluation run as `eltrepro train` / "
-                  "`eltrepro evaluate` for now (see README); the Prefect DAG, the GAN branch and the report tables "
-                  "come with their issues.")  # fmt: skip
+    console.print(f"done in {time.perf_counter() - started:.1f} s. Training and evaluation: `eltrepro run` (the "
+                  "Prefect flow over the experiment matrix) or `eltrepro train` / `evaluate` (see README); the "
+                  "report tables and the GAN branch come with their issues.")  # fmt: skip
 
 
 def _report(output: StageOutput, computed: bool) -> StageOutput:
