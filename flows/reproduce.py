@@ -1,8 +1,8 @@
-"""The top-level Prefect flow: data -> index -> subsets -> (train -> evaluate) per experiment row.
+"""The top-level Prefect flow: data -> index -> subsets -> (train -> evaluate) per experiment row -> report.
 
 Every stage is a cached task (``tasks.prefect_stages``): a re-run computes only what is missing, and changing
-one row's settings re-runs only that row's training and evaluation. The GAN branch and the report join the
-graph with their issues; rows marked ``relit`` need the GAN branch's augmented set and are skipped (with a
+one row's settings re-runs only that row's training and evaluation, and the report. The GAN branch joins the
+graph with its issues; rows marked ``relit`` need the GAN branch's augmented set and are skipped (with a
 log line) until it exists.
 """
 
@@ -20,6 +20,7 @@ from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
 from landmark_core.train import TrainConfig
 from tasks.prefect_stages import StageRef, cached
+from tasks.report import ReportParams
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -31,6 +32,7 @@ class Profile:
     synth: SynthConfig
     train: TrainConfig
     matrix: Path
+    published: Path = MATRIX_DIR / "published.toml"
     device: str = "auto"
 
 
@@ -83,10 +85,24 @@ def reproduce(
     subsets = tasks["subsets"](store=store, index=index, config=SubsetConfig())
     refs = {"dataset": dataset, "index": index, "subsets": subsets}
     out: dict[str, dict[str, StageRef]] = {"data": refs}
-    for row in select_rows(load_matrix(prof.matrix, base=prof.train), experiments):
+    rows = select_rows(load_matrix(prof.matrix, base=prof.train), experiments)
+    for row in rows:
         if row.relit:
             logger.info("row %s needs the relit faces of the GAN branch; skipped until that branch exists", row.name)
             continue
         trained, evaluated = _train_row(tasks, store, row, prof.train, refs, prof.device)
         out[row.name] = {"trained": trained, "evaluated": evaluated}
+    evaluations = {name: o["evaluated"] for name, o in out.items() if name != "data"}
+    params = ReportParams(tags=tuple((r.name, r.tables) for r in rows if r.name in evaluations),
+                          published=load_published(prof.published))  # fmt: skip
+    out["report"] = {"report": tasks["report"](store=store, evaluations=evaluations, params=params)}
     return out
+
+
+def load_published(path: Path) -> tuple[tuple[tuple[str, str, str], float], ...]:
+    """The study's published cells ((table, row, subset), value) from ``flows/experiments/published.toml``."""
+    try:
+        cells = tomllib.loads(Path(path).read_text()).get("cell", [])
+        return tuple(((c["table"], c["row"], subset), float(v)) for c in cells for subset, v in c["values"].items())
+    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as err:
+        raise ValueError(f"{path}: each [[cell]] needs table, row and values: {err}") from err

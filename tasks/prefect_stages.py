@@ -28,6 +28,7 @@ from landmark_core.synth.dataset import SynthConfig
 from landmark_core.train import TrainConfig
 from tasks.data import INDEX, SUBSETS, SYNTH, IndexParams, index_stage, subsets_stage, synth_stage
 from tasks.landmarks import EVALUATE, TRAIN, EvaluateParams, TrainParams, evaluate_stage, train_stage
+from tasks.report import REPORT, ReportParams, report_stage
 from tasks.stage import StageOutput, StageSpec, Store, stage_key
 
 
@@ -56,11 +57,18 @@ def prefect_dir(store: str) -> Path:
     return Path(get_current_settings().home) / "eltrepro" / hashlib.sha256(store.encode()).hexdigest()[:16]
 
 
-def _cache_key(spec: StageSpec, params_of: Callable[[dict[str, Any]], Any], inputs: tuple[str, ...]):
+Inputs = Callable[[dict[str, Any]], dict[str, StageOutput]]
+
+
+def _named(*names: str) -> Inputs:
+    """The stage inputs of a task whose parameters ``names`` are StageRefs."""
+    return lambda parameters: {name: parameters[name].output() for name in names}
+
+
+def _cache_key(spec: StageSpec, params_of: Callable[[dict[str, Any]], Any], inputs_of: Inputs):
     def key_fn(context: Any, parameters: dict[str, Any]) -> str:
         store = parameters["store"]
-        refs = {name: parameters[name].output() for name in inputs}
-        key = stage_key(spec=spec, params=params_of(parameters), inputs=refs)
+        key = stage_key(spec=spec, params=params_of(parameters), inputs=inputs_of(parameters))
         cache_key = f"{spec.name}-{key}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
         if not Store(store).is_complete(spec.name, key):
             (prefect_dir(store) / "cache" / cache_key).unlink(missing_ok=True)  # never serve a missing output
@@ -69,10 +77,10 @@ def _cache_key(spec: StageSpec, params_of: Callable[[dict[str, Any]], Any], inpu
     return key_fn
 
 
-def stage_policy(*, store: str, spec: StageSpec, params_of: Callable, inputs: tuple[str, ...] = ()) -> CachePolicy:
+def stage_policy(*, store: str, spec: StageSpec, params_of: Callable, inputs_of: Inputs) -> CachePolicy:
     """The cache policy of one stage task in one store (SERIALIZABLE, file locks beside the records)."""
     base = prefect_dir(store)
-    return CacheKeyFnPolicy(cache_key_fn=_cache_key(spec, params_of, inputs)).configure(
+    return CacheKeyFnPolicy(cache_key_fn=_cache_key(spec, params_of, inputs_of)).configure(
         key_storage=base / "cache", lock_manager=FileSystemLockManager(lock_files_directory=base / "locks"),
         isolation_level="SERIALIZABLE",
     )  # fmt: skip
@@ -114,16 +122,29 @@ def evaluate_task(
     return StageRef.of(out)
 
 
+@task(name="report", persist_result=True)
+def report_task(store: str, evaluations: dict[str, StageRef], params: ReportParams) -> StageRef:
+    """The study's tables from every evaluated row."""
+    outputs = {row: ref.output() for row, ref in evaluations.items()}
+    return StageRef.of(report_stage(store=Store(store), evaluations=outputs, params=params)[0])
+
+
+def _evaluations(parameters: dict[str, Any]) -> dict[str, StageOutput]:
+    return {f"eval:{row}": ref.output() for row, ref in parameters["evaluations"].items()}
+
+
 def cached(store: str) -> dict[str, Any]:
     """Every stage task bound to ``store``'s cache policy (use inside a flow)."""
     policies = {
-        "synth": (synth_task, SYNTH, lambda p: p["config"], ()),
-        "index": (index_task, INDEX, lambda p: IndexParams(), ("dataset",)),
-        "subsets": (subsets_task, SUBSETS, lambda p: p["config"], ("index",)),
-        "train": (train_task, TRAIN, lambda p: TrainParams(config=p["config"]), ("dataset", "index")),
-        "evaluate": (evaluate_task, EVALUATE, lambda p: EvaluateParams(), ("dataset", "index", "subsets", "trained")),
-    }
+        "synth": (synth_task, SYNTH, lambda p: p["config"], _named()),
+        "index": (index_task, INDEX, lambda p: IndexParams(), _named("dataset")),
+        "subsets": (subsets_task, SUBSETS, lambda p: p["config"], _named("index")),
+        "train": (train_task, TRAIN, lambda p: TrainParams(config=p["config"]), _named("dataset", "index")),
+        "evaluate": (evaluate_task, EVALUATE, lambda p: EvaluateParams(),
+                     _named("dataset", "index", "subsets", "trained")),
+        "report": (report_task, REPORT, lambda p: p["params"], _evaluations),
+    }  # fmt: skip
     return {
-        name: fn.with_options(cache_policy=stage_policy(store=store, spec=spec, params_of=params_of, inputs=inputs))
+        name: fn.with_options(cache_policy=stage_policy(store=store, spec=spec, params_of=params_of, inputs_of=inputs))
         for name, (fn, spec, params_of, inputs) in policies.items()
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
@@ -35,10 +36,12 @@ size = 32
 MATRIX = """
 [[row]]
 name = "two_step_l0"
+tables = ["4.1"]
 augment = {{ views = 2, r1 = 0.05 }}
 loss = {{ elt_lambda = 0.0 }}
 [[row]]
 name = "elt"
+tables = ["4.1", "4.5"]
 augment = {{ views = 2, r1 = 0.0, r2 = 0.05 }}
 loss = {{ elt_lambda = {lam} }}
 [[row]]
@@ -80,20 +83,24 @@ def _stage_json(store, stage):
 def test_rerun_is_cached_and_a_changed_row_recomputes_only_itself(harness, tmp_path):
     store = tmp_path / "store"
     first = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.25)))
-    assert set(first) == {"data", "two_step_l0", "elt"}  # the relit row waits for the GAN branch
+    assert set(first) == {"data", "two_step_l0", "elt", "report"}  # the relit row waits for the GAN branch
     trained, evaluated = _stage_json(store, TRAIN.name), _stage_json(store, EVALUATE.name)
     assert len(trained) == len(evaluated) == 2
     state = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.25)), return_state=True)
     again = state.result()
     assert again == first
     states = _task_states(state)
-    assert len(states) == 7 and set(states.values()) == {"Cached"}, states
+    assert len(states) == 8 and set(states.values()) == {"Cached"}, states
     assert _stage_json(store, TRAIN.name) == trained and _stage_json(store, EVALUATE.name) == evaluated
     assert any((prefect_dir(str(store)) / "cache").iterdir())
     state = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.5)), return_state=True)
     changed = state.result()
     recomputed = sorted(name for name, s in _task_states(state).items() if s != "Cached")
-    assert recomputed == ["evaluate-elt", "train-elt"]
+    assert sorted(n.split("-")[0] if n.startswith("report") else n for n in recomputed) == [
+        "evaluate-elt",
+        "report",
+        "train-elt",
+    ]
     assert changed["two_step_l0"] == first["two_step_l0"] and changed["data"] == first["data"]
     assert changed["elt"]["trained"].key != first["elt"]["trained"].key
     after = _stage_json(store, TRAIN.name)
@@ -113,6 +120,23 @@ def test_a_deleted_output_is_recomputed_not_served_from_a_stale_record(harness, 
     shutil.rmtree(store / ref.stage / ref.key)
     again = reproduce(store=str(store), profile_file=profile, experiments=["elt"])
     assert again["elt"]["evaluated"] == ref and ref.output().manifest() is not None
+
+
+@pytest.mark.server
+def test_report_holds_the_study_tables_of_the_evaluated_rows(harness, tmp_path):
+    store = tmp_path / "store"
+    refs = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.25)))
+    report = refs["report"]["report"].output()
+    folder = report.local_dir()
+    table = pd.read_csv(folder / "tables" / "table_4.1.csv", index_col="row")
+    assert list(table.index) == ["two_step_l0", "elt"]
+    assert list(table.columns) == ["full", "pose", "expression", "illumination", "makeup", "occlusion", "blur"]
+    per_face = refs["elt"]["evaluated"].output().manifest()
+    assert table.loc["elt", "full"] == pytest.approx(100 * per_face["nme"].mean(), abs=1e-3)
+    assert list(pd.read_csv(folder / "tables" / "table_4.5.csv", index_col="row").index) == ["elt"]
+    assert (folder / "report.md").read_text().count("## Table") == 9 and (folder / "report.html").is_file()
+    long = report.manifest()
+    assert set(long["table"]) == {f"4.{i}" for i in range(1, 10)}
 
 
 def test_profiles_load_and_errors_name_the_file(tmp_path):
