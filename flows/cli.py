@@ -118,7 +118,7 @@ def data_fetch(
 
 @app.command("run")
 def run(
-    profile: str = typer.Option("demo", help="A profile in flows/profiles/ (demo; thesis comes with the real data)."),
+    profile: str = typer.Option("demo", help="A profile name in flows/profiles/ (demo), or a path to a .toml profile."),
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
     experiments: str = typer.Option(None, help="Comma-separated matrix rows to train (default: all)."),
 ) -> None:
@@ -128,12 +128,15 @@ def run(
     rows = [r.strip() for r in experiments.split(",")] if experiments else None
     started = time.perf_counter()
     try:
-        refs = reproduce(profile=profile, store=store, experiments=rows)
+        by_path = {"profile_file": profile} if profile.endswith(".toml") else {"profile": profile}
+        refs = reproduce(store=store, experiments=rows, **by_path)
     except (ValueError, FileNotFoundError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
+    report = refs.pop("report")["report"].output().local_dir()
     for name, outputs in refs.items():
         console.print(f"{name}: " + ", ".join(f"{k} {v.stage}/{v.key}" for k, v in outputs.items()))
+    console.print(f"report: {report / 'report.md'} (also report.html, tables/*.csv)")
     console.print(f"done in {time.perf_counter() - started:.1f} s (store {store})")
 
 

@@ -79,13 +79,13 @@ def reproduce(
     """
     logger = get_run_logger()
     prof = load_profile(Path(profile_file) if profile_file else PROFILE_DIR / f"{profile}.toml")
+    rows = select_rows(load_matrix(prof.matrix, base=prof.train), experiments)  # bad names fail before any work
     tasks = cached(store)
     dataset = tasks["synth"](store=store, config=prof.synth)
     index = tasks["index"](store=store, dataset=dataset)
     subsets = tasks["subsets"](store=store, index=index, config=SubsetConfig())
     refs = {"dataset": dataset, "index": index, "subsets": subsets}
     out: dict[str, dict[str, StageRef]] = {"data": refs}
-    rows = select_rows(load_matrix(prof.matrix, base=prof.train), experiments)
     for row in rows:
         if row.relit:
             logger.info("row %s needs the relit faces of the GAN branch; skipped until that branch exists", row.name)

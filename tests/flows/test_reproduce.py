@@ -139,6 +139,23 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(harness, tmp_path):
     assert set(long["table"]) == {f"4.{i}" for i in range(1, 10)}
 
 
+@pytest.mark.server
+def test_run_command_prints_the_report_path(harness, tmp_path):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    store = tmp_path / "store"
+    args = ["run", "--profile", str(_write(tmp_path, 0.25)), "--store", str(store), "--experiments", "elt"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "report.md" in result.output and list(store.glob("report/*/report.md"))
+    args = ["run", "--profile", str(_write(tmp_path, 0.25)), "--store", str(tmp_path / "s2"), "--experiments", "nope"]
+    bad = CliRunner().invoke(app, args)
+    assert bad.exit_code == 2 and "unknown experiment" in bad.output
+    assert not (tmp_path / "s2" / "synth_wflw").exists()  # refused before any stage ran
+
+
 def test_profiles_load_and_errors_name_the_file(tmp_path):
     demo = load_profile(__import__("flows.reproduce").reproduce.PROFILE_DIR / "demo.toml")
     assert demo.synth.train == 600 and demo.train.model.size == 64 and demo.matrix.name == "study.toml"
