@@ -12,7 +12,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.experiments import MATRIX_DIR, ExperimentRow, load_matrix, row_config, select_rows
 from landmark_core.config import from_dict
@@ -96,7 +98,24 @@ def reproduce(
     params = ReportParams(tags=tuple((r.name, r.tables) for r in rows if r.name in evaluations),
                           published=load_published(prof.published))  # fmt: skip
     out["report"] = {"report": tasks["report"](store=store, evaluations=evaluations, params=params)}
+    publish_report_artifacts(out["report"]["report"])
     return out
+
+
+def publish_report_artifacts(report: StageRef) -> None:
+    """Show the report in the Prefect UI: the whole Markdown plus one table artifact per study table.
+
+    Done in the flow, not in the (cached) report task, so every run of the flow shows its report.
+    """
+    output = report.output()
+    folder = output.local_dir()
+    create_markdown_artifact(markdown=(folder / "report.md").read_text(), key="eltrepro-report",
+                             description=f"{output.stage}/{output.key}")  # fmt: skip
+    for path in sorted((folder / "tables").glob("table_*.csv")):
+        table = pd.read_csv(path).round(3).astype(object)
+        table = table.where(table.notna(), None)
+        key = "table-" + path.stem.removeprefix("table_").replace(".", "-")
+        create_table_artifact(table=table.to_dict(orient="records"), key=key, description=f"Table {path.stem[6:]}")
 
 
 def load_published(path: Path) -> tuple[tuple[tuple[str, str, str], float], ...]:

@@ -137,6 +137,15 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(harness, tmp_path):
     assert (folder / "report.md").read_text().count("## Table") == 9 and (folder / "report.html").is_file()
     long = report.manifest()
     assert set(long["table"]) == {f"4.{i}" for i in range(1, 10)}
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["eltrepro-report", "table-4-1"]))
+        )
+    assert {a.key for a in found} == {"eltrepro-report", "table-4-1"}
+    assert any("## Table 4.1" in str(a.data) for a in found if a.key == "eltrepro-report")
 
 
 @pytest.mark.server
