@@ -10,6 +10,7 @@ import torch
 
 from landmark_core.atomic import atomic_write, atomic_write_text
 from landmark_core.dataset import FaceRecord
+from landmark_core.markdown import markdown_table
 from landmark_core.metrics import METRIC_COLUMNS, Normaliser, nme_per_face, subset_metrics
 from landmark_core.predict import predict_landmarks
 from landmark_core.sampler import AugmentConfig
@@ -76,8 +77,5 @@ def write_metric_files(*, table: pd.DataFrame, out: Path, title: str) -> None:
 def to_markdown(table: pd.DataFrame, *, title: str) -> str:
     """A GitHub-flavoured Markdown rendering of ``metric_table``'s output (no extra dependency)."""
     header = ["subset", "faces", "NME %", "NME90 %", "NME95 %", "NME99 %", "FR@10 %", "AUC@10"]
-    lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, row in table.iterrows():
-        cells = [str(name), str(int(row["faces"]))] + [f"{row[c]:.3f}" for c in (*PERCENT_COLUMNS, "auc10")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    columns = table[["faces", *PERCENT_COLUMNS, "auc10"]].astype({"faces": int}).astype(object)
+    return "\n".join([f"### {title}", "", *markdown_table(columns, header=header, na_rep="nan")]) + "\n"

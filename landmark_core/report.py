@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from landmark_core.markdown import markdown_table
+
 MAIN_SUBSETS: tuple[str, ...] = ("full", "pose", "expression", "illumination", "makeup", "occlusion", "blur")
 LIGHT_SUBSETS: tuple[str, ...] = ("full", "illumination", "frontal", "frontal_illumination")
 
@@ -90,10 +92,5 @@ def tables_markdown(tables: dict[str, pd.DataFrame]) -> str:
     parts = ["# Results", ""]
     for table_id, table in tables.items():
         parts += [f"## Table {table_id}: {STUDY_TABLES[table_id].title}", ""]
-        parts.append("| row | " + " | ".join(table.columns) + " |")
-        parts.append("|---|" + "---|" * len(table.columns))
-        for name, values in table.iterrows():
-            cells = ["" if pd.isna(v) else f"{v:.3f}" for v in values]
-            parts.append(f"| {name} | " + " | ".join(cells) + " |")
-        parts.append("")
+        parts += [*markdown_table(table, header=["row", *table.columns]), ""]
     return "\n".join(parts)
