@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -270,5 +271,5 @@ def _write_epoch(out: Path, record: EpochRecord, history, model, optimizer, sche
     }  # fmt: skip
     atomic_write(out / LAST, lambda tmp: torch.save(ckpt, tmp))
     if record.val_nme <= record.best_val_nme:
-        atomic_write(out / BEST, lambda tmp: torch.save(ckpt, tmp))
+        atomic_write(out / BEST, lambda tmp: shutil.copyfile(out / LAST, tmp))
     atomic_write_text(out / HISTORY_FILE, "".join(json.dumps(h) + "\n" for h in history))

@@ -168,12 +168,11 @@ class Store:
         return StageOutput(store=self, stage=stage, key=key)
 
     def scratch(self, stage: str, key: str) -> Path:
-        """A persistent local work area for one key (checkpoints of a long stage), kept across crashes so a
-        re-run resumes; ``<root>/.scratch/<stage>/<key>`` on a local store, the system temp dir otherwise."""
+        """The persistent local work area of one key (checkpoints of a long stage), kept across crashes so a
+        re-run resumes; ``<root>/.scratch/<stage>/<key>`` on a local store, the system temp dir otherwise.
+        Only the path: whoever writes there creates it."""
         base = Path(self.root) / ".scratch" if self.local else Path(tempfile.gettempdir()) / "eltrepro-scratch"
-        path = base / stage / key
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return base / stage / key
 
     def clean_temporaries(self, stage: str, older_than_s: float = 3600.0) -> int:
         """Remove leftovers of crashed writers (``.tmp-*`` older than ``older_than_s``); returns how many."""
