@@ -11,6 +11,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.reproduce import load_profile, reproduce
 from tasks.landmarks import EVALUATE, TRAIN
 from tasks.prefect_stages import prefect_dir
+from tests.tiny import tiny_model_toml
 
 PROFILE = """
 device = "cpu"
@@ -23,16 +24,8 @@ seed = 3
 batch_size = 4
 max_epochs = 1
 val_fraction = 0.2
-[train.model]
-size = 32
-stem_channels = 4
-encoder_channels = [8, 8, 16, 16]
-encoder_blocks = [1, 1, 1, 1]
-decoder_channels = [16, 8, 8, 8]
-expansion = 2
-[train.augment]
-size = 32
 """
+PROFILE += tiny_model_toml("train.model") + "[train.augment]\nsize = 32\n"
 MATRIX = """
 [[row]]
 name = "two_step_l0"

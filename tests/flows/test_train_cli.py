@@ -10,27 +10,25 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from landmark_core.subsets import SUBSETS
+from tests.tiny import tiny_model_toml
 
 runner = CliRunner()
 
-TINY = """
+TINY = (
+    """
 seed = 1
 batch_size = 4
 val_fraction = 0.2
-[model]
-size = 32
-stem_channels = 4
-encoder_channels = [8, 8, 16, 16]
-encoder_blocks = [1, 1, 1, 1]
-decoder_channels = [16, 8, 8, 8]
-expansion = 2
-[augment]
+"""
+    + tiny_model_toml("model")
+    + """[augment]
 size = 32
 r1 = 0.0
 r2 = 0.05
 [loss]
 elt_lambda = {lam}
 """
+)
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,10 @@ from landmark_core.train import (
     train,
 )
 from landmark_core.wflw_index import index_wflw
+from tests.tiny import TINY_MODEL
 
 TINY = TrainConfig(
-    model=ModelConfig(size=32, stem_channels=4, encoder_channels=(8, 8, 16, 16), encoder_blocks=(1, 1, 1, 1),
-                      decoder_channels=(16, 8, 8, 8), expansion=2),
+    model=TINY_MODEL,
     augment=AugmentConfig(size=32, r1=0.0, r2=0.05),
     loss=LossConfig(elt_lambda=0.25),
     batch_size=4,

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from landmark_core.losses import LossConfig
-from landmark_core.model import ModelConfig
 from landmark_core.sampler import AugmentConfig
 from landmark_core.subsets import SUBSETS, SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
@@ -17,10 +16,10 @@ from landmark_core.train import BEST, LAST, TrainConfig
 from tasks.data import index_stage, subsets_stage, synth_stage
 from tasks.landmarks import TRAIN, evaluate_stage, train_stage
 from tasks.stage import Store
+from tests.tiny import TINY_MODEL
 
 TINY = TrainConfig(
-    model=ModelConfig(size=32, stem_channels=4, encoder_channels=(8, 8, 16, 16), encoder_blocks=(1, 1, 1, 1),
-                      decoder_channels=(16, 8, 8, 8), expansion=2),
+    model=TINY_MODEL,
     augment=AugmentConfig(size=32, r1=0.0, r2=0.05), loss=LossConfig(elt_lambda=0.25), batch_size=4, max_epochs=2,
     val_fraction=0.2,
 )  # fmt: skip
