@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flows.train_cli import register as register_training
@@ -17,8 +19,7 @@ from landmark_core.download import WFLW_FILES, DownloadError, fetch_files
 from landmark_core.subsets import SubsetConfig, compute_subsets, subset_table
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
 from landmark_core.wflw_index import index_wflw
-from tasks.data import default_workers, index_stage, subsets_stage, synth_stage
-from tasks.stage import StageOutput, Store
+from tasks.data import default_workers
 
 app = typer.Typer(help="ELT-Repro: reproduce the ELT + GAN-relighting facial-landmark study.", no_args_is_help=True)
 data_app = typer.Typer(help="WFLW data: fetch, synthesise, index.", no_args_is_help=True)
@@ -121,54 +122,55 @@ def run(
     profile: str = typer.Option("demo", help="A profile name in flows/profiles/ (demo), or a path to a .toml profile."),
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
     experiments: str = typer.Option(None, help="Comma-separated matrix rows to train (default: all)."),
+    local: bool = typer.Option(
+        True,
+        "--local/--pool",
+        help="Train rows in this process, or on the GPU work pool "
+        "as flow runs of the train-experiment deployment (needs a Prefect server).",
+    ),
 ) -> None:
-    """Run the Prefect DAG of a profile in-process: data -> index -> subsets -> train/evaluate per row."""
+    """Run the Prefect DAG of a profile: data -> index -> subsets -> train/evaluate per row -> report."""
     from flows.reproduce import reproduce  # Prefect is imported only by the commands that use it
+    from tasks.progress import listening
 
     rows = [r.strip() for r in experiments.split(",")] if experiments else None
     started = time.perf_counter()
+    by_path = {"profile_file": profile} if profile.endswith(".toml") else {"profile": profile}
     try:
-        by_path = {"profile_file": profile} if profile.endswith(".toml") else {"profile": profile}
-        refs = reproduce(store=store, experiments=rows, **by_path)
+        with _progress_bar() as listener, listening(listener):
+            refs = reproduce(store=store, experiments=rows, local=local, **by_path)
     except (ValueError, FileNotFoundError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
     report = refs.pop("report")["report"].output().local_dir()
     for name, outputs in refs.items():
         console.print(f"{name}: " + ", ".join(f"{k} {v.stage}/{v.key}" for k, v in outputs.items()))
-    console.print(f"report: {report / 'report.md'} (also report.html, tables/*.csv)")
+    console.print(f"report: {report / 'report.md'} (also report.html, tables/*.csv, figures/*.png)")
     console.print(f"done in {time.perf_counter() - started:.1f} s (store {store})")
+
+
+@contextlib.contextmanager
+def _progress_bar():
+    """A rich progress bar with one line per long stage that reports progress in this process."""
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        lines: dict[str, TaskID] = {}
+
+        def listener(name: str, fraction: float) -> None:
+            if name not in lines:
+                lines[name] = bar.add_task(name, total=1.0)
+            bar.update(lines[name], completed=fraction)
+
+        yield listener
 
 
 @app.command("demo")
 def demo(
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
-    train: int = typer.Option(600, help="Synthetic training images."),
-    test: int = typer.Option(200, help="Synthetic test images."),
-    seed: int = typer.Option(0, help="Random seed of the synthetic twin."),
 ) -> None:
-    """Run the pipeline that exists so far on the synthetic twin: synthesise -> index -> subsets."""
-    target = Store(store)
-    console.print(f"demo profile: synthetic WFLW twin ({train} train / {test} test images, seed {seed}), store {store}")
-    started = time.perf_counter()
-    dataset = _report(*synth_stage(store=target, config=SynthConfig(train=train, test=test, seed=seed),
-                                   workers=default_workers()))  # fmt: skip
-    index = _report(*index_stage(store=target, dataset=dataset))
-    subsets = _report(*subsets_stage(store=target, index=index, config=SubsetConfig()))
-    _print_subsets(subset_table(subsets.manifest()), "faces per subset (frontal: |yaw|, |pitch|, |roll| < 12.5 deg)")
-    console.print(f"done in {time.perf_counter() - started:.1f} s. Training and evaluation: `eltrepro run` (the "
-                  "Prefect flow over the experiment matrix) or `eltrepro train` / `evaluate` (see README); the "
-                  "report tables and the GAN branch come with their issues.")  # fmt: skip
-
-
-def _report(output: StageOutput, computed: bool) -> StageOutput:
-    meta = output.metadata()
-    verb = f"computed in {meta['timings']['seconds']:.1f} s" if computed else "cached (already complete)"
-    counts = meta["counts"]
-    console.print(
-        f"  {output.stage:<11} {verb:<28} key {output.key}  rows {counts['rows']}, quarantined {counts['quarantined']}"
-    )
-    return output
+    """The demo profile end to end: synthetic twin -> index -> subsets -> every Table 4.1 row -> report."""
+    console.print("demo profile (flows/profiles/demo.toml): synthetic WFLW twin, small budgets; store " + store)
+    run(profile="demo", store=store, experiments=None, local=True)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ def train_stage(
     config: TrainConfig,
     device: str = "auto",
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> tuple[StageOutput, bool]:
     """Train one configuration on the train split (validation: a seeded part of it) and publish the run."""
     params = TrainParams(config=config)
@@ -85,7 +86,7 @@ def train_stage(
         train_part, val = split_validation(records=_records(dataset, index, "train"), fraction=config.val_fraction,
                                            seed=config.seed)  # fmt: skip
         history = train(config=config, train_records=train_part, val_records=val, out=scratch,
-                        device=resolve_device(device), resume=True, on_epoch=on_epoch)  # fmt: skip
+                        device=resolve_device(device), resume=True, on_epoch=on_epoch, on_batch=on_batch)  # fmt: skip
         for name in RUN_FILES:
             shutil.copy2(scratch / name, work / name)
         best = min(history, key=lambda r: r.val_nme)

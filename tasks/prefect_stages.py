@@ -13,6 +13,7 @@ a local store and under the Prefect home for a remote one.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,22 @@ from pydantic import BaseModel
 
 from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
-from landmark_core.train import TrainConfig
-from tasks.data import INDEX, SUBSETS, SYNTH, IndexParams, index_stage, subsets_stage, synth_stage
+from landmark_core.train import EpochRecord, TrainConfig
+from tasks.data import (
+    DOWNLOAD,
+    INDEX,
+    SUBSETS,
+    SYNTH,
+    IndexParams,
+    WflwSource,
+    download_params,
+    download_stage,
+    index_stage,
+    subsets_stage,
+    synth_stage,
+)
 from tasks.landmarks import EVALUATE, TRAIN, EvaluateParams, TrainParams, evaluate_stage, train_stage
+from tasks.progress import StageProgress
 from tasks.report import REPORT, ReportParams, report_stage
 from tasks.stage import StageOutput, StageSpec, Store, stage_key
 
@@ -57,6 +71,28 @@ def prefect_dir(store: str) -> Path:
     return Path(get_current_settings().home) / "eltrepro" / hashlib.sha256(store.encode()).hexdigest()[:16]
 
 
+FAIL_STAGE_ENV = "ELTREPRO_FAIL_STAGE"
+FAIL_SWITCH_ENV = "ELTREPRO_FAIL_SWITCH"
+
+
+class InjectedFailureError(RuntimeError):
+    """The failure a test asked for with ``ELTREPRO_FAIL_STAGE``."""
+
+
+def check_injected_failure(stage: str) -> None:
+    """Fail ``stage`` on purpose when ``ELTREPRO_FAIL_STAGE`` names it (a switch for retry tests and drills).
+
+    With ``ELTREPRO_FAIL_SWITCH`` set to a path, the stage fails only while that file exists, so a worker keeps
+    its environment and the retry after removing the file succeeds.
+    """
+    if os.environ.get(FAIL_STAGE_ENV) != stage:
+        return
+    switch = os.environ.get(FAIL_SWITCH_ENV)
+    if switch is None or Path(switch).exists():
+        where = f" (switch {switch})" if switch else ""
+        raise InjectedFailureError(f"{stage}: failure injected by {FAIL_STAGE_ENV}{where}")
+
+
 Inputs = Callable[[dict[str, Any]], dict[str, StageOutput]]
 
 
@@ -66,9 +102,12 @@ def _named(*names: str) -> Inputs:
 
 
 def _cache_key(spec: StageSpec, params_of: Callable[[dict[str, Any]], Any], inputs_of: Inputs):
-    def key_fn(context: Any, parameters: dict[str, Any]) -> str:
+    def key_fn(context: Any, parameters: dict[str, Any]) -> str | None:
         store = parameters["store"]
-        key = stage_key(spec=spec, params=params_of(parameters), inputs=inputs_of(parameters))
+        params = params_of(parameters)
+        if params is None:  # the key is not knowable before the task runs: no Prefect cache for this call
+            return None
+        key = stage_key(spec=spec, params=params, inputs=inputs_of(parameters))
         cache_key = f"{spec.name}-{key}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
         if not Store(store).is_complete(spec.name, key):
             (prefect_dir(store) / "cache" / cache_key).unlink(missing_ok=True)  # never serve a missing output
@@ -86,29 +125,59 @@ def stage_policy(*, store: str, spec: StageSpec, params_of: Callable, inputs_of:
     )  # fmt: skip
 
 
+@task(name="download_wflw", persist_result=True)
+def download_task(store: str, source: WflwSource) -> StageRef:
+    """Download (or verify) the real WFLW and publish it (thesis profile)."""
+    check_injected_failure(DOWNLOAD.name)
+    return StageRef.of(download_stage(store=Store(store), source=source)[0])
+
+
+def _download_params(parameters: dict[str, Any]):
+    """Known before downloading only when every archive's digest is given or pinned (else no cache key)."""
+    digests = parameters["source"].known_digests()
+    return None if digests is None else download_params(digests)
+
+
 @task(name="synth_wflw", persist_result=True)
 def synth_task(store: str, config: SynthConfig, workers: int = 1) -> StageRef:
     """Render the synthetic twin (demo profile)."""
+    check_injected_failure(SYNTH.name)
     return StageRef.of(synth_stage(store=Store(store), config=config, workers=workers)[0])
 
 
 @task(name="index_wflw", persist_result=True)
 def index_task(store: str, dataset: StageRef) -> StageRef:
     """Index the dataset into faces + quarantine."""
+    check_injected_failure(INDEX.name)
     return StageRef.of(index_stage(store=Store(store), dataset=dataset.output())[0])
 
 
 @task(name="subsets", persist_result=True)
 def subsets_task(store: str, index: StageRef, config: SubsetConfig) -> StageRef:
     """Head pose and the evaluation subsets."""
+    check_injected_failure(SUBSETS.name)
     return StageRef.of(subsets_stage(store=Store(store), index=index.output(), config=config)[0])
 
 
 @task(name="train_landmarks", persist_result=True)
-def train_task(store: str, dataset: StageRef, index: StageRef, config: TrainConfig, device: str = "auto") -> StageRef:
-    """Train one experiment row."""
+def train_task(
+    store: str, dataset: StageRef, index: StageRef, config: TrainConfig, device: str = "auto", row: str = ""
+) -> StageRef:
+    """Train one experiment row (``row`` names it in the progress artifact; it is not part of the key)."""
+    check_injected_failure(TRAIN.name)
+    progress = StageProgress(f"train {row}".strip())
+    epochs = [0]
+
+    def on_epoch(record: EpochRecord) -> None:
+        epochs[0] = record.epoch + 1  # records count epochs from 0
+        progress.update(epochs[0] / config.max_epochs)
+
+    def on_batch(step: int, steps: int) -> None:
+        progress.update((epochs[0] + step / steps) / config.max_epochs)
+
     out, _ = train_stage(store=Store(store), dataset=dataset.output(), index=index.output(), config=config,
-                         device=device)  # fmt: skip
+                         device=device, on_epoch=on_epoch, on_batch=on_batch)  # fmt: skip
+    progress.update(1.0)
     return StageRef.of(out)
 
 
@@ -117,32 +186,50 @@ def evaluate_task(
     store: str, dataset: StageRef, index: StageRef, subsets: StageRef, trained: StageRef, device: str = "auto"
 ) -> StageRef:
     """Evaluate one trained row on the test split."""
+    check_injected_failure(EVALUATE.name)
     out, _ = evaluate_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
                             subsets=subsets.output(), trained=trained.output(), device=device)  # fmt: skip
     return StageRef.of(out)
 
 
 @task(name="report", persist_result=True)
-def report_task(store: str, evaluations: dict[str, StageRef], params: ReportParams) -> StageRef:
-    """The study's tables from every evaluated row."""
+def report_task(
+    store: str, evaluations: dict[str, StageRef], params: ReportParams, dataset: StageRef, index: StageRef
+) -> StageRef:
+    """The study's tables and figures from every evaluated row."""
+    check_injected_failure(REPORT.name)
     outputs = {row: ref.output() for row, ref in evaluations.items()}
-    return StageRef.of(report_stage(store=Store(store), evaluations=outputs, params=params)[0])
+    return StageRef.of(report_stage(store=Store(store), evaluations=outputs, params=params, dataset=dataset.output(),
+                                    index=index.output())[0])  # fmt: skip
 
 
-def _evaluations(parameters: dict[str, Any]) -> dict[str, StageOutput]:
-    return {f"eval:{row}": ref.output() for row, ref in parameters["evaluations"].items()}
+def row_outputs_complete(*, store: str, config: TrainConfig, data: dict[str, StageRef]) -> bool:
+    """Whether a row's training and its evaluation are both complete in ``store`` (nothing left to run)."""
+    target = Store(store)
+    inputs = {"dataset": data["dataset"].output(), "index": data["index"].output()}
+    train_key = stage_key(spec=TRAIN, params=TrainParams(config=config), inputs=inputs)
+    if not target.is_complete(TRAIN.name, train_key):
+        return False
+    inputs |= {"subsets": data["subsets"].output(), "trained": target.output(TRAIN.name, train_key)}
+    return target.is_complete(EVALUATE.name, stage_key(spec=EVALUATE, params=EvaluateParams(), inputs=inputs))
+
+
+def _report_inputs(parameters: dict[str, Any]) -> dict[str, StageOutput]:
+    evaluations = {f"eval:{row}": ref.output() for row, ref in parameters["evaluations"].items()}
+    return evaluations | _named("dataset", "index")(parameters)
 
 
 def cached(store: str) -> dict[str, Any]:
     """Every stage task bound to ``store``'s cache policy (use inside a flow)."""
     policies = {
+        "download": (download_task, DOWNLOAD, _download_params, _named()),
         "synth": (synth_task, SYNTH, lambda p: p["config"], _named()),
         "index": (index_task, INDEX, lambda p: IndexParams(), _named("dataset")),
         "subsets": (subsets_task, SUBSETS, lambda p: p["config"], _named("index")),
         "train": (train_task, TRAIN, lambda p: TrainParams(config=p["config"]), _named("dataset", "index")),
         "evaluate": (evaluate_task, EVALUATE, lambda p: EvaluateParams(),
                      _named("dataset", "index", "subsets", "trained")),
-        "report": (report_task, REPORT, lambda p: p["params"], _evaluations),
+        "report": (report_task, REPORT, lambda p: p["params"], _report_inputs),
     }  # fmt: skip
     return {
         name: fn.with_options(cache_policy=stage_policy(store=store, spec=spec, params_of=params_of, inputs_of=inputs))

@@ -32,12 +32,3 @@ def test_index_command_writes_both_tables(synth_root, tmp_path):
 def test_index_command_on_a_missing_root_fails_cleanly(tmp_path):
     result = runner.invoke(app, ["data", "index", "--root", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "no WFLW annotation file" in result.output
-
-
-def test_demo_runs_then_hits_the_cache(tmp_path):
-    args = ["demo", "--store", str(tmp_path), "--train", "4", "--test", "4"]
-    first = runner.invoke(app, args)
-    assert first.exit_code == 0, first.output
-    assert first.output.count("computed in") == 3 and "frontal" in first.output
-    second = runner.invoke(app, args)
-    assert second.exit_code == 0 and second.output.count("cached (already complete)") == 3

@@ -11,6 +11,7 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.reproduce import load_profile, reproduce
 from tasks.landmarks import EVALUATE, TRAIN
 from tasks.prefect_stages import prefect_dir
+from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
 from tests.tiny import tiny_model_toml
 
 PROFILE = """
@@ -127,7 +128,12 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(harness, tmp_path):
     per_face = refs["elt"]["evaluated"].output().manifest()
     assert table.loc["elt", "full"] == pytest.approx(100 * per_face["nme"].mean(), abs=1e-3)
     assert list(pd.read_csv(folder / "tables" / "table_4.5.csv", index_col="row").index) == ["elt"]
-    assert (folder / "report.md").read_text().count("## Table") == 9 and (folder / "report.html").is_file()
+    markdown = (folder / "report.md").read_text()
+    assert markdown.count("## Table") == 9 and (folder / "report.html").is_file()
+    for figure in ("ced", "hardest"):  # the CED of every row and Fig. 4.1's grid of the hardest faces
+        png = folder / "figures" / f"{figure}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
+        assert f"figures/{figure}.png" in markdown and f"figures/{figure}.png" in (folder / "report.html").read_text()
     long = report.manifest()
     assert set(long["table"]) == {f"4.{i}" for i in range(1, 10)}
     from prefect.client.orchestration import get_client
@@ -139,6 +145,46 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(harness, tmp_path):
         )
     assert {a.key for a in found} == {"eltrepro-report", "table-4-1"}
     assert any("## Table 4.1" in str(a.data) for a in found if a.key == "eltrepro-report")
+
+
+@pytest.mark.server
+def test_training_reports_progress_artifacts(harness, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterType
+
+    reproduce(store=str(tmp_path / "store"), profile_file=str(_write(tmp_path, 0.3)), experiments=["elt"])
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(type=ArtifactFilterType(any_=["progress"])))
+    mine = [a for a in found if a.description == "train elt"]
+    assert mine and mine[-1].data == 100.0
+
+
+@pytest.mark.server
+def test_pool_mode_launches_only_unfinished_rows(harness, tmp_path):
+    store, profile = str(tmp_path / "store"), str(_write(tmp_path, 0.25))
+    first = reproduce(store=store, profile_file=profile, experiments=["elt"])
+    again = reproduce(store=store, profile_file=profile, experiments=["elt"], local=False, deployment="none/none")
+    assert again == first  # complete rows are not sent to the pool
+    missing = "deployment .none/none. is not on the Prefect server"
+    with pytest.raises(ValueError, match=missing):  # an unfinished row needs the deployment
+        reproduce(store=store, profile_file=profile, experiments=["two_step_l0"], local=False, deployment="none/none")
+
+
+@pytest.mark.server
+def test_demo_command_runs_the_demo_profile(harness, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import flows.reproduce
+    from flows.cli import app
+
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "demo.toml").write_text(_write(tmp_path, 0.25).read_text())
+    monkeypatch.setattr(flows.reproduce, "PROFILE_DIR", profiles)
+    result = CliRunner().invoke(app, ["demo", "--store", str(tmp_path / "store")])
+    assert result.exit_code == 0, result.output
+    assert "report.md" in result.output and "train elt" in result.output  # the progress bar's line
+    assert len(list((tmp_path / "store" / TRAIN.name).glob("*/stage.json"))) == 2
 
 
 @pytest.mark.server
@@ -160,8 +206,58 @@ def test_run_command_prints_the_report_path(harness, tmp_path):
 
 def test_profiles_load_and_errors_name_the_file(tmp_path):
     demo = load_profile(__import__("flows.reproduce").reproduce.PROFILE_DIR / "demo.toml")
-    assert demo.synth.train == 600 and demo.train.model.size == 64 and demo.matrix.name == "study.toml"
+    assert demo.synth.train == 360 and demo.train.model.size == 64 and demo.matrix.name == "study.toml"
     bad = tmp_path / "bad.toml"
     bad.write_text("[train]\nlr_typo = 1\n")
     with pytest.raises(ValueError, match="bad.toml: train: unknown key"):
         load_profile(bad)
+    assert demo.wflw is None  # the synthetic twin
+    thesis = load_profile(__import__("flows.reproduce").reproduce.PROFILE_DIR / "thesis.toml")
+    assert thesis.wflw.dest == "data/WFLW" and not thesis.wflw.trust_first_download
+    assert thesis.train.model.size == 128 and thesis.train.max_epochs == 1000 and thesis.train.patience == 30
+    bad.write_text('[data]\nsource = "ftp"\n')
+    with pytest.raises(ValueError, match="bad.toml: data: source must be 'synth' or 'wflw'"):
+        load_profile(bad)
+    bad.write_text('[data]\nsource = "wflw"\ndest_typo = "x"\n')
+    with pytest.raises(ValueError, match="bad.toml: data: unknown key"):
+        load_profile(bad)
+
+
+@pytest.mark.server
+def test_a_wflw_profile_downloads_once_then_every_stage_is_cached(harness, tmp_path, synth_root):
+    from tests.loopback import Loopback, tar_dir
+
+    mirror = Loopback()
+    for folder in ("WFLW_images", "WFLW_annotations"):
+        mirror.files[f"{folder}.tar.gz"] = tar_dir(synth_root, folder)
+    profile = _write(tmp_path, 0.25)
+    data = f'source = "wflw"\ndest = "{tmp_path / "dl"}"\nmirror = "{mirror.url}"\ntrust_first_download = true\n'
+    profile.write_text(profile.read_text() + "[data]\n" + data)  # a table at the end: top-level keys stay top-level
+    store = str(tmp_path / "store")
+    try:
+        first = reproduce(store=store, profile_file=str(profile), experiments=["elt"])
+        assert first["data"]["dataset"].stage == "download_wflw"
+        fetched = len(mirror.requests)
+        second = reproduce(store=store, profile_file=str(profile), experiments=["elt"], return_state=True)
+        third = reproduce(store=store, profile_file=str(profile), experiments=["elt"], return_state=True)
+    finally:
+        mirror.close()
+    assert second.result() == third.result() == first and len(mirror.requests) == fetched  # nothing fetched again
+    # The first run could not know the download's key before downloading (nothing was pinned), so it left no
+    # cache record: the second run's download task verifies the pinned archives and finds its output complete.
+    states = _task_states(second)
+    download = next(name for name in states if name.startswith("download_wflw"))
+    assert states.pop(download) == "Completed" and set(states.values()) == {"Cached"}, states
+    assert set(_task_states(third).values()) == {"Cached"}
+
+
+@pytest.mark.server
+def test_the_flow_runs_on_an_s3_store_and_reruns_from_its_cache(harness, s3_store, tmp_path):  # noqa: F811
+    profile = str(_write(tmp_path, 0.25))
+    first = reproduce(store=s3_store, profile_file=profile, experiments=["elt"])
+    keys = s3_keys(s3_store)
+    report = first["report"]["report"]
+    assert f"store/report/{report.key}/report.md" in keys
+    assert sum(k.endswith("stage.json") for k in keys) == 6  # synth, index, subsets, train, evaluate, report
+    state = reproduce(store=s3_store, profile_file=profile, experiments=["elt"], return_state=True)
+    assert state.result() == first and set(_task_states(state).values()) == {"Cached"}

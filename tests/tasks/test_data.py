@@ -1,9 +1,24 @@
 from __future__ import annotations
 
+import hashlib
+
+import pytest
+
+from landmark_core.download import DownloadError
 from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
-from tasks.data import index_stage, subsets_stage, synth_stage
-from tasks.stage import Store
+from landmark_core.wflw_index import index_wflw
+from tasks.data import (
+    DOWNLOAD,
+    WflwSource,
+    download_params,
+    download_stage,
+    index_stage,
+    subsets_stage,
+    synth_stage,
+)
+from tasks.stage import Store, stage_key
+from tests.loopback import Loopback, tar_dir
 
 
 def test_data_stages_chain_cache_and_recompute_only_what_changed(tmp_path):
@@ -35,3 +50,46 @@ def test_new_dataset_bytes_under_the_same_names_reindex(tmp_path):
     index_a, _ = index_stage(store=store, dataset=a)
     index_b, computed = index_stage(store=store, dataset=b)
     assert computed and index_a.key != index_b.key
+
+
+@pytest.fixture()
+def wflw_mirror(synth_root):
+    """A loopback HTTP mirror serving the synthetic twin packed as the two WFLW archives."""
+    server = Loopback()
+    server.files["WFLW_images.tar.gz"] = tar_dir(synth_root, "WFLW_images")
+    server.files["WFLW_annotations.tar.gz"] = tar_dir(synth_root, "WFLW_annotations")
+    yield server
+    server.close()
+
+
+@pytest.mark.server
+def test_download_stage_publishes_the_fetched_wflw_and_is_keyed_by_the_archive_digests(
+    wflw_mirror, synth_root, tmp_path
+):
+    store = Store(tmp_path / "store")
+    source = WflwSource(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, trust_first_download=True)
+    assert source.known_digests() is None  # nothing pinned yet: the key is known only after the download
+    dataset, computed = download_stage(store=store, source=source)
+    assert computed and dataset.stage == "download_wflw"
+    expected = {name: hashlib.sha256(data).hexdigest() for name, data in wflw_mirror.files.items()}
+    assert dataset.metadata()["info"]["archives"] == expected
+    assert source.known_digests() == expected  # pinned in dest/checksums.json by the first download
+    assert dataset.key == stage_key(spec=DOWNLOAD, params=download_params(expected), inputs={})
+    index, _ = index_stage(store=store, dataset=dataset)
+    assert len(index.manifest()) == len(index_wflw(root=synth_root).faces) and index.quarantine().empty
+
+    requests = len(wflw_mirror.requests)
+    pinned = WflwSource(dest=source.dest, mirror=wflw_mirror.url)  # no trust flag needed once pinned
+    again, computed_again = download_stage(store=store, source=pinned)
+    assert not computed_again and again.key == dataset.key and len(wflw_mirror.requests) == requests
+
+
+@pytest.mark.server
+def test_download_stage_refuses_unpinned_archives_and_publishes_nothing(wflw_mirror, tmp_path):
+    store = Store(tmp_path / "store")
+    with pytest.raises(DownloadError, match="trust-first-download"):
+        download_stage(store=store, source=WflwSource(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url))
+    wrong = (("WFLW_annotations.tar.gz", "0" * 64), ("WFLW_images.tar.gz", "0" * 64))
+    with pytest.raises(DownloadError, match="sha256 mismatch"):
+        download_stage(store=store, source=WflwSource(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, sha256=wrong))
+    assert not (tmp_path / "store" / DOWNLOAD.name).exists() or not any((tmp_path / "store" / DOWNLOAD.name).iterdir())
