@@ -45,9 +45,14 @@ relit = true
 
 
 @pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+def harness(tmp_path_factory):
+    """A temporary Prefect server; persisted results and remote-store cache records in a temporary home."""
+    from prefect.settings import PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    updates = {PREFECT_HOME: str(home), PREFECT_LOCAL_STORAGE_PATH: str(home / "storage")}
+    with prefect_test_harness(server_startup_timeout=120), temporary_settings(updates=updates):
+        yield home
 
 
 def _write(tmp_path, lam: float):
@@ -87,6 +92,7 @@ def test_rerun_is_cached_and_a_changed_row_recomputes_only_itself(harness, tmp_p
     assert len(states) == 8 and set(states.values()) == {"Cached"}, states
     assert _stage_json(store, TRAIN.name) == trained and _stage_json(store, EVALUATE.name) == evaluated
     assert any((prefect_dir(str(store)) / "cache").iterdir())
+    assert any((harness / "storage").iterdir())  # persisted task results stay in the test's Prefect home
     state = reproduce(store=str(store), profile_file=str(_write(tmp_path, 0.5)), return_state=True)
     changed = state.result()
     recomputed = sorted(name for name, s in _task_states(state).items() if s != "Cached")
