@@ -21,11 +21,22 @@ GPU_LIMIT = "eltrepro-gpu"
 
 
 def train_row(
-    tasks: dict[str, Any], *, store: str, row: str, config: TrainConfig, data: dict[str, StageRef], device: str
+    tasks: dict[str, Any],
+    *,
+    store: str,
+    row: str,
+    config: TrainConfig,
+    data: dict[str, StageRef],
+    device: str,
+    augmented: StageRef | None = None,
 ) -> dict[str, StageRef]:
-    """Train and evaluate one row with the cached stage tasks; returns ``{"trained", "evaluated"}``."""
+    """Train and evaluate one row with the cached stage tasks; returns ``{"trained", "evaluated"}``.
+
+    ``augmented`` (the GAN branch's relit faces, for relit rows) is optional: None trains on WFLW alone.
+    """
     trained = tasks["train"].with_options(task_run_name=f"train-{row}")(
-        store=store, dataset=data["dataset"], index=data["index"], config=config, device=device, row=row)  # fmt: skip
+        store=store, dataset=data["dataset"], index=data["index"], config=config, device=device, row=row,
+        augmented=augmented)  # fmt: skip
     evaluated = tasks["evaluate"].with_options(task_run_name=f"evaluate-{row}")(
         store=store, dataset=data["dataset"], index=data["index"], subsets=data["subsets"], trained=trained,
         device=device)  # fmt: skip
@@ -42,6 +53,7 @@ def train_experiment(
     subsets: StageRef,
     device: str = "auto",
     gpu_limit: str | None = GPU_LIMIT,
+    augmented: StageRef | None = None,
 ) -> dict[str, StageRef]:
     """Train and evaluate one experiment row, holding one slot of ``gpu_limit`` while it runs.
 
@@ -52,12 +64,14 @@ def train_experiment(
         dataset, index, subsets: the data stages the parent flow produced.
         device: ``auto``, ``cpu`` or ``cuda[:n]``.
         gpu_limit: global concurrency limit to hold a slot of; None runs unthrottled.
+        augmented: the GAN branch's extra training faces for a relit row (None: WFLW alone).
 
     Returns:
         ``{"trained": StageRef, "evaluated": StageRef}``.
     """
     data = {"dataset": dataset, "index": index, "subsets": subsets}
+    run = {"store": store, "row": row, "config": config, "data": data, "device": device, "augmented": augmented}
     if gpu_limit is None:
-        return train_row(cached(store), store=store, row=row, config=config, data=data, device=device)
+        return train_row(cached(store), **run)
     with concurrency(gpu_limit, occupy=1):
-        return train_row(cached(store), store=store, row=row, config=config, data=data, device=device)
+        return train_row(cached(store), **run)

@@ -67,6 +67,15 @@ def _records(dataset: StageOutput, index: StageOutput, split: str):
     return face_records(root=dataset.local_dir() / DATASET_DIR, faces=faces[faces["split"] == split])
 
 
+def _augmented_records(augmented: StageOutput, *, exclude: set[str]):
+    """The augmented faces as training records, without those made from an ``exclude``d (validation) face."""
+    faces = augmented.manifest()
+    if "source_face_id" not in faces.columns:
+        raise ValueError(f"{augmented.stage}/{augmented.key}: an augmented set needs a source_face_id column")
+    faces = faces[~faces["source_face_id"].astype(str).isin(exclude)]
+    return face_records(root=augmented.local_dir(), faces=faces)
+
+
 def train_stage(
     *,
     store: Store,
@@ -76,22 +85,30 @@ def train_stage(
     device: str = "auto",
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    augmented: StageOutput | None = None,
 ) -> tuple[StageOutput, bool]:
-    """Train one configuration on the train split (validation: a seeded part of it) and publish the run."""
+    """Train one configuration on the train split (validation: a seeded part of it) and publish the run.
+
+    ``augmented`` is optional: an output of extra training faces (the GAN branch's relit faces) whose manifest
+    has the index's columns (``image_path`` relative to that output) and ``source_face_id``. Its faces join
+    the training part, except those made from a validation face (that would leak the validation set).
+    """
     params = TrainParams(config=config)
-    inputs = {"dataset": dataset, "index": index}
+    inputs = {"dataset": dataset, "index": index} | ({"augmented": augmented} if augmented is not None else {})
     scratch = store.scratch(TRAIN.name, stage_key(spec=TRAIN, params=params, inputs=inputs))
 
     def compute(work: Path) -> StageResult:
         train_part, val = split_validation(records=_records(dataset, index, "train"), fraction=config.val_fraction,
                                            seed=config.seed)  # fmt: skip
+        extra = _augmented_records(augmented, exclude={r.face_id for r in val}) if augmented is not None else []
+        train_part = train_part + extra
         history = train(config=config, train_records=train_part, val_records=val, out=scratch,
                         device=resolve_device(device), resume=True, on_epoch=on_epoch, on_batch=on_batch)  # fmt: skip
         for name in RUN_FILES:
             shutil.copy2(scratch / name, work / name)
         best = min(history, key=lambda r: r.val_nme)
         info = {"epochs": len(history), "best_epoch": best.epoch, "best_val_nme": best.val_nme,
-                "train_faces": len(train_part), "val_faces": len(val)}  # fmt: skip
+                "train_faces": len(train_part), "val_faces": len(val), "augmented_faces": len(extra)}  # fmt: skip
         return StageResult(manifest=pd.DataFrame([r.__dict__ for r in history]), info=info)
 
     output, computed = run_stage(store=store, spec=TRAIN, params=params, inputs=inputs, compute=compute)

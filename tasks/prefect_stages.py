@@ -161,9 +161,18 @@ def subsets_task(store: str, index: StageRef, config: SubsetConfig) -> StageRef:
 
 @task(name="train_landmarks", persist_result=True)
 def train_task(
-    store: str, dataset: StageRef, index: StageRef, config: TrainConfig, device: str = "auto", row: str = ""
+    store: str,
+    dataset: StageRef,
+    index: StageRef,
+    config: TrainConfig,
+    device: str = "auto",
+    row: str = "",
+    augmented: StageRef | None = None,
 ) -> StageRef:
-    """Train one experiment row (``row`` names it in the progress artifact; it is not part of the key)."""
+    """Train one experiment row (``row`` names it in the progress artifact; it is not part of the key).
+
+    ``augmented``: the GAN branch's extra training faces (relit rows); None trains on WFLW alone.
+    """
     check_injected_failure(TRAIN.name)
     progress = StageProgress(f"train {row}".strip())
     epochs = [0]
@@ -176,7 +185,8 @@ def train_task(
         progress.update((epochs[0] + step / steps) / config.max_epochs)
 
     out, _ = train_stage(store=Store(store), dataset=dataset.output(), index=index.output(), config=config,
-                         device=device, on_epoch=on_epoch, on_batch=on_batch)  # fmt: skip
+                         device=device, on_epoch=on_epoch, on_batch=on_batch,
+                         augmented=augmented.output() if augmented else None)  # fmt: skip
     progress.update(1.0)
     return StageRef.of(out)
 
@@ -203,15 +213,26 @@ def report_task(
                                     index=index.output())[0])  # fmt: skip
 
 
-def row_outputs_complete(*, store: str, config: TrainConfig, data: dict[str, StageRef]) -> bool:
+def row_outputs_complete(
+    *, store: str, config: TrainConfig, data: dict[str, StageRef], augmented: StageRef | None = None
+) -> bool:
     """Whether a row's training and its evaluation are both complete in ``store`` (nothing left to run)."""
     target = Store(store)
-    inputs = {"dataset": data["dataset"].output(), "index": data["index"].output()}
+    inputs = _train_inputs({**data, "augmented": augmented})
     train_key = stage_key(spec=TRAIN, params=TrainParams(config=config), inputs=inputs)
     if not target.is_complete(TRAIN.name, train_key):
         return False
-    inputs |= {"subsets": data["subsets"].output(), "trained": target.output(TRAIN.name, train_key)}
+    inputs = {"dataset": data["dataset"].output(), "index": data["index"].output(), "subsets": data["subsets"].output(),
+              "trained": target.output(TRAIN.name, train_key)}  # fmt: skip
     return target.is_complete(EVALUATE.name, stage_key(spec=EVALUATE, params=EvaluateParams(), inputs=inputs))
+
+
+def _train_inputs(parameters: dict[str, Any]) -> dict[str, StageOutput]:
+    """The training stage's inputs: dataset and index, plus the augmented set when one is given."""
+    inputs = _named("dataset", "index")(parameters)
+    if parameters.get("augmented") is not None:
+        inputs["augmented"] = parameters["augmented"].output()
+    return inputs
 
 
 def _report_inputs(parameters: dict[str, Any]) -> dict[str, StageOutput]:
@@ -226,7 +247,7 @@ def cached(store: str) -> dict[str, Any]:
         "synth": (synth_task, SYNTH, lambda p: p["config"], _named()),
         "index": (index_task, INDEX, lambda p: IndexParams(), _named("dataset")),
         "subsets": (subsets_task, SUBSETS, lambda p: p["config"], _named("index")),
-        "train": (train_task, TRAIN, lambda p: TrainParams(config=p["config"]), _named("dataset", "index")),
+        "train": (train_task, TRAIN, lambda p: TrainParams(config=p["config"]), _train_inputs),
         "evaluate": (evaluate_task, EVALUATE, lambda p: EvaluateParams(),
                      _named("dataset", "index", "subsets", "trained")),
         "report": (report_task, REPORT, lambda p: p["params"], _report_inputs),

@@ -88,3 +88,54 @@ def test_a_crashed_training_resumes_from_its_last_epoch(upstream, tmp_path):
                               device="cpu")  # fmt: skip
     pd.testing.assert_frame_equal(resumed.manifest().drop(columns=["seconds", "images_per_second"]),
                                   straight.manifest().drop(columns=["seconds", "images_per_second"]))  # fmt: skip
+
+
+def _augmented_output(store, dataset, index, face_ids, *, with_source=True):
+    """A stand-in for the GAN branch's output: inverted copies of some training faces, same annotations."""
+    import cv2
+
+    from tasks.data import DATASET_DIR
+    from tasks.stage import StageResult, StageSpec, run_stage
+
+    faces = index.manifest().set_index("face_id").loc[face_ids].reset_index()
+
+    def compute(work: Path) -> StageResult:
+        (work / "relit").mkdir()
+        paths = []
+        for i, path in enumerate(faces["image_path"]):
+            image = cv2.imread(str(dataset.local_dir() / DATASET_DIR / path))
+            cv2.imwrite(str(work / "relit" / f"{i}.png"), 255 - image)
+            paths.append(f"relit/{i}.png")
+        manifest = faces.assign(image_path=paths, face_id=[f"relit-{f}" for f in faces["face_id"]])
+        if with_source:
+            manifest["source_face_id"] = faces["face_id"]
+        return StageResult(manifest=manifest)
+
+    spec = StageSpec(name="augmented_toy", version=1, modules=("tasks.stage",))
+    return run_stage(store=store, spec=spec, params={"faces": list(face_ids), "source": with_source}, inputs={},
+                     compute=compute)[0]  # fmt: skip
+
+
+def test_an_augmented_set_joins_training_except_copies_of_validation_faces(upstream):
+    from landmark_core.dataset import face_records
+    from landmark_core.train import split_validation
+    from tasks.data import DATASET_DIR
+
+    store, dataset, index, _ = upstream
+    train_faces = index.manifest().query("split == 'train'")
+    records = face_records(root=dataset.local_dir() / DATASET_DIR, faces=train_faces)
+    _, val = split_validation(records=records, fraction=TINY.val_fraction, seed=TINY.seed)
+    val_ids = {r.face_id for r in val}
+    picked = [*sorted(set(train_faces["face_id"]) - val_ids)[:3], sorted(val_ids)[0]]
+    augmented = _augmented_output(store, dataset, index, picked)
+    config = dataclasses.replace(TINY, max_epochs=1)
+    plain, _ = _train(upstream, config=config)
+    relit, computed = _train(upstream, config=config, augmented=augmented)
+    assert computed and relit.key != plain.key  # the augmented set is an input of the key
+    info, base = relit.metadata()["info"], plain.metadata()["info"]
+    assert info["augmented_faces"] == 3  # the copy of a validation face is left out
+    assert info["train_faces"] == base["train_faces"] + 3 and info["val_faces"] == base["val_faces"]
+    assert relit.metadata()["inputs"]["augmented"]["key"] == augmented.key
+    bad = _augmented_output(store, dataset, index, picked[:1], with_source=False)
+    with pytest.raises(ValueError, match="source_face_id"):
+        _train(upstream, config=config, augmented=bad)
