@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -130,6 +131,9 @@ def run(
     ),
 ) -> None:
     """Run the Prefect DAG of a profile: data -> index -> subsets -> train/evaluate per row -> report."""
+    # The temporary local server would try to send usage telemetry (and log an error offline); a user's own
+    # setting wins.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.reproduce import reproduce  # Prefect is imported only by the commands that use it
     from tasks.progress import listening
 
