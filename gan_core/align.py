@@ -93,43 +93,75 @@ def ffhq_quad(*, landmarks68: np.ndarray) -> tuple[np.ndarray, float]:
     return quad, 2.0 * math.hypot(*x)
 
 
-def align_face(
-    *, image: np.ndarray, landmarks68: np.ndarray, config: AlignConfig = AlignConfig()
-) -> tuple[np.ndarray, AlignRecord]:
-    """Align one face FFHQ-style.
+def plan_alignment(
+    *, width: int, height: int, landmarks68: np.ndarray, config: AlignConfig = AlignConfig()
+) -> AlignRecord:
+    """The alignment of one face in a ``width`` x ``height`` photo, without touching pixels.
 
     Args:
-        image: (H, W, 3) uint8 photo (channel order is kept).
+        width, height: the photo's size in pixels.
         landmarks68: (68, 2) landmarks in the project's pixel convention (dlib indices + 0.5).
         config: sizes and padding.
 
     Returns:
-        The aligned (S, S, 3) uint8 image and the record that maps it back.
+        The record: the quad in photo pixels and the shrink, crop and pad that ``render_aligned`` applies.
     """
     quad, qsize = ffhq_quad(landmarks68=landmarks68)
-    work, to_work, shrink = _shrink(image, qsize, config.output_size)
-    q = apply_points(matrix=to_work, points=quad)
-    qs = qsize / shrink
+    shrink = max(1, int(math.floor(qsize / config.output_size * 0.5)))
+    to_small = _shrink_matrix(width, height, shrink)
+    q, qs = apply_points(matrix=to_small, points=quad) - 0.5, qsize / shrink  # FFHQ's boxes use index coordinates
     border = max(int(np.rint(qs * 0.1)), 3)
-    work, crop = _crop(work, q - 0.5, border)  # FFHQ's integer boxes are taken on index coordinates
-    to_work = compose(translation(dx=-crop[0], dy=-crop[1]), to_work)
-    work, pad = _pad(work, apply_points(matrix=to_work, points=quad) - 0.5, border, qs, config.enable_padding)
-    to_work = compose(translation(dx=pad[0], dy=pad[1]), to_work)
-    aligned = _resample(work, apply_points(matrix=to_work, points=quad), config)
-    record = AlignRecord(quad=tuple(map(tuple, quad.tolist())), qsize=float(qsize), shrink=shrink, crop=crop,
-                         pad=pad, output_size=config.output_size)  # fmt: skip
-    return aligned, record
+    sw, sh = int(np.rint(width / shrink)), int(np.rint(height / shrink))
+    x0, y0, x1, y1 = _box(q)
+    crop = (max(x0 - border, 0), max(y0 - border, 0), min(x1 + border, sw), min(y1 + border, sh))
+    cw, ch = crop[2] - crop[0], crop[3] - crop[1]
+    x0, y0, x1, y1 = _box(q - [crop[0], crop[1]])
+    pad = (max(-x0 + border, 0), max(-y0 + border, 0), max(x1 - cw + border, 0), max(y1 - ch + border, 0))
+    if not config.enable_padding or max(pad) <= border - 4:
+        pad = (0, 0, 0, 0)
+    else:
+        pad = tuple(int(p) for p in np.maximum(pad, int(np.rint(qs * 0.3))))
+    return AlignRecord(quad=tuple(map(tuple, quad.tolist())), qsize=float(qsize), shrink=shrink, crop=crop, pad=pad,
+                       output_size=config.output_size)  # fmt: skip
 
 
-def _shrink(image: np.ndarray, qsize: float, output_size: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Shrink a photo whose face is more than 4x the output by floor(qsize / output / 2) (area filter)."""
-    shrink = int(math.floor(qsize / output_size * 0.5))
-    if shrink <= 1:
-        return image, np.eye(3), 1
+def render_aligned(*, image: np.ndarray, record: AlignRecord, config: AlignConfig = AlignConfig()) -> np.ndarray:
+    """Carry out a planned alignment: shrink, crop, reflect-pad, then resample the quad to the output square.
+
+    Shapes:
+        image (H, W, 3) uint8 (channel order kept) -> (S, S, 3) uint8, S = record.output_size.
+    """
     h, w = image.shape[:2]
-    rw, rh = int(np.rint(w / shrink)), int(np.rint(h / shrink))
-    small = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA)
-    return small, np.diag([rw / w, rh / h, 1.0]), shrink
+    to_work = _shrink_matrix(w, h, record.shrink)
+    work = image
+    if record.shrink > 1:
+        size = (int(np.rint(w / record.shrink)), int(np.rint(h / record.shrink)))
+        work = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    x0, y0, x1, y1 = record.crop
+    work = work[y0:y1, x0:x1]
+    to_work = compose(translation(dx=record.pad[0] - x0, dy=record.pad[1] - y0), to_work)
+    if max(record.pad) > 0:
+        work = _reflect_pad(work, record.pad, record.qsize / record.shrink)
+    return _resample(work, apply_points(matrix=to_work, points=record.quad_array()), config)
+
+
+def align_face(
+    *, image: np.ndarray, landmarks68: np.ndarray, config: AlignConfig = AlignConfig()
+) -> tuple[np.ndarray, AlignRecord]:
+    """Align one face FFHQ-style: ``plan_alignment`` then ``render_aligned``.
+
+    Returns:
+        The aligned (S, S, 3) uint8 image and the record that maps it back.
+    """
+    record = plan_alignment(width=image.shape[1], height=image.shape[0], landmarks68=landmarks68, config=config)
+    return render_aligned(image=image, record=record, config=config), record
+
+
+def _shrink_matrix(width: int, height: int, shrink: int) -> np.ndarray:
+    """Photo pixels -> pixels of the photo shrunk by ``shrink`` (rounded size, as FFHQ resizes)."""
+    if shrink <= 1:
+        return np.eye(3)
+    return np.diag([int(np.rint(width / shrink)) / width, int(np.rint(height / shrink)) / height, 1.0])
 
 
 def _box(points: np.ndarray) -> tuple[int, int, int, int]:
@@ -137,24 +169,8 @@ def _box(points: np.ndarray) -> tuple[int, int, int, int]:
             int(math.ceil(points[:, 0].max())), int(math.ceil(points[:, 1].max())))  # fmt: skip
 
 
-def _crop(image: np.ndarray, quad_idx: np.ndarray, border: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Crop to the quad's box plus ``border`` (clipped to the image)."""
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = _box(quad_idx)
-    crop = (max(x0 - border, 0), max(y0 - border, 0), min(x1 + border, w), min(y1 + border, h))
-    return image[crop[1] : crop[3], crop[0] : crop[2]], crop
-
-
-def _pad(
-    image: np.ndarray, quad_idx: np.ndarray, border: int, qsize: float, enabled: bool
-) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """Reflect-pad where the quad (plus border) leaves the image; blur and median-fill the padded area."""
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = _box(quad_idx)
-    pad = (max(-x0 + border, 0), max(-y0 + border, 0), max(x1 - w + border, 0), max(y1 - h + border, 0))
-    if not enabled or max(pad) <= border - 4:
-        return image, (0, 0, 0, 0)
-    pad = tuple(int(p) for p in np.maximum(pad, int(np.rint(qsize * 0.3))))
+def _reflect_pad(image: np.ndarray, pad: tuple[int, int, int, int], qsize: float) -> np.ndarray:
+    """Reflect-pad by ``pad`` (left, top, right, bottom); blur the padding and fade it to the median colour."""
     left, top, right, bottom = pad
     padded = np.pad(image.astype(np.float32), ((top, bottom), (left, right), (0, 0)), mode="reflect")
     ph, pw = padded.shape[:2]
@@ -167,7 +183,7 @@ def _pad(
     blurred = cv2.GaussianBlur(padded, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
     padded += (blurred - padded) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
     padded += (np.median(padded, axis=(0, 1)) - padded) * np.clip(mask, 0.0, 1.0)
-    return np.clip(np.rint(padded), 0, 255).astype(np.uint8), pad
+    return np.clip(np.rint(padded), 0, 255).astype(np.uint8)
 
 
 def _resample(work: np.ndarray, quad: np.ndarray, config: AlignConfig) -> np.ndarray:
