@@ -146,11 +146,25 @@ def run(
     except (ValueError, FileNotFoundError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from error
+    _settle_events()
     report = refs.pop("report")["report"].output().local_dir()
     for name, outputs in refs.items():
         console.print(f"{name}: " + ", ".join(f"{k} {v.stage}/{v.key}" for k, v in outputs.items()))
     console.print(f"report: {report / 'report.md'} (also report.html, tables/*.csv, figures/*.png)")
     console.print(f"done in {time.perf_counter() - started:.1f} s (store {store})")
+
+
+def _settle_events(timeout_s: float = 5.0, grace_s: float = 1.5) -> None:
+    """Send the run's last events and give the temporary server time to record them before it stops.
+
+    Without this the temporary local server (no PREFECT_API_URL) is stopped while it is still writing the
+    last task-run events and prints a harmless but alarming traceback.
+    """
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=timeout_s)
+    if not os.environ.get("PREFECT_API_URL"):
+        time.sleep(grace_s)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,69 @@
+"""segment_train -> segment -> paste on the synthetic twin: scores, masks, and pasted faces in WFLW format."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
+
+from gan_core.align import AlignConfig  # noqa: E402
+from gan_core.face_filter import FilterConfig  # noqa: E402
+from gan_core.segment import SegmenterConfig  # noqa: E402
+from landmark_core.synth.dataset import SynthConfig  # noqa: E402
+from landmark_core.wflw_index import landmarks_array  # noqa: E402
+from tasks.data import DATASET_DIR, index_stage, synth_stage  # noqa: E402
+from tasks.gan import DetectParams, FilterParams, align_stage, filter_stage  # noqa: E402
+from tasks.segment import SegmentTrainParams, paste_stage, segment_stage, segment_train_stage  # noqa: E402
+from tasks.stage import Store  # noqa: E402
+
+TINY_NET = SegmenterConfig(input_size=64, width=0.25, fc_channels=64, epochs=16, lr=1e-2, lr_step=12, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("store"))
+    dataset, _ = synth_stage(store=store, config=SynthConfig(train=24, test=2, seed=4))
+    index, _ = index_stage(store=store, dataset=dataset)
+    aligned, _ = align_stage(store=store, dataset=dataset, index=index,
+                             params=DetectParams(align=AlignConfig(output_size=256, transform_size=1024)))  # fmt: skip
+    filtered, _ = filter_stage(store=store, dataset=dataset, index=index, aligned=aligned,
+                               params=FilterParams(rules=FilterConfig(min_pixels=4000)))  # fmt: skip
+    with pytest.warns(UserWarning, match="no ImageNet VGG16 weights"):
+        trained, _ = segment_train_stage(store=store, dataset=dataset, index=index,
+                                         params=SegmentTrainParams(network=TINY_NET))  # fmt: skip
+    return store, dataset, index, filtered, trained
+
+
+def test_segment_train_reports_held_out_accuracy_and_iou(chain):
+    *_, trained = chain
+    info = trained.metadata()["info"]
+    assert info["backbone"].startswith("random init") and info["heldout_faces"] >= 1
+    assert info["pixel_accuracy"] > 0.85 and 0.5 < info["iou"] <= 1.0
+    assert len(trained.manifest()) == TINY_NET.epochs and (trained.local_dir() / "segmenter.weights.h5").is_file()
+
+
+def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_face(chain):
+    store, dataset, index, filtered, trained = chain
+    assert len(filtered.manifest()) >= 1
+    masks, _ = segment_stage(store=store, filtered=filtered, trained=trained)
+    first = masks.manifest().iloc[0]
+    mask = cv2.imread(str(masks.local_dir() / first["mask_path"]), cv2.IMREAD_GRAYSCALE)
+    assert mask.shape == (256, 256) and set(np.unique(mask)) <= {0, 255} and 0.05 < first["face_fraction"] < 0.95
+    pasted, _ = paste_stage(store=store, dataset=dataset, index=index, filtered=filtered, masks=masks)
+    faces = pasted.manifest()
+    assert len(faces) == len(filtered.manifest()) and faces["face_id"].str.startswith("paste:").all()
+    source = index.manifest().set_index("face_id").loc[faces["source_face_id"]]
+    assert np.array_equal(landmarks_array(faces), landmarks_array(source))  # same annotation, new image
+    row = faces.iloc[0]
+    out = cv2.imread(str(pasted.local_dir() / row["image_path"]))
+    photo_path = source.loc[row["source_face_id"], "image_path"]
+    photo = cv2.imread(str(dataset.local_dir() / DATASET_DIR / (photo_path.iloc[0] if hasattr(photo_path, "iloc")
+                                                                else photo_path)))  # fmt: skip
+    assert out.shape == photo.shape
+    diff = np.abs(out.astype(int) - photo.astype(int)).max(axis=2)
+    assert (diff > 0).mean() < 0.5 and np.percentile(diff[diff > 0], 50) <= 12  # the unedited face goes back in place
