@@ -27,6 +27,7 @@ from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
 from landmark_core.train import TrainConfig
 from tasks.data import WflwSource
+from tasks.prefect_gan import GanSettings, gan_branch
 from tasks.prefect_stages import StageRef, cached, row_outputs_complete
 from tasks.report import ReportParams
 
@@ -43,6 +44,7 @@ class Profile:
     published: Path = MATRIX_DIR / "published.toml"
     device: str = "auto"
     wflw: WflwSource | None = None  # the real WFLW (thesis); None renders the synthetic twin (demo)
+    gan: GanSettings | None = None  # the GAN branch's settings; None leaves the branch out
 
 
 def load_profile(path: Path) -> Profile:
@@ -53,7 +55,8 @@ def load_profile(path: Path) -> Profile:
         synth = from_dict(SynthConfig, data.get("synth", {}), where="synth")
         train = from_dict(TrainConfig, data.get("train", {}), where="train")
         return Profile(synth=synth, train=train, matrix=MATRIX_DIR / data.get("matrix", "study.toml"),
-                       device=data.get("device", "auto"), wflw=_data_source(dict(data.get("data", {}))))  # fmt: skip
+                       device=data.get("device", "auto"), wflw=_data_source(dict(data.get("data", {}))),
+                       gan=from_dict(GanSettings, data["gan"], where="gan") if "gan" in data else None)  # fmt: skip
     except (ValueError, TypeError, tomllib.TOMLDecodeError) as err:
         raise ValueError(f"{path}: {err}") from err
 
@@ -134,7 +137,8 @@ def reproduce(
         deployment: ``<flow>/<deployment>`` of the train-experiment deployment.
 
     Returns:
-        ``{"data": {dataset, index, subsets}, "<row>": {trained, evaluated}, ...}`` as stage references.
+        ``{"data": {dataset, index, subsets}, "gan": {aligned, ...} (when the profile has [gan]),
+        "<row>": {trained, evaluated}, ..., "report": {report}}`` as stage references.
     """
     logger = get_run_logger()
     prof = load_profile(Path(profile_file) if profile_file else PROFILE_DIR / f"{profile}.toml")
@@ -148,6 +152,8 @@ def reproduce(
     subsets = tasks["subsets"](store=store, index=index, config=SubsetConfig())
     refs = {"dataset": dataset, "index": index, "subsets": subsets}
     out: dict[str, dict[str, StageRef]] = {"data": refs}
+    if prof.gan is not None:
+        out["gan"] = gan_branch(store, prof.gan, refs)
     for row in [r for r in rows if r.relit]:
         logger.info("row %s needs the relit faces of the GAN branch; skipped until that branch exists", row.name)
     rows = [r for r in rows if not r.relit]
@@ -156,11 +162,11 @@ def reproduce(
     for row in rows:
         config = row_config(base=prof.train, row=row)
         out[row.name] = train_row(tasks, store=store, row=row.name, config=config, data=refs, device=prof.device)
-    evaluations = {name: o["evaluated"] for name, o in out.items() if name != "data"}
+    evaluations = {name: o["evaluated"] for name, o in out.items() if name not in ("data", "gan")}
     params = ReportParams(tags=tuple((r.name, r.tables) for r in rows if r.name in evaluations),
                           published=load_published(prof.published))  # fmt: skip
     out["report"] = {"report": tasks["report"](store=store, evaluations=evaluations, params=params,
-                                               dataset=dataset, index=index)}  # fmt: skip
+                                               dataset=dataset, index=index, gan=out.get("gan"))}  # fmt: skip
     publish_report_artifacts(out["report"]["report"])
     return out
 

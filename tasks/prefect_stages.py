@@ -96,7 +96,7 @@ def check_injected_failure(stage: str) -> None:
 Inputs = Callable[[dict[str, Any]], dict[str, StageOutput]]
 
 
-def _named(*names: str) -> Inputs:
+def named_inputs(*names: str) -> Inputs:
     """The stage inputs of a task whose parameters ``names`` are StageRefs."""
     return lambda parameters: {name: parameters[name].output() for name in names}
 
@@ -204,13 +204,19 @@ def evaluate_task(
 
 @task(name="report", persist_result=True)
 def report_task(
-    store: str, evaluations: dict[str, StageRef], params: ReportParams, dataset: StageRef, index: StageRef
+    store: str,
+    evaluations: dict[str, StageRef],
+    params: ReportParams,
+    dataset: StageRef,
+    index: StageRef,
+    gan: dict[str, StageRef] | None = None,
 ) -> StageRef:
-    """The study's tables and figures from every evaluated row."""
+    """The study's tables and figures from every evaluated row (and the GAN branch's summary when it ran)."""
     check_injected_failure(REPORT.name)
     outputs = {row: ref.output() for row, ref in evaluations.items()}
+    branch = {name: ref.output() for name, ref in gan.items()} if gan else None
     return StageRef.of(report_stage(store=Store(store), evaluations=outputs, params=params, dataset=dataset.output(),
-                                    index=index.output())[0])  # fmt: skip
+                                    index=index.output(), gan=branch)[0])  # fmt: skip
 
 
 def row_outputs_complete(
@@ -229,7 +235,7 @@ def row_outputs_complete(
 
 def _train_inputs(parameters: dict[str, Any]) -> dict[str, StageOutput]:
     """The training stage's inputs: dataset and index, plus the augmented set when one is given."""
-    inputs = _named("dataset", "index")(parameters)
+    inputs = named_inputs("dataset", "index")(parameters)
     if parameters.get("augmented") is not None:
         inputs["augmented"] = parameters["augmented"].output()
     return inputs
@@ -237,19 +243,20 @@ def _train_inputs(parameters: dict[str, Any]) -> dict[str, StageOutput]:
 
 def _report_inputs(parameters: dict[str, Any]) -> dict[str, StageOutput]:
     evaluations = {f"eval:{row}": ref.output() for row, ref in parameters["evaluations"].items()}
-    return evaluations | _named("dataset", "index")(parameters)
+    gan = {f"gan:{name}": ref.output() for name, ref in (parameters.get("gan") or {}).items()}
+    return evaluations | named_inputs("dataset", "index")(parameters) | gan
 
 
 def cached(store: str) -> dict[str, Any]:
     """Every stage task bound to ``store``'s cache policy (use inside a flow)."""
     policies = {
-        "download": (download_task, DOWNLOAD, _download_params, _named()),
-        "synth": (synth_task, SYNTH, lambda p: p["config"], _named()),
-        "index": (index_task, INDEX, lambda p: IndexParams(), _named("dataset")),
-        "subsets": (subsets_task, SUBSETS, lambda p: p["config"], _named("index")),
+        "download": (download_task, DOWNLOAD, _download_params, named_inputs()),
+        "synth": (synth_task, SYNTH, lambda p: p["config"], named_inputs()),
+        "index": (index_task, INDEX, lambda p: IndexParams(), named_inputs("dataset")),
+        "subsets": (subsets_task, SUBSETS, lambda p: p["config"], named_inputs("index")),
         "train": (train_task, TRAIN, lambda p: TrainParams(config=p["config"]), _train_inputs),
         "evaluate": (evaluate_task, EVALUATE, lambda p: EvaluateParams(),
-                     _named("dataset", "index", "subsets", "trained")),
+                     named_inputs("dataset", "index", "subsets", "trained")),
         "report": (report_task, REPORT, lambda p: p["params"], _report_inputs),
     }  # fmt: skip
     return {

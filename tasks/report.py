@@ -20,10 +20,12 @@ from landmark_core.figures import ced_figure, prediction_grid
 from landmark_core.report import study_tables, tables_markdown
 from landmark_core.subsets import SUBSETS
 from tasks.data import DATASET_DIR
+from tasks.report_gan import gan_figures, gan_summary
 from tasks.stage import StageOutput, StageResult, StageSpec, Store, run_stage
 
 REPORT = StageSpec(name="report", version=2, modules=("landmark_core.report", "landmark_core.metrics",
-                                                     "landmark_core.figures", "tasks.report"))  # fmt: skip
+                                                     "landmark_core.figures", "gan_core.figures", "tasks.report",
+                                                     "tasks.report_gan"))  # fmt: skip
 HARDEST_FACES = 6
 GRID_MODELS = 3
 
@@ -44,9 +46,12 @@ def report_stage(
     params: ReportParams,
     dataset: StageOutput | None = None,
     index: StageOutput | None = None,
+    gan: dict[str, StageOutput] | None = None,
 ) -> tuple[StageOutput, bool]:
     """Build every study table that has evaluated rows; write ``report.md``, ``report.html``, ``tables/*.csv``,
-    ``figures/ced.png`` and, when the dataset and index are given, ``figures/hardest.png`` (Fig. 4.1)."""
+    ``figures/ced.png`` and, when the dataset and index are given, ``figures/hardest.png`` (Fig. 4.1). With the
+    GAN branch's outputs (``gan``: aligned, filtered, segmenter, masks, pasted) a summary of the branch and
+    ``figures/alignment.png`` (Fig. 3.9) and ``figures/paste.png`` (Fig. 3.14) join them."""
 
     def compute(work: Path) -> StageResult:
         metrics = {row: metric_table(per_face=out.manifest(), subsets=SUBSETS) for row, out in evaluations.items()}
@@ -58,7 +63,12 @@ def report_stage(
             stacked = table.stack(future_stack=True).rename("value").reset_index()
             long.append(stacked.rename(columns={"level_1": "column"}).assign(table=table_id))
         figures = _figures(work / "figures", evaluations, params, dataset, index)
-        markdown = tables_markdown(tables) + "".join(f"\n![{name}](figures/{name}.png)\n" for name in figures)
+        markdown = tables_markdown(tables)
+        if gan:
+            (work / "figures").mkdir(exist_ok=True)
+            figures += gan_figures(work / "figures", dataset, gan)
+            markdown += gan_summary(gan)
+        markdown += "".join(f"\n![{name}](figures/{name}.png)\n" for name in figures)
         (work / "report.md").write_text(markdown)
         html = "".join(
             f"<h2>Table {t}</h2>\n{tab.to_html(float_format='%.3f', na_rep='')}\n" for t, tab in tables.items()
@@ -72,6 +82,7 @@ def report_stage(
 
     inputs = {f"eval:{row}": out for row, out in evaluations.items()}
     inputs |= {name: out for name, out in (("dataset", dataset), ("index", index)) if out is not None}
+    inputs |= {f"gan:{name}": out for name, out in (gan or {}).items()}
     return run_stage(store=store, spec=REPORT, params=params, inputs=inputs, compute=compute)
 
 

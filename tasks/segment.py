@@ -191,7 +191,7 @@ def paste_stage(
     """Paste each kept aligned face back into its photo through its mask; one new WFLW-format face per paste.
 
     Until the relighting stages exist the pasted face is the unedited aligned face, which checks the geometry
-    end to end (the result should equal the photo inside the face).
+    end to end: ``psnr_in_face`` compares the result with the photo where the matte is (almost) 1.
     """
 
     def compute(work: Path) -> StageResult:
@@ -205,15 +205,26 @@ def paste_stage(
             mask = cv2.imread(str(mask_dir / face["mask_path"]), cv2.IMREAD_GRAYSCALE)
             record = record_of(face, output_size=aligned.shape[0])
             alpha = alpha_matte(mask=mask, sigma=params.matte_sigma * aligned.shape[0])
-            pasted, _ = paste_back(photo=photo, aligned=aligned, alpha=alpha, record=record)
+            pasted, matte = paste_back(photo=photo, aligned=aligned, alpha=alpha, record=record)
             relative = f"{PASTED_DIR}/{Path(face['aligned_path']).stem}.png"
             (work / relative).parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(work / relative), pasted)
             source = wflw.loc[face["wflw_face_id"]]
             rows.append({**source.to_dict(), "face_id": f"paste:{face['detection_id']}", "image_path": relative,
-                         "source_face_id": face["wflw_face_id"], "detection_id": face["detection_id"]})  # fmt: skip
-        columns = [*wflw.reset_index().columns, "source_face_id", "detection_id"]
-        return StageResult(manifest=pd.DataFrame(rows, columns=columns), info={"pasted": len(rows)})
+                         "source_face_id": face["wflw_face_id"], "detection_id": face["detection_id"],
+                         "psnr_in_face": _psnr(pasted[matte >= 0.99], photo[matte >= 0.99])})  # fmt: skip
+        columns = [*wflw.reset_index().columns, "source_face_id", "detection_id", "psnr_in_face"]
+        manifest = pd.DataFrame(rows, columns=columns)
+        info = {"pasted": len(rows), "median_psnr_in_face": float(manifest["psnr_in_face"].median()) if rows else None}
+        return StageResult(manifest=manifest, info=info)
 
     inputs = {"dataset": dataset, "index": index, "filtered": filtered, "masks": masks}
     return run_stage(store=store, spec=PASTE, params=params, inputs=inputs, compute=compute)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB of two uint8 pixel sets (inf when equal, nan when empty)."""
+    if a.size == 0:
+        return float("nan")
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse))

@@ -218,6 +218,8 @@ def test_profiles_load_and_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="bad.toml: train: unknown key"):
         load_profile(bad)
     assert demo.wflw is None  # the synthetic twin
+    assert demo.gan.detect.max_images == 80 and demo.gan.filter.rules.min_pixels == 150 * 150
+    assert demo.gan.segment.network.width == 0.25 and demo.gan.detect.align.output_size == 1024
     thesis = load_profile(__import__("flows.reproduce").reproduce.PROFILE_DIR / "thesis.toml")
     assert thesis.wflw.dest == "data/WFLW" and not thesis.wflw.trust_first_download
     assert thesis.train.model.size == 128 and thesis.train.max_epochs == 1000 and thesis.train.patience == 30
@@ -267,3 +269,36 @@ def test_the_flow_runs_on_an_s3_store_and_reruns_from_its_cache(harness, s3_stor
     assert sum(k.endswith("stage.json") for k in keys) == 6  # synth, index, subsets, train, evaluate, report
     state = reproduce(store=s3_store, profile_file=profile, experiments=["elt"], return_state=True)
     assert state.result() == first and set(_task_states(state).values()) == {"Cached"}
+
+
+GAN = """
+[gan.detect]
+max_images = 6
+[gan.detect.align]
+output_size = 256
+transform_size = 1024
+[gan.filter.rules]
+min_pixels = 4000
+[gan.segment.network]
+input_size = 64
+width = 0.25
+fc_channels = 32
+epochs = 2
+batch_size = 4
+"""
+
+
+@pytest.mark.server
+def test_the_gan_branch_runs_in_the_flow_and_reports_its_geometry(harness, tmp_path):
+    pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
+    profile = _write(tmp_path, 0.25)
+    profile.write_text(profile.read_text() + GAN)
+    refs = reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt"])
+    assert set(refs["gan"]) == {"aligned", "filtered", "segmenter", "masks", "pasted"}
+    kept = refs["gan"]["filtered"].output().manifest()
+    assert len(refs["gan"]["pasted"].output().manifest()) == len(kept) >= 1
+    folder = refs["report"]["report"].output().local_dir()
+    markdown = (folder / "report.md").read_text()
+    assert "## GAN branch: geometry" in markdown and "kept by the filter" in markdown
+    for figure in ("alignment", "paste"):
+        assert (folder / "figures" / f"{figure}.png").stat().st_size > 5_000 and f"figures/{figure}.png" in markdown

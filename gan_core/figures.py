@@ -1,0 +1,55 @@
+"""Figures of the GAN branch's geometry, like the study's Fig. 3.9 (the crop area in the photo and the aligned
+face) and Fig. 3.14 (a face pasted back without and with the segmentation mask). Pure functions returning
+matplotlib figures (Agg backend); images are BGR as OpenCV reads them.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+
+def alignment_figure(*, photos: list[np.ndarray], quads: list[np.ndarray], aligned: list[np.ndarray]) -> Figure:
+    """One row per face: the photo with the FFHQ quad drawn (its top edge thicker), and the aligned image.
+
+    Args:
+        photos: (H, W, 3) uint8 BGR photos.
+        quads: (4, 2) quads in photo pixels (top-left, bottom-left, bottom-right, top-right).
+        aligned: (S, S, 3) uint8 BGR aligned faces.
+    """
+    fig, axes = plt.subplots(len(photos), 2, figsize=(7.0, 3.4 * len(photos)), dpi=100, squeeze=False)
+    for i, (photo, quad, face) in enumerate(zip(photos, quads, aligned, strict=True)):
+        axes[i, 0].imshow(photo[..., ::-1])
+        closed = np.vstack([quad, quad[:1]])
+        axes[i, 0].plot(closed[:, 0] - 0.5, closed[:, 1] - 0.5, color="yellow", linewidth=1.2)
+        top = quad[[0, 3]]
+        axes[i, 0].plot(top[:, 0] - 0.5, top[:, 1] - 0.5, color="red", linewidth=2.5)
+        axes[i, 1].imshow(face[..., ::-1])
+        for ax, title in zip(axes[i], ("crop area (quad) in the photo", "aligned"), strict=True):
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def paste_figure(*, photos: list[np.ndarray], without_mask: list[np.ndarray], with_mask: list[np.ndarray]) -> Figure:
+    """One row per face: the photo, the face pasted without a mask (the whole square), and with the soft mask.
+
+    Each panel is cropped to the pasted region's bounding box (plus a margin) so the seams are visible.
+    """
+    fig, axes = plt.subplots(len(photos), 3, figsize=(9.0, 3.2 * len(photos)), dpi=100, squeeze=False)
+    for i, images in enumerate(zip(photos, without_mask, with_mask, strict=True)):
+        changed = np.argwhere(np.any(images[1] != images[0], axis=2))
+        (y0, x0), (y1, x1) = (changed.min(0), changed.max(0)) if len(changed) else ((0, 0), images[0].shape[:2])
+        m = max(8, (y1 - y0) // 8)
+        box = (slice(max(0, y0 - m), y1 + m), slice(max(0, x0 - m), x1 + m))
+        for ax, image, title in zip(axes[i], images, ("photo", "pasted, no mask", "pasted, with mask"), strict=True):
+            ax.imshow(image[box][..., ::-1])
+            ax.set_title(title, fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,110 @@
+"""Prefect tasks of the GAN branch's geometry stages (align, filter, segment_train, segment, paste).
+
+Same contract as ``tasks.prefect_stages``: each task's cache key is its stage key, results are persisted, and a
+stage whose output exists is returned without work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import task
+
+from tasks.data import default_workers
+from tasks.gan import ALIGN, FILTER, DetectParams, FilterParams, align_stage, filter_stage
+from tasks.prefect_stages import StageRef, check_injected_failure, named_inputs, stage_policy
+from tasks.segment import (
+    PASTE,
+    SEGMENT,
+    SEGMENT_TRAIN,
+    PasteParams,
+    SegmentTrainParams,
+    paste_stage,
+    segment_stage,
+    segment_train_stage,
+)
+from tasks.stage import Store
+
+
+@dataclass(frozen=True)
+class GanSettings:
+    """A profile's ``[gan]`` section: the settings of each GAN-branch stage."""
+
+    detect: DetectParams = field(default_factory=DetectParams)
+    filter: FilterParams = field(default_factory=FilterParams)
+    segment: SegmentTrainParams = field(default_factory=SegmentTrainParams)
+    paste: PasteParams = field(default_factory=PasteParams)
+
+
+@task(name="align", persist_result=True)
+def align_task(store: str, dataset: StageRef, index: StageRef, params: DetectParams) -> StageRef:
+    """dlib detection and the FFHQ alignment record of every face."""
+    check_injected_failure(ALIGN.name)
+    return StageRef.of(align_stage(store=Store(store), dataset=dataset.output(), index=index.output(), params=params,
+                                   workers=default_workers())[0])  # fmt: skip
+
+
+@task(name="filter", persist_result=True)
+def filter_task(store: str, dataset: StageRef, index: StageRef, aligned: StageRef, params: FilterParams) -> StageRef:
+    """The study's keep rules; aligned images of the kept faces."""
+    check_injected_failure(FILTER.name)
+    return StageRef.of(filter_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
+                                    aligned=aligned.output(), params=params)[0])  # fmt: skip
+
+
+@task(name="segment_train", persist_result=True)
+def segment_train_task(store: str, dataset: StageRef, index: StageRef, params: SegmentTrainParams) -> StageRef:
+    """Train the face segmenter."""
+    check_injected_failure(SEGMENT_TRAIN.name)
+    return StageRef.of(segment_train_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
+                                           params=params)[0])  # fmt: skip
+
+
+@task(name="segment", persist_result=True)
+def segment_task(store: str, filtered: StageRef, trained: StageRef) -> StageRef:
+    """Face masks of the kept aligned faces."""
+    check_injected_failure(SEGMENT.name)
+    return StageRef.of(segment_stage(store=Store(store), filtered=filtered.output(), trained=trained.output())[0])
+
+
+@task(name="paste", persist_result=True)
+def paste_task(
+    store: str, dataset: StageRef, index: StageRef, filtered: StageRef, masks: StageRef, params: PasteParams
+) -> StageRef:
+    """Paste the aligned faces back through their masks: new WFLW-format faces."""
+    check_injected_failure(PASTE.name)
+    return StageRef.of(paste_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
+                                   filtered=filtered.output(), masks=masks.output(), params=params)[0])  # fmt: skip
+
+
+def _segment_train_inputs(parameters: dict[str, Any]):
+    return named_inputs("dataset", "index")(parameters) if parameters["params"].data == "twin" else {}
+
+
+def cached_gan(store: str) -> dict[str, Any]:
+    """The GAN-branch tasks bound to ``store``'s cache policy (use inside a flow)."""
+    policies = {
+        "align": (align_task, ALIGN, lambda p: p["params"], named_inputs("dataset", "index")),
+        "filter": (filter_task, FILTER, lambda p: p["params"], named_inputs("dataset", "index", "aligned")),
+        "segment_train": (segment_train_task, SEGMENT_TRAIN, lambda p: p["params"], _segment_train_inputs),
+        "segment": (segment_task, SEGMENT, lambda p: {"threshold": 0.5}, named_inputs("filtered", "trained")),
+        "paste": (paste_task, PASTE, lambda p: p["params"], named_inputs("dataset", "index", "filtered", "masks")),
+    }
+    return {
+        name: fn.with_options(cache_policy=stage_policy(store=store, spec=spec, params_of=params_of, inputs_of=inputs))
+        for name, (fn, spec, params_of, inputs) in policies.items()
+    }
+
+
+def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> dict[str, StageRef]:
+    """align -> filter; segment_train -> segment -> paste. Returns every stage's reference by name."""
+    tasks = cached_gan(store)
+    dataset, index = data["dataset"], data["index"]
+    aligned = tasks["align"](store=store, dataset=dataset, index=index, params=settings.detect)
+    filtered = tasks["filter"](store=store, dataset=dataset, index=index, aligned=aligned, params=settings.filter)
+    trained = tasks["segment_train"](store=store, dataset=dataset, index=index, params=settings.segment)
+    masks = tasks["segment"](store=store, filtered=filtered, trained=trained)
+    pasted = tasks["paste"](store=store, dataset=dataset, index=index, filtered=filtered, masks=masks,
+                            params=settings.paste)  # fmt: skip
+    return {"aligned": aligned, "filtered": filtered, "segmenter": trained, "masks": masks, "pasted": pasted}
