@@ -57,6 +57,7 @@ def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_f
     pasted, _ = paste_stage(store=store, dataset=dataset, index=index, filtered=filtered, masks=masks)
     faces = pasted.manifest()
     assert len(faces) == len(filtered.manifest()) and faces["face_id"].str.startswith("paste:").all()
+    assert faces["psnr_in_face"].median() >= 35.0, faces["psnr_in_face"].tolist()  # the unedited round trip
     source = index.manifest().set_index("face_id").loc[faces["source_face_id"]]
     assert np.array_equal(landmarks_array(faces), landmarks_array(source))  # same annotation, new image
     row = faces.iloc[0]
