@@ -50,7 +50,8 @@ class SegmentTrainParams:
         data: ``twin`` (the synthetic twin's masks) or ``lfw`` (LFW Part Labels in ``lfw_dest``).
         network: shape and schedule.
         vgg16_weights: ImageNet VGG16 weights file; None trains from scratch (with a warning).
-        lfw_dest: download folder of LFW Part Labels; ``lfw_trust_first_download`` pins unknown digests.
+        lfw_dest: download folder of LFW Part Labels; ``lfw_trust_first_download`` pins unknown digests;
+            ``lfw_mirror`` replaces the official base URL.
         holdout: fraction of the twin's faces held out for the scores (LFW uses its own test list).
         max_faces: at most this many training faces (0 = all).
     """
@@ -60,6 +61,7 @@ class SegmentTrainParams:
     vgg16_weights: str | None = None
     lfw_dest: str = "data/LFW_parts"
     lfw_trust_first_download: bool = False
+    lfw_mirror: str | None = None
     holdout: float = 0.2
     max_faces: int = 0
 
@@ -93,7 +95,8 @@ def twin_pairs(*, dataset: StageOutput, index: StageOutput, size: int) -> tuple[
 def lfw_pairs(*, params: SegmentTrainParams) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """LFW Part Labels by split (fetched or verified first), resized to the network input."""
     dest = Path(params.lfw_dest)
-    fetch_files(files=LFW_PARTS_FILES, dest=dest, trust_first_download=params.lfw_trust_first_download)
+    fetch_files(files=LFW_PARTS_FILES, dest=dest, mirror=params.lfw_mirror,
+                trust_first_download=params.lfw_trust_first_download)  # fmt: skip
     faces, _ = index_lfw_parts(root=dest)
     out = {}
     for split in ("train", "test"):

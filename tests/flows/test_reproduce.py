@@ -223,6 +223,8 @@ def test_profiles_load_and_errors_name_the_file(tmp_path):
     thesis = load_profile(__import__("flows.reproduce").reproduce.PROFILE_DIR / "thesis.toml")
     assert thesis.wflw.dest == "data/WFLW" and not thesis.wflw.trust_first_download
     assert thesis.train.model.size == 128 and thesis.train.max_epochs == 1000 and thesis.train.patience == 30
+    assert thesis.gan.segment.data == "lfw" and thesis.gan.segment.network.input_size == 224
+    assert thesis.gan.detect.max_images == 0 and thesis.gan.segment.vgg16_weights is None
     bad.write_text('[data]\nsource = "ftp"\n')
     with pytest.raises(ValueError, match="bad.toml: data: source must be 'synth' or 'wflw'"):
         load_profile(bad)

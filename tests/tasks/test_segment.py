@@ -68,3 +68,33 @@ def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_f
     assert out.shape == photo.shape
     diff = np.abs(out.astype(int) - photo.astype(int)).max(axis=2)
     assert (diff > 0).mean() < 0.5 and np.percentile(diff[diff > 0], 50) <= 12  # the unedited face goes back in place
+
+
+@pytest.mark.server
+def test_segment_train_on_lfw_part_labels_fetched_from_a_mirror(tmp_path):
+    from tests.gan_core.test_lfw_parts import _tree
+    from tests.loopback import Loopback, tar_dir
+
+    source = tmp_path / "source"
+    _tree(source, [("Aaron_Peirsol", 1), ("Aaron_Peirsol", 2), ("George_W_Bush", 10), ("George_W_Bush", 11)])
+    mirror = Loopback()
+    mirror.files["lfw-funneled.tgz"] = tar_dir(source, "lfw_funneled")
+    mirror.files["parts_lfw_funneled_gt_images.tgz"] = tar_dir(source, "parts_lfw_funneled_gt_images")
+    lists = {
+        "train": "Aaron_Peirsol 1\nAaron_Peirsol 2\nGeorge_W_Bush 10\n",
+        "validation": "",
+        "test": "George_W_Bush 11\n",
+    }
+    for split, text in lists.items():
+        mirror.files[f"parts_{split}.txt"] = text.encode()
+    network = SegmenterConfig(input_size=32, width=0.125, fc_channels=8, epochs=1)
+    params = SegmentTrainParams(data="lfw", lfw_dest=str(tmp_path / "lfw"), lfw_mirror=mirror.url,
+                                lfw_trust_first_download=True, network=network)  # fmt: skip
+    try:
+        with pytest.warns(UserWarning, match="no ImageNet VGG16 weights"):
+            trained, computed = segment_train_stage(store=Store(tmp_path / "store"), dataset=None, index=None,
+                                                    params=params)  # fmt: skip
+    finally:
+        mirror.close()
+    info = trained.metadata()["info"]
+    assert computed and info["train_faces"] == 3 and info["heldout_faces"] == 1 and trained.metadata()["inputs"] == {}
