@@ -46,7 +46,8 @@ def test_images_pin_their_versions_and_install_the_project():
         text = path.read_text()
         base = re.search(r"^FROM (\S+)", text, re.M).group(1)
         assert ":" in base and not base.endswith(":latest"), f"{path.name}: unpinned base image {base}"
-        assert "pip install --no-cache-dir -e ." in text and "USER 1000" in text
+        assert "pip install --no-cache-dir -e " in text and "USER 1000" in text
+        assert '-e ".[seg]"' in text or '"tensorflow[and-cuda]==' in text  # the face segmenter's TensorFlow
         assert re.search(r'"--pool", "(cpu|gpu)-pool"', text)
     assert "torch==" in (ROOT / "docker" / "Dockerfile.cpu").read_text()  # the CPU wheel, not a CUDA build
     assert "cuda" in (ROOT / "docker" / "Dockerfile.gpu").read_text().splitlines()[2]
