@@ -100,13 +100,13 @@ def check_deployment(deployment: str) -> None:
 
 def _launch_rows(store: str, rows: list[ExperimentRow], prof: Profile, data: dict[str, StageRef], deployment: str):
     """Start every unfinished row on the GPU pool at once; wait for all (failures raise after all ended)."""
-    futures = []
-    pending = [r for r in rows if not row_outputs_complete(store=store, config=row_config(base=prof.train, row=r),
-                                                            data=data)]  # fmt: skip
+    configs = {row.name: row_config(base=prof.train, row=row) for row in rows}
+    pending = [r for r in rows if not row_outputs_complete(store=store, config=configs[r.name], data=data)]
     if pending:
         check_deployment(deployment)
+    futures = []
     for row in pending:
-        config = row_config(base=prof.train, row=row)
+        config = configs[row.name]
         parameters = {"store": store, "row": row.name, "config": to_dict(config), "device": prof.device,
                       **{name: ref.model_dump() for name, ref in data.items()}}  # fmt: skip
         futures.append(launch_row.with_options(task_run_name=f"launch-{row.name}").submit(

@@ -189,7 +189,7 @@ def _reflect_pad(image: np.ndarray, pad: tuple[int, int, int, int], qsize: float
 def _resample(work: np.ndarray, quad: np.ndarray, config: AlignConfig) -> np.ndarray:
     """The quad of ``work`` to the output square: bilinear at ``transform_size``, then an area reduction."""
     size = max(config.transform_size, config.output_size)
-    to_square = np.linalg.inv(homography_from_points(source=square_corners(size), target=quad))
+    to_square = homography_from_points(source=quad, target=square_corners(size))
     big = warp_perspective(image=work, matrix=to_square, width=size, height=size)
     if size == config.output_size:
         return big

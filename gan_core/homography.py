@@ -3,7 +3,7 @@
 The study maps an edited aligned face back into the photo with the homography that takes the four corners
 of the aligned square to the stored quad (its equation 3.11): eight unknowns (h33 = 1), two linear
 equations per point pair. Coordinates follow ``landmark_core.geometry``: continuous pixel xy, pixel (i, j)
-centred at (j + 0.5, i + 0.5); OpenCV's integer-centre convention is converted once, here.
+centred at (j + 0.5, i + 0.5); OpenCV's integer-centre convention is converted by its ``opencv_matrix``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_HALF = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5], [0.0, 0.0, 1.0]])
-_MINUS_HALF = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5], [0.0, 0.0, 1.0]])
+from landmark_core.geometry import opencv_matrix
 
 
 def homography_from_points(*, source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -76,6 +75,5 @@ def warp_perspective(
     Shapes:
         image (H, W[, C]) -> (height, width[, C]).
     """
-    cv_matrix = _MINUS_HALF @ matrix @ _HALF
-    return cv2.warpPerspective(image, cv_matrix, (width, height), flags=interpolation,
+    return cv2.warpPerspective(image, opencv_matrix(matrix), (width, height), flags=interpolation,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip

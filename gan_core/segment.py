@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from landmark_core.geometry import square_crop, warp_affine
+
 INPUT_SIZE = 224
 VGG_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))
 IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
@@ -186,8 +188,6 @@ def crop_square(*, image: np.ndarray, square: tuple[float, float, float], size: 
     Shapes:
         image (H, W[, C]) -> (size, size[, C]), same dtype.
     """
-    from landmark_core.geometry import square_crop, warp_affine
-
     cx, cy, side = square
     matrix = square_crop(center=(cx, cy), side=side, size=size)
     if not mask:

@@ -91,6 +91,16 @@ def apply_points(*, matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return points @ np.swapaxes(lin, -1, -2) + shift[..., None, :]
 
 
+def opencv_matrix(matrix: np.ndarray) -> np.ndarray:
+    """The same map in OpenCV's pixel coordinates (integer pixel centres), for ``cv2.warpAffine`` and
+    ``cv2.warpPerspective``.
+
+    Shapes:
+        matrix (3, 3) -> (3, 3).
+    """
+    return _MINUS_HALF @ matrix @ _HALF
+
+
 def scale_of(matrix: np.ndarray) -> float:
     """Mean linear scale of an affine (sqrt of |det| of its 2x2 part)."""
     (a, b), (c, d) = matrix[0, :2].tolist(), matrix[1, :2].tolist()
@@ -117,7 +127,7 @@ def warp_affine(
     if antialias:
         image, to_small = area_reduce(image=image, matrices=[matrix], size=size)
         matrix = matrix @ invert(to_small)
-    cv_matrix = (_MINUS_HALF @ matrix @ _HALF)[:2]
+    cv_matrix = opencv_matrix(matrix)[:2]
     return cv2.warpAffine(
         image, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
         borderValue=border_value,
