@@ -56,6 +56,8 @@ class LinearHead(nn.Module):
     def __init__(self, channels: int):
         super().__init__()
         self.model = nn.Sequential(nn.Dropout(), nn.Conv2d(channels, 1, 1, bias=False))
+        with torch.no_grad():  # published LPIPS weights are non-negative; keep a random stand-in a distance too
+            self.model[1].weight.abs_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

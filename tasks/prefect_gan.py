@@ -1,4 +1,4 @@
-"""Prefect tasks of the GAN branch's geometry stages (align, filter, segment_train, segment, paste).
+"""Prefect tasks of the GAN branch (align, filter, project, segment_train, segment, paste).
 
 Same contract as ``tasks.prefect_stages``: each task's cache key is its stage key, results are persisted, and a
 stage whose output exists is returned without work.
@@ -7,6 +7,7 @@ stage whose output exists is returned without work.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prefect import task
@@ -14,6 +15,7 @@ from prefect import task
 from tasks.data import default_workers
 from tasks.gan import ALIGN, FILTER, DetectParams, FilterParams, align_stage, filter_stage
 from tasks.prefect_stages import StageRef, check_injected_failure, named_inputs, stage_policy
+from tasks.project import PROJECT, ProjectParams, project_stage
 from tasks.segment import (
     PASTE,
     SEGMENT,
@@ -35,6 +37,8 @@ class GanSettings:
     filter: FilterParams = field(default_factory=FilterParams)
     segment: SegmentTrainParams = field(default_factory=SegmentTrainParams)
     paste: PasteParams = field(default_factory=PasteParams)
+    project: ProjectParams | None = None  # None leaves projection out
+    weights_dir: str = ""  # folder of the published weights (`eltrepro weights fetch`); not part of any key
 
 
 @task(name="align", persist_result=True)
@@ -51,6 +55,14 @@ def filter_task(store: str, dataset: StageRef, index: StageRef, aligned: StageRe
     check_injected_failure(FILTER.name)
     return StageRef.of(filter_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
                                     aligned=aligned.output(), params=params)[0])  # fmt: skip
+
+
+@task(name="project", persist_result=True)
+def project_task(store: str, filtered: StageRef, params: ProjectParams, weights_dir: str = "") -> StageRef:
+    """W+ projection of the kept aligned faces (resumes from the faces already finished)."""
+    check_injected_failure(PROJECT.name)
+    return StageRef.of(project_stage(store=Store(store), filtered=filtered.output(), params=params,
+                                     weights_dir=Path(weights_dir) if weights_dir else None)[0])  # fmt: skip
 
 
 @task(name="segment_train", persist_result=True)
@@ -87,6 +99,7 @@ def cached_gan(store: str) -> dict[str, Any]:
     policies = {
         "align": (align_task, ALIGN, lambda p: p["params"], named_inputs("dataset", "index")),
         "filter": (filter_task, FILTER, lambda p: p["params"], named_inputs("dataset", "index", "aligned")),
+        "project": (project_task, PROJECT, lambda p: p["params"], named_inputs("filtered")),
         "segment_train": (segment_train_task, SEGMENT_TRAIN, lambda p: p["params"], _segment_train_inputs),
         "segment": (segment_task, SEGMENT, lambda p: {"threshold": 0.5}, named_inputs("filtered", "trained")),
         "paste": (paste_task, PASTE, lambda p: p["params"], named_inputs("dataset", "index", "filtered", "masks")),
@@ -98,7 +111,8 @@ def cached_gan(store: str) -> dict[str, Any]:
 
 
 def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> dict[str, StageRef]:
-    """align -> filter; segment_train -> segment -> paste. Returns every stage's reference by name."""
+    """align -> filter -> project (when configured); segment_train -> segment -> paste. Returns every stage's
+    reference by name."""
     tasks = cached_gan(store)
     dataset, index = data["dataset"], data["index"]
     aligned = tasks["align"](store=store, dataset=dataset, index=index, params=settings.detect)
@@ -107,4 +121,8 @@ def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> 
     masks = tasks["segment"](store=store, filtered=filtered, trained=trained)
     pasted = tasks["paste"](store=store, dataset=dataset, index=index, filtered=filtered, masks=masks,
                             params=settings.paste)  # fmt: skip
-    return {"aligned": aligned, "filtered": filtered, "segmenter": trained, "masks": masks, "pasted": pasted}
+    out = {"aligned": aligned, "filtered": filtered, "segmenter": trained, "masks": masks, "pasted": pasted}
+    if settings.project is not None:
+        out["projected"] = tasks["project"](store=store, filtered=filtered, params=settings.project,
+                                            weights_dir=settings.weights_dir)  # fmt: skip
+    return out
