@@ -53,3 +53,32 @@ def paste_figure(*, photos: list[np.ndarray], without_mask: list[np.ndarray], wi
             ax.set_xticks([]), ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def projection_figure(*, targets: list[np.ndarray], projected: list[np.ndarray], losses: list[np.ndarray],
+                      lpips: list[float], discard_step: int, note: str = "") -> Figure:  # fmt: skip
+    """One row per face: the aligned target, its StyleGAN2 projection, and the loss curve (log scale).
+
+    Args:
+        targets: (S, S, 3) uint8 BGR aligned faces.
+        projected: (R, R, 3) uint8 BGR renders of the projected codes.
+        losses: per-step total loss of each face.
+        lpips: final LPIPS of each face.
+        discard_step: the early-discard step, marked on the curves.
+        note: a line under the title (e.g. that the generator is random and the pictures mean nothing).
+    """
+    fig, axes = plt.subplots(len(targets), 3, figsize=(9.0, 3.0 * len(targets)), dpi=100, squeeze=False)
+    for i, (target, render, curve, score) in enumerate(zip(targets, projected, losses, lpips, strict=True)):
+        axes[i, 0].imshow(target[..., ::-1])
+        axes[i, 1].imshow(render[..., ::-1])
+        axes[i, 2].semilogy(np.arange(1, len(curve) + 1), curve, linewidth=1.0)
+        axes[i, 2].axvline(discard_step, color="red", linewidth=0.8, linestyle="--")
+        titles = ("aligned target", f"projection (LPIPS {score:.3f})", "loss per step (discard check dashed)")
+        for ax, title in zip(axes[i], titles, strict=True):
+            ax.set_title(title, fontsize=8)
+        for ax in axes[i, :2]:
+            ax.set_xticks([]), ax.set_yticks([])
+    if note:
+        fig.suptitle(note, fontsize=8, color="darkred")
+    fig.tight_layout()
+    return fig
