@@ -254,8 +254,14 @@ def _finish(generator, perceptual, params, target_feats, alive, losses, config, 
         feats = perceptual.features(downsample_to(image, size=config.compare_size))
     final = perceptual.distance([f.float() for f in feats], target_feats)
     return {
-        i: Projection(discarded=False, latent=w_opt[row].cpu(), noises=[m[row].cpu() for m in maps],
-                      image=image[row].cpu(), losses=np.asarray(losses[i]), lpips=float(final[row]),
-                      steps_run=len(losses[i]))  # fmt: skip
+        i: Projection(
+            discarded=False,
+            latent=w_opt[row].cpu(),
+            noises=[m[row].cpu() for m in maps],
+            image=image[row].cpu(),
+            losses=np.asarray(losses[i]),
+            lpips=float(final[row]),
+            steps_run=len(losses[i]),
+        )  # fmt: skip
         for row, i in enumerate(alive)
     }

@@ -157,7 +157,7 @@ def save_face(*, folder: Path, result: Projection, face: pd.Series, config: Proj
 
 def _row(face_dir: str, done: dict, face: pd.Series) -> dict:
     kept = not done["discarded"]
-    path = (lambda name: f"{FACES_DIR}/{face_dir}/{name}" if kept else None)  # noqa: E731
+    path = lambda name: f"{FACES_DIR}/{face_dir}/{name}" if kept else None  # noqa: E731
     return {**{k: done[k] for k in ("detection_id", "discarded", "lpips", "loss_at_discard_step", "final_loss",
                                     "steps_run")}, "wflw_face_id": face.get("wflw_face_id"),
             "latent_path": path("latent.npy"), "noises_path": path("noises.npz"), "image_path": path("projected.png"),

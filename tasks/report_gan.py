@@ -105,8 +105,10 @@ def _projection_figure(folder: Path, gan: dict[str, StageOutput], faces: int) ->
     fig = projection_figure(
         targets=[cv2.imread(str(gan["filtered"].local_dir() / p)) for p in rows["aligned_path"]],
         projected=[cv2.imread(str(here / p)) for p in rows["image_path"]],
-        losses=[np.load(here / p) for p in rows["losses_path"]], lpips=list(rows["lpips"]),
-        discard_step=meta["params"]["projector"]["discard_step"], note=meta["info"].get("warning", ""),
+        losses=[np.load(here / p) for p in rows["losses_path"]],
+        lpips=list(rows["lpips"]),
+        discard_step=meta["params"]["projector"]["discard_step"],
+        note=meta["info"].get("warning", ""),
     )
     fig.savefig(folder / "projection.png")
     plt.close(fig)

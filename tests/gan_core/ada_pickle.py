@@ -24,8 +24,13 @@ def _reconstruct(meta):  # pragma: no cover - only its name is pickled
 
 class _Net:
     def __init__(self, class_name: str, module_src: str = "", **attrs):
-        self.meta = {"type": "class", "version": 4, "module_src": module_src, "class_name": class_name,
-                     "state": {"_parameters": {}, "_buffers": {}, "_modules": {}, "training": False, **attrs}}
+        self.meta = {
+            "type": "class",
+            "version": 4,
+            "module_src": module_src,
+            "class_name": class_name,
+            "state": {"_parameters": {}, "_buffers": {}, "_modules": {}, "training": False, **attrs},
+        }
 
     def __reduce__(self):
         return (_reconstruct, (self.meta,))

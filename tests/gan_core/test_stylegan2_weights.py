@@ -41,13 +41,15 @@ def _nvidia_state(g: Generator) -> dict[str, torch.Tensor]:
     for nv, ro, n in layers:
         nv = f"synthesis.{nv}"
         out[f"{nv}.weight"], out[f"{nv}.bias"] = s[f"{ro}.conv.weight"][0], s[f"{ro}.activate.bias"]
-        out[f"{nv}.affine.weight"], out[f"{nv}.affine.bias"] = s[f"{ro}.conv.modulation.weight"], s[f"{ro}.conv.modulation.bias"]
+        out[f"{nv}.affine.weight"] = s[f"{ro}.conv.modulation.weight"]
+        out[f"{nv}.affine.bias"] = s[f"{ro}.conv.modulation.bias"]
         out[f"{nv}.noise_strength"], out[f"{nv}.noise_const"] = s[f"{ro}.noise.weight"][0], s[f"noises.noise_{n}"][0, 0]
         out[f"{nv}.resample_filter"] = make_filter()
     for res, ro in ((4, "to_rgb1"), (8, "to_rgbs.0"), (16, "to_rgbs.1"), (32, "to_rgbs.2")):
         nv = f"synthesis.b{res}.torgb"
         out[f"{nv}.weight"], out[f"{nv}.bias"] = s[f"{ro}.conv.weight"][0], s[f"{ro}.bias"].flatten()
-        out[f"{nv}.affine.weight"], out[f"{nv}.affine.bias"] = s[f"{ro}.conv.modulation.weight"], s[f"{ro}.conv.modulation.bias"]
+        out[f"{nv}.affine.weight"] = s[f"{ro}.conv.modulation.weight"]
+        out[f"{nv}.affine.bias"] = s[f"{ro}.conv.modulation.bias"]
         out[f"synthesis.b{res}.resample_filter"] = make_filter()
     return out
 
@@ -62,8 +64,12 @@ def _pickle_data(g: Generator, module_src: str = "", **changes) -> dict:
     state = {**_nvidia_state(g), **changes}
     kwargs = {"z_dim": 32, "w_dim": 32, "img_resolution": 32, "mapping_kwargs": {"num_layers": 2},
               "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": None}}  # fmt: skip
-    return {"G_ema": tree(state, module_src=module_src, _init_kwargs=kwargs, z_dim=32),
-            "G": tree(state, module_src=module_src), "training_set_kwargs": {"resolution": 32}, "augment_pipe": None}
+    return {
+        "G_ema": tree(state, module_src=module_src, _init_kwargs=kwargs, z_dim=32),
+        "G": tree(state, module_src=module_src),
+        "training_set_kwargs": {"resolution": 32},
+        "augment_pipe": None,
+    }
 
 
 def test_rosinality_checkpoint_round_trip(tmp_path):
