@@ -1,0 +1,122 @@
+"""The projector: schedule, regulariser, convergence, batch independence, early discard."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core.perceptual import LPIPS, TINY_PERCEPTUAL
+from gan_core.projector import ProjectorConfig, latent_noise_scale, learning_rate, noise_regularizer, project
+from gan_core.stylegan2 import TINY, Generator, mean_w
+
+
+@pytest.fixture(scope="module")
+def nets():
+    torch.manual_seed(0)
+    g = Generator(TINY).eval().requires_grad_(False)
+    p = LPIPS(TINY_PERCEPTUAL)
+    w_avg, w_std = mean_w(generator=g, n_samples=1000)
+    with torch.no_grad():
+        targets = g(torch.randn(3, TINY.style_dim)).clamp(-1, 1)
+    return g, p, w_avg, w_std, targets
+
+
+def test_learning_rate_schedule():
+    c = ProjectorConfig()
+    assert learning_rate(step=0, config=c) == 0.0
+    assert learning_rate(step=25, config=c) == pytest.approx(0.05)  # half-way up the 5 % warm-up
+    assert learning_rate(step=50, config=c) == pytest.approx(0.1)
+    assert learning_rate(step=500, config=c) == pytest.approx(0.1)
+    assert learning_rate(step=875, config=c) == pytest.approx(0.05)  # half-way down the 25 % cosine ramp
+    assert learning_rate(step=999, config=c) == pytest.approx(0.1 * (0.5 - 0.5 * math.cos(math.pi * 0.004)))
+
+
+def test_latent_noise_decays_quadratically_to_zero_at_75_percent():
+    c = ProjectorConfig()
+    assert latent_noise_scale(step=0, config=c, w_std=2.0) == pytest.approx(0.1)
+    assert latent_noise_scale(step=375, config=c, w_std=2.0) == pytest.approx(0.1 * 0.25)
+    assert latent_noise_scale(step=750, config=c, w_std=2.0) == 0.0
+    assert latent_noise_scale(step=900, config=c, w_std=2.0) == 0.0
+
+
+def test_noise_regulariser_values():
+    flat = torch.ones(2, 1, 16, 16)
+    # a constant map correlates perfectly with its shifts at 16 and 8: 2 scales x 2 directions x 1^2
+    assert torch.allclose(noise_regularizer([flat]), torch.full((2,), 4.0))
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None]) % 2 * 2.0 - 1  # anti-correlated: (-1)^2 twice
+    assert torch.allclose(noise_regularizer([checker[None, None]]), torch.tensor([2.0]))
+    white = torch.randn(1, 1, 256, 256, generator=torch.Generator().manual_seed(0))
+    assert noise_regularizer([white]) < 1e-3
+
+
+def test_projection_reduces_the_loss_and_returns_everything(nets):
+    g, p, w_avg, w_std, targets = nets
+    out = project(
+        generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=ProjectorConfig(steps=80)
+    )
+    for i, r in enumerate(out):
+        assert not r.discarded and r.steps_run == 80 and r.losses.shape == (80,)
+        assert r.losses[-1] < r.losses[0] / 100
+        assert r.latent.shape == (TINY.n_latent, TINY.style_dim) and r.image.shape == (3, 32, 32)
+        assert [tuple(n.shape[1:]) for n in r.noises] == TINY.noise_shapes()
+        for n in r.noises:  # re-normalised after every step
+            assert abs(float(n.mean())) < 1e-4 and float(n.square().mean()) == pytest.approx(1.0, rel=1e-4)
+        with torch.no_grad():
+            again = g.synthesis(r.latent[None], [n[None] for n in r.noises])[0]
+        assert torch.allclose(again, r.image, atol=1e-5)
+        assert float(p(r.image[None], targets[i][None])) == pytest.approx(r.lpips, rel=1e-4)
+
+
+def test_a_face_projects_the_same_alone_or_in_a_batch(nets):
+    g, p, w_avg, w_std, targets = nets
+    config = ProjectorConfig(steps=10)
+    batch = project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config,
+                    face_seeds=[7, 8, 9])  # fmt: skip
+    alone = project(generator=g, perceptual=p, targets=targets[1:2], w_avg=w_avg, w_std=w_std, config=config,
+                    face_seeds=[8])[0]  # fmt: skip
+    assert torch.allclose(alone.latent, batch[1].latent, atol=1e-3)
+    np.testing.assert_allclose(alone.losses, batch[1].losses, rtol=1e-3)
+    other_seed = project(generator=g, perceptual=p, targets=targets[1:2], w_avg=w_avg, w_std=w_std, config=config,
+                         face_seeds=[99])[0]  # fmt: skip
+    assert not torch.allclose(other_seed.latent, batch[1].latent, atol=1e-3)
+
+
+def test_early_discard_stops_faces_above_the_threshold_and_spares_the_others(nets):
+    g, p, w_avg, w_std, targets = nets
+    base = ProjectorConfig(steps=40, discard_step=15)
+    full = project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=base)
+    at_check = [r.losses[14] for r in full]
+    threshold = float(np.median(at_check))
+    finished, active = [], []
+    config = ProjectorConfig(steps=40, discard_step=15, discard_loss=threshold)
+    out = project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config,
+                  on_result=lambda i, r: finished.append((i, r.steps_run)),
+                  on_step=lambda s, n: active.append(n))  # fmt: skip
+    for r, before, loss in zip(out, full, at_check, strict=True):
+        if loss > threshold:
+            assert r.discarded and r.latent is None and r.image is None and r.steps_run == 15
+            assert len(r.losses) == 15
+        else:
+            assert not r.discarded and r.steps_run == 40
+            assert torch.allclose(r.latent, before.latent, atol=1e-4)  # leaving the batch changes nothing
+    assert sum(r.discarded for r in out) == 1
+    assert active[13] == 3 and active[15] == 2 and len(active) == 40
+    assert sorted(finished) == sorted((i, r.steps_run) for i, r in enumerate(out))
+    assert [s for _, s in finished][0] == 15  # the discarded face is reported the moment it stops
+
+
+def test_everything_discarded_stops_early(nets):
+    g, p, w_avg, w_std, targets = nets
+    config = ProjectorConfig(steps=50, discard_step=5, discard_loss=-1.0)
+    steps = []
+    out = project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config,
+                  on_step=lambda s, n: steps.append(s))  # fmt: skip
+    assert all(r.discarded for r in out) and max(steps) == 4
+
+
+def test_rejects_targets_of_the_wrong_size(nets):
+    g, p, w_avg, w_std, _ = nets
+    with pytest.raises(ValueError, match="targets must be"):
+        project(generator=g, perceptual=p, targets=torch.zeros(1, 3, 64, 64), w_avg=w_avg, w_std=w_std,
+                config=ProjectorConfig(steps=1))  # fmt: skip
