@@ -1,0 +1,182 @@
+"""The project stage: per-face outputs, the demo's honesty about random weights, resume after a crash,
+quarantine of unreadable faces, and fetching the published weights through the checksummed downloader."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import tasks.project as project_module
+from gan_core.projector import ProjectorConfig
+from gan_core.published import WEIGHTS
+from landmark_core.download import DownloadError
+from tasks.project import ProjectParams, fetch_weights, project_stage
+from tasks.stage import StageResult, StageSpec, Store, run_stage
+
+FAKE_FILTER = StageSpec(name="filter", version=1, modules=("tasks.project",))
+PARAMS = ProjectParams(generator="random", perceptual="random", batch_size=2, amp=False,
+                       projector=ProjectorConfig(steps=12, w_avg_samples=256, discard_step=6))  # fmt: skip
+
+
+def _filtered(store: Store, faces: int, broken: tuple[int, ...] = ()):
+    """A filter-stage output with ``faces`` aligned 64x64 images (smooth colour gradients)."""
+
+    def compute(work: Path) -> StageResult:
+        (work / "aligned").mkdir()
+        rows = []
+        for i in range(faces):
+            path = f"aligned/img{i}__face_{i}.png"
+            yy, xx = np.mgrid[0:64, 0:64]
+            image = np.stack([xx * 4, yy * 4, np.full_like(xx, 40 * i)], axis=2).astype(np.uint8)
+            if i in broken:
+                (work / path).write_bytes(b"not a png")
+            else:
+                cv2.imwrite(str(work / path), image)
+            rows.append({"detection_id": f"img{i}#{i}", "aligned_path": path, "wflw_face_id": f"wflw{i}"})
+        return StageResult(manifest=pd.DataFrame(rows))
+
+    return run_stage(store=store, spec=FAKE_FILTER, params={"faces": faces, "broken": broken}, inputs={},
+                     compute=compute)[0]  # fmt: skip
+
+
+def test_stage_writes_every_face_and_says_the_pictures_mean_nothing(tmp_path):
+    store = Store(tmp_path)
+    filtered = _filtered(store, 3)
+    out, computed = project_stage(store=store, filtered=filtered, params=PARAMS)
+    assert computed
+    faces, info, here = out.manifest(), out.metadata()["info"], out.local_dir()
+    assert list(faces["detection_id"]) == ["img0#0", "img1#1", "img2#2"]
+    assert list(faces["wflw_face_id"]) == ["wflw0", "wflw1", "wflw2"]
+    assert info["meaningful"] is False and "not meaningful" in info["warning"]
+    assert info["kept"] == 3 and info["discarded"] == 0 and info["seconds_per_face"] > 0
+    for _, face in faces.iterrows():
+        assert np.load(here / face["latent_path"]).shape == (8, 32)
+        assert len(np.load(here / face["noises_path"]).files) == 7
+        assert cv2.imread(str(here / face["image_path"])).shape == (32, 32, 3)
+        assert np.load(here / face["losses_path"]).shape == (12,)
+    assert not store.scratch("project", out.key).exists()  # the scratch area goes once published
+    assert project_stage(store=store, filtered=filtered, params=PARAMS) == (out, False)
+
+
+def test_discarded_faces_keep_only_their_loss_curve(tmp_path):
+    store = Store(tmp_path)
+    strict = ProjectorConfig(steps=12, w_avg_samples=256, discard_step=6, discard_loss=-1.0)
+    params = dataclasses.replace(PARAMS, projector=strict)
+    out, _ = project_stage(store=store, filtered=_filtered(store, 2), params=params)
+    faces = out.manifest()
+    assert faces["discarded"].all() and faces["latent_path"].isna().all() and faces["image_path"].isna().all()
+    assert (faces["steps_run"] == 6).all()
+    assert np.load(out.local_dir() / faces["losses_path"][0]).shape == (6,)
+    assert out.metadata()["info"]["discarded"] == 2
+
+
+def test_a_crash_keeps_the_faces_already_projected(tmp_path, monkeypatch):
+    store = Store(tmp_path / "a")
+    filtered = _filtered(store, 5)
+    real, calls, crashed = project_module.project, [], []
+
+    def crashing(**kwargs):
+        calls.append(kwargs["targets"].shape[0])
+        if len(calls) == 2 and not crashed:
+            crashed.append(True)
+            raise RuntimeError("worker lost")
+        return real(**kwargs)
+
+    monkeypatch.setattr(project_module, "project", crashing)
+    with pytest.raises(RuntimeError, match="worker lost"):
+        project_stage(store=store, filtered=filtered, params=PARAMS)
+    assert calls == [2, 2]
+    calls.clear()
+    out, computed = project_stage(store=store, filtered=filtered, params=PARAMS)
+    assert computed and calls == [2, 1]  # the first batch's two faces were not projected again
+    assert out.metadata()["info"]["resumed_faces"] == 2
+
+    clean_store = Store(tmp_path / "b")
+    monkeypatch.setattr(project_module, "project", real)
+    clean, _ = project_stage(store=clean_store, filtered=_filtered(clean_store, 5), params=PARAMS)
+    assert clean.key == out.key
+    for a, b in zip(out.manifest()["latent_path"], clean.manifest()["latent_path"], strict=True):
+        np.testing.assert_array_equal(np.load(out.local_dir() / a), np.load(clean.local_dir() / b))
+
+
+def test_a_half_written_face_is_projected_again(tmp_path):
+    store = Store(tmp_path)
+    filtered = _filtered(store, 2)
+    from tasks.project import PROJECT
+    from tasks.stage import stage_key
+
+    scratch = store.scratch("project", stage_key(spec=PROJECT, params=PARAMS, inputs={"filtered": filtered}))
+    (scratch / "faces" / "img0__face_0").mkdir(parents=True)  # no result.json: never finished
+    (scratch / "faces" / "img0__face_0" / "losses.npy").write_bytes(b"garbage")
+    out, _ = project_stage(store=store, filtered=filtered, params=PARAMS)
+    assert out.metadata()["info"]["resumed_faces"] == 0 and len(out.manifest()) == 2
+
+
+def test_unreadable_aligned_images_are_quarantined_with_the_file_named(tmp_path):
+    store = Store(tmp_path)
+    out, _ = project_stage(store=store, filtered=_filtered(store, 3, broken=(1,)), params=PARAMS)
+    assert list(out.manifest()["detection_id"]) == ["img0#0", "img2#2"]
+    q = out.quarantine()
+    assert list(q["detection_id"]) == ["img1#1"] and "aligned/img1__face_1.png: unreadable" in q["reason"][0]
+
+
+def test_published_weights_must_be_fetched_first(tmp_path):
+    store = Store(tmp_path)
+    params = ProjectParams(generator="ffhq-1024", perceptual="random", projector=PARAMS.projector)
+    with pytest.raises(FileNotFoundError, match="eltrepro weights fetch ffhq-1024"):
+        project_stage(store=store, filtered=_filtered(store, 1), params=params, weights_dir=tmp_path / "none")
+
+
+def test_published_generator_file_is_used(tmp_path):
+    """The code path for real weights, with a tiny rosinality-format file standing in for the FFHQ network."""
+    from gan_core.stylegan2 import TINY, Generator
+
+    torch.manual_seed(0)
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    torch.save({"g_ema": Generator(TINY).state_dict()}, weights / "ffhq.pt")
+    stand_in = {**WEIGHTS, "tiny-test": dataclasses.replace(WEIGHTS["ffhq-1024"], name="ffhq.pt")}
+    store = Store(tmp_path / "store")
+    params = ProjectParams(
+        generator="tiny-test", perceptual="random", batch_size=2, amp=False, projector=PARAMS.projector
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("gan_core.published.WEIGHTS", stand_in)
+        out, _ = project_stage(store=store, filtered=_filtered(store, 2), params=params, weights_dir=weights)
+    info = out.metadata()["info"]
+    assert "rosinality" in info["generator"] and info["meaningful"] is False  # LPIPS is still the stand-in
+    assert len(out.manifest()) == 2
+
+
+def test_fetch_weights_from_a_mirror_checks_digests_and_name_prefixes(tmp_path, monkeypatch):
+    from tests.loopback import Loopback
+
+    lin = b"lpips linear layers"
+    entry = dataclasses.replace(WEIGHTS["lpips-vgg-lin"], sha256=hashlib.sha256(lin).hexdigest())
+    monkeypatch.setitem(WEIGHTS, "lpips-vgg-lin", entry)
+    mirror = Loopback()
+    mirror.files["lpips_vgg_v0.1.pth"] = lin
+    mirror.files["vgg16-397923af.pth"] = b"not torchvision's vgg16"
+    try:
+        report = fetch_weights(names=["lpips-vgg-lin"], dest=tmp_path, mirror=mirror.url)
+        assert report.actions == {"lpips_vgg_v0.1.pth": "downloaded"}
+        assert (tmp_path / "lpips_vgg_v0.1.pth").read_bytes() == lin
+        again = fetch_weights(names=["lpips-vgg-lin"], dest=tmp_path, mirror=mirror.url)
+        assert again.actions == {"lpips_vgg_v0.1.pth": "verified"}
+        with pytest.raises(DownloadError, match="no sha256"):
+            fetch_weights(names=["vgg16-imagenet"], dest=tmp_path, mirror=mirror.url)
+        with pytest.raises(DownloadError, match="does not start with 397923af"):
+            fetch_weights(names=["vgg16-imagenet"], dest=tmp_path, mirror=mirror.url, trust_first_download=True)
+        assert not (tmp_path / "vgg16-397923af.pth").exists()
+    finally:
+        mirror.close()
+    pins = json.loads((tmp_path / "checksums.json").read_text()) if (tmp_path / "checksums.json").exists() else {}
+    assert "lpips_vgg_v0.1.pth" not in pins  # known digests are not pinned, they are checked
