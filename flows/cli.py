@@ -25,6 +25,8 @@ from tasks.data import default_workers
 app = typer.Typer(help="ELT-Repro: reproduce the ELT + GAN-relighting facial-landmark study.", no_args_is_help=True)
 data_app = typer.Typer(help="WFLW data: fetch, synthesise, index.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+weights_app = typer.Typer(help="Published network weights: list, fetch.", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
 register_training(app)
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -99,6 +101,19 @@ def data_fetch(
 ) -> None:
     """Download and extract the real WFLW images and annotations (resumable, checksummed, safe)."""
     digests = dict(item.split("=", 1) for item in sha256)
+    try:
+        report = fetch_files(
+            files=WFLW_FILES, dest=dest, mirror=mirror, sha256=digests,
+            trust_first_download=trust_first_download, progress=_progress_printer(),
+        )  # fmt: skip
+    except DownloadError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    for name, action in report.actions.items():
+        console.print(f"{name}: {action} (sha256 {report.sha256[name]})")
+
+
+def _progress_printer():
     last: dict[str, float] = {}
 
     def progress(name: str, done: int, total: int | None) -> None:
@@ -106,12 +121,34 @@ def data_fetch(
             last[name] = time.monotonic()
             console.print(f"  {name}: {done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else ""))
 
+    return progress
+
+
+@weights_app.command("list")
+def weights_list() -> None:
+    """The published weights the project knows: name, file, URL, digest, licence."""
+    from gan_core.published import WEIGHTS
+
+    for name, remote in WEIGHTS.items():
+        digest = remote.sha256 or "(none published: pin the first download)"
+        console.print(f"[bold]{name}[/bold]: {remote.name}\n  {remote.url}\n  sha256 {digest}\n  {remote.note}")
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    names: list[str] = typer.Argument(..., help="Registry names (see `eltrepro weights list`)."),
+    dest: Path = typer.Option(Path("data/weights"), help="Destination folder (a profile's gan.weights_dir)."),
+    mirror: str = typer.Option(None, help="Base URL replacing the official locations (<mirror>/<file name>)."),
+    sha256: list[str] = typer.Option([], help="FILE=HEX digest for a file (repeatable)."),
+    trust_first_download: bool = typer.Option(False, help="Pin the digest of files the project has none for."),
+) -> None:
+    """Download published weights (resumable, checksummed) for the project stage."""
+    from tasks.project import fetch_weights
+
     try:
-        report = fetch_files(
-            files=WFLW_FILES, dest=dest, mirror=mirror, sha256=digests,
-            trust_first_download=trust_first_download, progress=progress,
-        )  # fmt: skip
-    except DownloadError as error:
+        report = fetch_weights(names=names, dest=dest, mirror=mirror, sha256=dict(i.split("=", 1) for i in sha256),
+                               trust_first_download=trust_first_download, progress=_progress_printer())  # fmt: skip
+    except (DownloadError, KeyError) as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from error
     for name, action in report.actions.items():

@@ -70,7 +70,7 @@ class ProjectParams:
 
 
 def fetch_weights(*, names: list[str], dest: Path, mirror: str | None = None, sha256: dict[str, str] | None = None,
-                  trust_first_download: bool = False) -> FetchReport:  # fmt: skip
+                  trust_first_download: bool = False, progress=None) -> FetchReport:  # fmt: skip
     """Download published weights into ``dest`` (resumable, verified; see ``landmark_core.download``).
 
     Raises:
@@ -80,7 +80,7 @@ def fetch_weights(*, names: list[str], dest: Path, mirror: str | None = None, sh
 
     files = [weight_file(n) for n in names]
     report = fetch_files(files=files, dest=dest, mirror=mirror, sha256=sha256,
-                         trust_first_download=trust_first_download)  # fmt: skip
+                         trust_first_download=trust_first_download, progress=progress)  # fmt: skip
     for name, remote in zip(names, files, strict=True):
         prefix = SHA256_PREFIXES.get(name)
         if prefix and not report.sha256[remote.name].startswith(prefix):

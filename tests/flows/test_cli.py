@@ -10,7 +10,7 @@ runner = CliRunner()
 
 
 COMMANDS = [[], ["data"], ["data", "synth"], ["data", "index"], ["data", "fetch"], ["demo"], ["train"], ["evaluate"]]
-COMMANDS.append(["run"])
+COMMANDS += [["run"], ["weights"], ["weights", "list"], ["weights", "fetch"]]
 
 
 @pytest.mark.parametrize("args", COMMANDS)
@@ -32,3 +32,30 @@ def test_index_command_writes_both_tables(synth_root, tmp_path):
 def test_index_command_on_a_missing_root_fails_cleanly(tmp_path):
     result = runner.invoke(app, ["data", "index", "--root", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "no WFLW annotation file" in result.output
+
+
+def test_weights_list_names_the_licence_and_fetch_reports_errors(tmp_path):
+    listed = runner.invoke(app, ["weights", "list"])
+    assert listed.exit_code == 0 and "ffhq-1024" in listed.output and "non-commercial" in listed.output
+    unknown = runner.invoke(app, ["weights", "fetch", "nope", "--dest", str(tmp_path)])
+    assert unknown.exit_code == 1 and "unknown published weights 'nope'" in unknown.output
+    unpinned = runner.invoke(app, ["weights", "fetch", "ffhq-1024", "--dest", str(tmp_path)])
+    assert unpinned.exit_code == 1 and "--trust-first-download" in unpinned.output
+
+
+def test_weights_fetch_from_a_mirror(tmp_path):
+    import hashlib
+
+    from tests.loopback import Loopback
+
+    mirror = Loopback()
+    mirror.files["ffhq.pkl"] = b"pretend network"
+    digest = hashlib.sha256(b"pretend network").hexdigest()
+    try:
+        args = ["weights", "fetch", "ffhq-1024", "--dest", str(tmp_path), "--mirror", mirror.url]
+        result = runner.invoke(app, [*args, "--sha256", f"ffhq.pkl={digest}"])
+    finally:
+        mirror.close()
+    assert result.exit_code == 0, result.output
+    assert f"ffhq.pkl: downloaded (sha256 {digest})" in result.output
+    assert (tmp_path / "ffhq.pkl").read_bytes() == b"pretend network"

@@ -225,6 +225,9 @@ def test_profiles_load_and_errors_name_the_file(tmp_path):
     assert thesis.train.model.size == 128 and thesis.train.max_epochs == 1000 and thesis.train.patience == 30
     assert thesis.gan.segment.data == "lfw" and thesis.gan.segment.network.input_size == 224
     assert thesis.gan.detect.max_images == 0 and thesis.gan.segment.vgg16_weights is None
+    assert demo.gan.project.generator == "random" and demo.gan.project.projector.discard_loss == 1.0
+    assert thesis.gan.project.generator == "ffhq-1024" and thesis.gan.project.perceptual == "lpips-vgg"
+    assert thesis.gan.project.projector.steps == 1000 and thesis.gan.weights_dir == "data/weights"
     bad.write_text('[data]\nsource = "ftp"\n')
     with pytest.raises(ValueError, match="bad.toml: data: source must be 'synth' or 'wflw'"):
         load_profile(bad)
@@ -287,6 +290,14 @@ width = 0.25
 fc_channels = 32
 epochs = 2
 batch_size = 4
+[gan.project]
+generator = "random"
+perceptual = "random"
+amp = false
+[gan.project.projector]
+steps = 8
+w_avg_samples = 256
+discard_step = 4
 """
 
 
@@ -296,11 +307,15 @@ def test_the_gan_branch_runs_in_the_flow_and_reports_its_geometry(harness, tmp_p
     profile = _write(tmp_path, 0.25)
     profile.write_text(profile.read_text() + GAN)
     refs = reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt"])
-    assert set(refs["gan"]) == {"aligned", "filtered", "segmenter", "masks", "pasted"}
+    assert set(refs["gan"]) == {"aligned", "filtered", "segmenter", "masks", "pasted", "projected"}
     kept = refs["gan"]["filtered"].output().manifest()
     assert len(refs["gan"]["pasted"].output().manifest()) == len(kept) >= 1
+    projected = refs["gan"]["projected"].output()
+    assert list(projected.manifest()["detection_id"]) == list(kept["detection_id"])
+    assert projected.metadata()["inputs"]["filtered"]["key"] == refs["gan"]["filtered"].key
     folder = refs["report"]["report"].output().local_dir()
     markdown = (folder / "report.md").read_text()
     assert "## GAN branch: geometry" in markdown and "kept by the filter" in markdown
-    for figure in ("alignment", "paste"):
+    assert "## GAN branch: projection" in markdown and "the projected pictures are not meaningful" in markdown
+    for figure in ("alignment", "paste", "projection"):
         assert (folder / "figures" / f"{figure}.png").stat().st_size > 5_000 and f"figures/{figure}.png" in markdown
