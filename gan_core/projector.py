@@ -216,8 +216,8 @@ def project(
         loss.sum().backward()
         adam.step(learning_rate(step=step, config=config))
         _normalise(adam.params[1:])
-        for row, i in enumerate(alive):
-            losses[i].append(float(loss[row].detach()))
+        for i, value in zip(alive, loss.detach().cpu().tolist(), strict=True):  # one device sync per step
+            losses[i].append(value)
         if config.discard_loss is not None and step + 1 == config.discard_step:
             drop = [row for row, i in enumerate(alive) if losses[i][-1] > config.discard_loss]
             for row in drop:

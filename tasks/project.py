@@ -32,7 +32,7 @@ from gan_core.projector import Projection, ProjectorConfig, project
 from gan_core.published import SHA256_PREFIXES, weight_file
 from gan_core.stylegan2 import TINY, Generator, GeneratorConfig, mean_w
 from gan_core.stylegan2_weights import load_generator
-from landmark_core.download import FetchReport, fetch_files
+from landmark_core.download import DownloadError, FetchReport, fetch_files
 from tasks.stage import StageOutput, StageResult, StageSpec, Store, run_stage, stage_key
 
 PROJECT = StageSpec(name="project", version=1, modules=(
@@ -76,8 +76,6 @@ def fetch_weights(*, names: list[str], dest: Path, mirror: str | None = None, sh
     Raises:
         DownloadError: a download failed, a digest differs, or a digest prefix from the file name differs.
     """
-    from landmark_core.download import DownloadError
-
     files = [weight_file(n) for n in names]
     report = fetch_files(files=files, dest=dest, mirror=mirror, sha256=sha256,
                          trust_first_download=trust_first_download, progress=progress)  # fmt: skip

@@ -120,3 +120,20 @@ def test_rejects_targets_of_the_wrong_size(nets):
     with pytest.raises(ValueError, match="targets must be"):
         project(generator=g, perceptual=p, targets=torch.zeros(1, 3, 64, 64), w_avg=w_avg, w_std=w_std,
                 config=ProjectorConfig(steps=1))  # fmt: skip
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_amp_on_cuda_tracks_the_float32_projection(nets):
+    g, p, w_avg, w_std, targets = nets
+    g, p = g.cuda(), p.cuda()
+    try:
+        config = ProjectorConfig(steps=40)
+        full = project(generator=g, perceptual=p, targets=targets.cuda(), w_avg=w_avg, w_std=w_std, config=config)
+        amp = project(generator=g, perceptual=p, targets=targets.cuda(), w_avg=w_avg, w_std=w_std, config=config,
+                      amp=True)  # fmt: skip
+    finally:
+        g.cpu(), p.cpu()
+    for a, b in zip(amp, full, strict=True):
+        assert a.losses[-1] < a.losses[0] / 100
+        assert a.lpips == pytest.approx(b.lpips, rel=0.3, abs=0.02)
