@@ -98,10 +98,13 @@ def check_deployment(deployment: str) -> None:
                              "--local") from err  # fmt: skip
 
 
-def _launch_rows(store: str, rows: list[ExperimentRow], prof: Profile, data: dict[str, StageRef], deployment: str):
+def _launch_rows(store: str, rows: list[ExperimentRow], prof: Profile, data: dict[str, StageRef], deployment: str,
+                 augmented: StageRef | None = None):  # fmt: skip
     """Start every unfinished row on the GPU pool at once; wait for all (failures raise after all ended)."""
     configs = {row.name: row_config(base=prof.train, row=row) for row in rows}
-    pending = [r for r in rows if not row_outputs_complete(store=store, config=configs[r.name], data=data)]
+    extra = {row.name: augmented if row.relit else None for row in rows}
+    pending = [r for r in rows if not row_outputs_complete(store=store, config=configs[r.name], data=data,
+                                                           augmented=extra[r.name])]  # fmt: skip
     if pending:
         check_deployment(deployment)
     futures = []
@@ -109,6 +112,8 @@ def _launch_rows(store: str, rows: list[ExperimentRow], prof: Profile, data: dic
         config = configs[row.name]
         parameters = {"store": store, "row": row.name, "config": to_dict(config), "device": prof.device,
                       **{name: ref.model_dump() for name, ref in data.items()}}  # fmt: skip
+        if extra[row.name] is not None:
+            parameters["augmented"] = extra[row.name].model_dump()
         futures.append(launch_row.with_options(task_run_name=f"launch-{row.name}").submit(
             deployment=deployment, row=row.name, parameters=parameters))  # fmt: skip
     wait(futures)
@@ -154,14 +159,17 @@ def reproduce(
     out: dict[str, dict[str, StageRef]] = {"data": refs}
     if prof.gan is not None:
         out["gan"] = gan_branch(store, prof.gan, refs)
-    for row in [r for r in rows if r.relit]:
-        logger.info("row %s needs the relit faces of the GAN branch; skipped until that branch exists", row.name)
-    rows = [r for r in rows if not r.relit]
+    augmented = out.get("gan", {}).get("augmented")
+    if augmented is None:
+        for row in [r for r in rows if r.relit]:
+            logger.info("row %s needs relit faces: set gan.relight_backend in the profile; skipped", row.name)
+        rows = [r for r in rows if not r.relit]
     if not local:  # the rows train on the pool; below, their stages are cache hits that return the outputs
-        _launch_rows(store, rows, prof, refs, deployment)
+        _launch_rows(store, rows, prof, refs, deployment, augmented)
     for row in rows:
         config = row_config(base=prof.train, row=row)
-        out[row.name] = train_row(tasks, store=store, row=row.name, config=config, data=refs, device=prof.device)
+        out[row.name] = train_row(tasks, store=store, row=row.name, config=config, data=refs, device=prof.device,
+                                  augmented=augmented if row.relit else None)  # fmt: skip
     evaluations = {name: o["evaluated"] for name, o in out.items() if name not in ("data", "gan")}
     params = ReportParams(tags=tuple((r.name, r.tables) for r in rows if r.name in evaluations),
                           published=load_published(prof.published))  # fmt: skip

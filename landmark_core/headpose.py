@@ -113,10 +113,10 @@ def project_points(*, points: np.ndarray, rotation: np.ndarray, translation: np.
     return uvw[:, :2] / uvw[:, 2:3]
 
 
-def estimate_head_pose(
+def solve_head_pose(
     *, landmarks: np.ndarray, width: int, height: int, model: np.ndarray | None = None, focal: float | None = None
-) -> HeadPose:
-    """Estimate yaw/pitch/roll of a face from its 98 landmarks.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit the mean 3D face to 98 landmarks (SQPnP, then Levenberg-Marquardt).
 
     Args:
         landmarks: (98, 2) pixel xy, WFLW order.
@@ -125,7 +125,11 @@ def estimate_head_pose(
         focal: focal length in pixels; default ``max(width, height)``.
 
     Returns:
-        The head pose in degrees.
+        (rotation (3, 3) in the model frame, camera-frame translation (3,), intrinsics K (3, 3)); a model point
+        ``p`` projects through ``project_points(points=p, rotation=..., translation=..., K=K)``.
+
+    Raises:
+        ValueError: solvePnP found no pose.
     """
     model = mean_face_3d() if model is None else model
     image_points = np.ascontiguousarray(landmarks, dtype=np.float64).reshape(-1, 1, 2)
@@ -136,4 +140,16 @@ def estimate_head_pose(
         raise ValueError("solvePnP found no pose for these landmarks")
     rvec, tvec = cv2.solvePnPRefineLM(object_points, image_points, K, None, rvec, tvec)
     rotation_cv, _ = cv2.Rodrigues(rvec)
-    return pose_from_rotation(MODEL_TO_CAMERA @ rotation_cv)
+    return MODEL_TO_CAMERA @ rotation_cv, tvec.reshape(3), K
+
+
+def estimate_head_pose(
+    *, landmarks: np.ndarray, width: int, height: int, model: np.ndarray | None = None, focal: float | None = None
+) -> HeadPose:
+    """Estimate yaw/pitch/roll of a face from its 98 landmarks (see :func:`solve_head_pose`).
+
+    Returns:
+        The head pose in degrees.
+    """
+    rotation, _, _ = solve_head_pose(landmarks=landmarks, width=width, height=height, model=model, focal=focal)
+    return pose_from_rotation(rotation)

@@ -16,6 +16,7 @@ from tasks.data import default_workers
 from tasks.gan import ALIGN, FILTER, DetectParams, FilterParams, align_stage, filter_stage
 from tasks.prefect_stages import StageRef, check_injected_failure, named_inputs, stage_policy
 from tasks.project import PROJECT, ProjectParams, project_stage
+from tasks.relight import RELIGHT_PHYSICAL, PhysicalParams, relight_physical_stage
 from tasks.segment import (
     PASTE,
     SEGMENT,
@@ -38,6 +39,8 @@ class GanSettings:
     segment: SegmentTrainParams = field(default_factory=SegmentTrainParams)
     paste: PasteParams = field(default_factory=PasteParams)
     project: ProjectParams | None = None  # None leaves projection out
+    relight_backend: str = ""  # "physical": the relit rows train on physically relit faces; "" = none
+    physical: PhysicalParams = field(default_factory=PhysicalParams)
     weights_dir: str = ""  # folder of the published weights (`eltrepro weights fetch`); not part of any key
 
 
@@ -63,6 +66,14 @@ def project_task(store: str, filtered: StageRef, params: ProjectParams, weights_
     check_injected_failure(PROJECT.name)
     return StageRef.of(project_stage(store=Store(store), filtered=filtered.output(), params=params,
                                      weights_dir=Path(weights_dir) if weights_dir else None)[0])  # fmt: skip
+
+
+@task(name="relight_physical", persist_result=True)
+def relight_physical_task(store: str, dataset: StageRef, index: StageRef, params: PhysicalParams) -> StageRef:
+    """Physically relit copies of every training face (the relit rows' augmented set)."""
+    check_injected_failure(RELIGHT_PHYSICAL.name)
+    return StageRef.of(relight_physical_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
+                                              params=params)[0])  # fmt: skip
 
 
 @task(name="segment_train", persist_result=True)
@@ -100,6 +111,8 @@ def cached_gan(store: str) -> dict[str, Any]:
         "align": (align_task, ALIGN, lambda p: p["params"], named_inputs("dataset", "index")),
         "filter": (filter_task, FILTER, lambda p: p["params"], named_inputs("dataset", "index", "aligned")),
         "project": (project_task, PROJECT, lambda p: p["params"], named_inputs("filtered")),
+        "relight_physical": (relight_physical_task, RELIGHT_PHYSICAL, lambda p: p["params"],
+                             named_inputs("dataset", "index")),
         "segment_train": (segment_train_task, SEGMENT_TRAIN, lambda p: p["params"], _segment_train_inputs),
         "segment": (segment_task, SEGMENT, lambda p: {"threshold": 0.5}, named_inputs("filtered", "trained")),
         "paste": (paste_task, PASTE, lambda p: p["params"], named_inputs("dataset", "index", "filtered", "masks")),
@@ -111,7 +124,8 @@ def cached_gan(store: str) -> dict[str, Any]:
 
 
 def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> dict[str, StageRef]:
-    """align -> filter -> project (when configured); segment_train -> segment -> paste. Returns every stage's
+    """align -> filter -> project (when configured); segment_train -> segment -> paste; relight_physical (when
+    the backend is physical; its output is ``augmented``, the relit rows' extra faces). Returns every stage's
     reference by name."""
     tasks = cached_gan(store)
     dataset, index = data["dataset"], data["index"]
@@ -122,6 +136,11 @@ def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> 
     pasted = tasks["paste"](store=store, dataset=dataset, index=index, filtered=filtered, masks=masks,
                             params=settings.paste)  # fmt: skip
     out = {"aligned": aligned, "filtered": filtered, "segmenter": trained, "masks": masks, "pasted": pasted}
+    if settings.relight_backend == "physical":
+        out["augmented"] = tasks["relight_physical"](store=store, dataset=dataset, index=index,
+                                                     params=settings.physical)  # fmt: skip
+    elif settings.relight_backend:
+        raise ValueError(f"gan.relight_backend must be 'physical' or empty, got {settings.relight_backend!r}")
     if settings.project is not None:
         out["projected"] = tasks["project"](store=store, filtered=filtered, params=settings.project,
                                             weights_dir=settings.weights_dir)  # fmt: skip
