@@ -82,3 +82,28 @@ def projection_figure(*, targets: list[np.ndarray], projected: list[np.ndarray],
         fig.suptitle(note, fontsize=8, color="darkred")
     fig.tight_layout()
     return fig
+
+
+def relight_figure(*, originals: list[np.ndarray], variants: list[list[np.ndarray]], captions: list[list[str]],
+                   note: str = "") -> Figure:  # fmt: skip
+    """A contact sheet like the study's Fig. 3.11: per face, the original crop and its relit variants.
+
+    Args:
+        originals: (H, W, 3) uint8 BGR face crops.
+        variants: per face, the relit crops (same size as its original).
+        captions: per face, one caption per variant (presets and amounts).
+        note: a line under the title (the backend).
+    """
+    cols = 1 + max(len(v) for v in variants)
+    fig, axes = plt.subplots(len(originals), cols, figsize=(2.6 * cols, 2.8 * len(originals)), dpi=100, squeeze=False)
+    for i, (original, relit, texts) in enumerate(zip(originals, variants, captions, strict=True)):
+        panels = [(original, "original"), *zip(relit, texts, strict=True)]
+        for ax, (image, title) in zip(axes[i], panels, strict=False):
+            ax.imshow(image[..., ::-1])
+            ax.set_title(title, fontsize=6)
+        for ax in axes[i]:
+            ax.set_xticks([]), ax.set_yticks([])
+    if note:
+        fig.suptitle(note, fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -46,6 +46,21 @@ WEIGHTS: dict[str, RemoteFile] = {
         note="torchvision's ImageNet VGG16 (LPIPS' backbone); the name carries the first 8 hex digits of its "
         "sha256 (397923af), which the project checks. BSD-3-Clause (torchvision).",
     ),
+    "dpr-512": RemoteFile(
+        name="trained_model_03.t7",
+        url="https://github.com/zhhoper/DPR/raw/master/trained_model/trained_model_03.t7",
+        sha256="950157bf950b899eba7bb1a6439d602e89fef9d180e235d034774d6d8583bc51",
+        size=2812830,
+        extract=False,
+        note="DPR's 512x512 grayscale HourglassNet (Zhou et al., ICCV 2019); research use only.",
+    ),
+    "styleflow-large": RemoteFile(
+        name="modellarge10k.pt",
+        url="https://github.com/RameenAbdal/StyleFlow/raw/master/flow_weight/modellarge10k.pt",
+        extract=False,
+        note="StyleFlow's conditional CNF (Abdal et al., ACM TOG 2021), the large model the editor loads "
+        "(git blob 94fd23b8d3e51d1921309694bc51ee9ead122961 in the StyleFlow repository); CC BY-NC-SA 4.0.",
+    ),
 }
 
 SHA256_PREFIXES: dict[str, str] = {"vgg16-imagenet": "397923af"}

@@ -73,10 +73,12 @@ class FaceGeometry:
 def face_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mean face as a mesh: (points [98, 3], triangles [T, 3], vertex normals [98, 3]), normals toward +z."""
     points = np.asarray(mean_face_3d())
-    triangles = Delaunay(points[:, :2]).simplices
+    triangles = Delaunay(points[:, :2]).simplices.copy()
+    a, b, c = (points[triangles[:, i]] for i in range(3))
+    clockwise = np.cross(b - a, c - a)[:, 2] < 0
+    triangles[clockwise] = triangles[clockwise][:, [0, 2, 1]]  # counter-clockwise in model xy: front faces
     a, b, c = (points[triangles[:, i]] for i in range(3))
     face_n = np.cross(b - a, c - a)
-    face_n *= np.sign(face_n[:, 2:3] + 1e-12)  # orient toward the viewer
     vertex_n = np.zeros_like(points)
     for i in range(3):
         np.add.at(vertex_n, triangles[:, i], face_n)

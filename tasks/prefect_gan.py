@@ -6,7 +6,7 @@ stage whose output exists is returned without work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,14 @@ from tasks.gan import ALIGN, FILTER, DetectParams, FilterParams, align_stage, fi
 from tasks.prefect_stages import StageRef, check_injected_failure, named_inputs, stage_policy
 from tasks.project import PROJECT, ProjectParams, project_stage
 from tasks.relight import RELIGHT_PHYSICAL, PhysicalParams, relight_physical_stage
+from tasks.relight_gan import (
+    ATTRIBUTES,
+    RELIGHT_STYLEFLOW,
+    AttributesParams,
+    StyleFlowParams,
+    attributes_stage,
+    relight_styleflow_stage,
+)
 from tasks.segment import (
     PASTE,
     SEGMENT,
@@ -39,8 +47,10 @@ class GanSettings:
     segment: SegmentTrainParams = field(default_factory=SegmentTrainParams)
     paste: PasteParams = field(default_factory=PasteParams)
     project: ProjectParams | None = None  # None leaves projection out
-    relight_backend: str = ""  # "physical": the relit rows train on physically relit faces; "" = none
+    relight_backend: str = ""  # "physical" | "styleflow": where the relit rows' faces come from; "" = none
     physical: PhysicalParams = field(default_factory=PhysicalParams)
+    attributes: AttributesParams | None = None  # with styleflow: the StyleFlow path (needs project)
+    styleflow: StyleFlowParams | None = None
     weights_dir: str = ""  # folder of the published weights (`eltrepro weights fetch`); not part of any key
 
 
@@ -76,6 +86,27 @@ def relight_physical_task(store: str, dataset: StageRef, index: StageRef, params
                                               params=params)[0])  # fmt: skip
 
 
+@task(name="attributes", persist_result=True)
+def attributes_task(store: str, dataset: StageRef, index: StageRef, filtered: StageRef, projected: StageRef,
+                    params: AttributesParams, weights_dir: str = "") -> StageRef:  # fmt: skip
+    """Source lighting, attributes and StyleFlow condition of each projected face."""
+    check_injected_failure(ATTRIBUTES.name)
+    return StageRef.of(attributes_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
+                                        filtered=filtered.output(), projected=projected.output(), params=params,
+                                        weights_dir=Path(weights_dir) if weights_dir else None)[0])  # fmt: skip
+
+
+@task(name="relight_styleflow", persist_result=True)
+def relight_styleflow_task(store: str, filtered: StageRef, projected: StageRef, attributes: StageRef,
+                           params: StyleFlowParams, weights_dir: str = "") -> StageRef:  # fmt: skip
+    """StyleFlow relighting of the projected codes; relit aligned faces."""
+    check_injected_failure(RELIGHT_STYLEFLOW.name)
+    weights = Path(weights_dir) if weights_dir else None
+    return StageRef.of(relight_styleflow_stage(store=Store(store), filtered=filtered.output(),
+                                               projected=projected.output(), attributes=attributes.output(),
+                                               params=params, weights_dir=weights)[0])  # fmt: skip
+
+
 @task(name="segment_train", persist_result=True)
 def segment_train_task(store: str, dataset: StageRef, index: StageRef, params: SegmentTrainParams) -> StageRef:
     """Train the face segmenter."""
@@ -93,12 +124,24 @@ def segment_task(store: str, filtered: StageRef, trained: StageRef) -> StageRef:
 
 @task(name="paste", persist_result=True)
 def paste_task(
-    store: str, dataset: StageRef, index: StageRef, filtered: StageRef, masks: StageRef, params: PasteParams
+    store: str,
+    dataset: StageRef,
+    index: StageRef,
+    filtered: StageRef,
+    masks: StageRef,
+    params: PasteParams,
+    relit: StageRef | None = None,
 ) -> StageRef:
-    """Paste the aligned faces back through their masks: new WFLW-format faces."""
+    """Paste the aligned (or relit) faces back through their masks: new WFLW-format faces."""
     check_injected_failure(PASTE.name)
     return StageRef.of(paste_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
-                                   filtered=filtered.output(), masks=masks.output(), params=params)[0])  # fmt: skip
+                                   filtered=filtered.output(), masks=masks.output(), params=params,
+                                   relit=relit.output() if relit is not None else None)[0])  # fmt: skip
+
+
+def _paste_inputs(parameters: dict[str, Any]):
+    inputs = named_inputs("dataset", "index", "filtered", "masks")(parameters)
+    return inputs | ({"relit": parameters["relit"].output()} if parameters.get("relit") is not None else {})
 
 
 def _segment_train_inputs(parameters: dict[str, Any]):
@@ -111,11 +154,27 @@ def cached_gan(store: str) -> dict[str, Any]:
         "align": (align_task, ALIGN, lambda p: p["params"], named_inputs("dataset", "index")),
         "filter": (filter_task, FILTER, lambda p: p["params"], named_inputs("dataset", "index", "aligned")),
         "project": (project_task, PROJECT, lambda p: p["params"], named_inputs("filtered")),
-        "relight_physical": (relight_physical_task, RELIGHT_PHYSICAL, lambda p: p["params"],
-                             named_inputs("dataset", "index")),
+        "relight_physical": (
+            relight_physical_task,
+            RELIGHT_PHYSICAL,
+            lambda p: p["params"],
+            named_inputs("dataset", "index"),
+        ),
         "segment_train": (segment_train_task, SEGMENT_TRAIN, lambda p: p["params"], _segment_train_inputs),
         "segment": (segment_task, SEGMENT, lambda p: {"threshold": 0.5}, named_inputs("filtered", "trained")),
-        "paste": (paste_task, PASTE, lambda p: p["params"], named_inputs("dataset", "index", "filtered", "masks")),
+        "paste": (paste_task, PASTE, lambda p: p["params"], _paste_inputs),
+        "attributes": (
+            attributes_task,
+            ATTRIBUTES,
+            lambda p: p["params"],
+            named_inputs("dataset", "index", "filtered", "projected"),
+        ),
+        "relight_styleflow": (
+            relight_styleflow_task,
+            RELIGHT_STYLEFLOW,
+            lambda p: p["params"],
+            named_inputs("filtered", "projected", "attributes"),
+        ),
     }
     return {
         name: fn.with_options(cache_policy=stage_policy(store=store, spec=spec, params_of=params_of, inputs_of=inputs))
@@ -136,12 +195,34 @@ def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> 
     pasted = tasks["paste"](store=store, dataset=dataset, index=index, filtered=filtered, masks=masks,
                             params=settings.paste)  # fmt: skip
     out = {"aligned": aligned, "filtered": filtered, "segmenter": trained, "masks": masks, "pasted": pasted}
+    if settings.relight_backend not in ("", "physical", "styleflow"):
+        raise ValueError(
+            f"gan.relight_backend must be 'physical', 'styleflow' or empty, got {settings.relight_backend!r}"
+        )
     if settings.relight_backend == "physical":
         out["augmented"] = tasks["relight_physical"](store=store, dataset=dataset, index=index,
                                                      params=settings.physical)  # fmt: skip
-    elif settings.relight_backend:
-        raise ValueError(f"gan.relight_backend must be 'physical' or empty, got {settings.relight_backend!r}")
     if settings.project is not None:
         out["projected"] = tasks["project"](store=store, filtered=filtered, params=settings.project,
                                             weights_dir=settings.weights_dir)  # fmt: skip
+    if settings.project is not None and settings.attributes is not None and settings.styleflow is not None:
+        out.update(_styleflow_path(tasks, store, settings, data, filtered, masks, out["projected"]))
+    if settings.relight_backend == "styleflow":
+        if "relit_pasted" not in out:
+            raise ValueError("gan.relight_backend 'styleflow' needs [gan.project], [gan.attributes], [gan.styleflow]")
+        out["augmented"] = out["relit_pasted"]
     return out
+
+
+def _styleflow_path(tasks, store, settings: GanSettings, data, filtered, masks, projected) -> dict[str, StageRef]:
+    """attributes -> relight_styleflow -> paste of the relit faces."""
+    attributes = tasks["attributes"](store=store, dataset=data["dataset"], index=data["index"], filtered=filtered,
+                                     projected=projected, params=settings.attributes,
+                                     weights_dir=settings.weights_dir)  # fmt: skip
+    params = replace(settings.styleflow, generator=settings.project)  # render with the projection's generator
+    relit = tasks["relight_styleflow"](store=store, filtered=filtered, projected=projected, attributes=attributes,
+                                       params=params, weights_dir=settings.weights_dir)  # fmt: skip
+    pasted = tasks["paste"].with_options(task_run_name="paste-relit")(
+        store=store, dataset=data["dataset"], index=data["index"], filtered=filtered, masks=masks,
+        params=settings.paste, relit=relit)  # fmt: skip
+    return {"attributes": attributes, "relit": relit, "relit_pasted": pasted}

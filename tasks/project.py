@@ -96,15 +96,23 @@ def _weights_path(weights_dir: Path | None, name: str) -> Path:
     return path
 
 
-def load_networks(*, params: ProjectParams, weights_dir: Path | None, device: torch.device):
-    """The frozen generator and LPIPS the params ask for, and a description of them for the manifest info."""
+def load_generator_for(*, params: ProjectParams, weights_dir: Path | None, device: torch.device):
+    """The frozen generator the params ask for, and its description (``meaningful`` False for a random one)."""
     torch.manual_seed(params.random_seed)
     if params.generator == RANDOM:
         generator = Generator(params.random_config)
-        about = {"generator": f"randomly initialised {params.random_config} (seed {params.random_seed})"}
+        about = {"generator": f"randomly initialised {params.random_config} (seed {params.random_seed})",
+                 "meaningful": False}  # fmt: skip
     else:
         loaded = load_generator(_weights_path(weights_dir, params.generator))
-        generator, about = loaded.generator, {"generator": f"{params.generator} ({loaded.source})"}
+        generator, about = loaded.generator, {"generator": f"{params.generator} ({loaded.source})", "meaningful": True}
+    return generator.eval().requires_grad_(False).to(device), about
+
+
+def load_networks(*, params: ProjectParams, weights_dir: Path | None, device: torch.device):
+    """The frozen generator and LPIPS the params ask for, and a description of them for the manifest info."""
+    generator, about = load_generator_for(params=params, weights_dir=weights_dir, device=device)
+    torch.manual_seed(params.random_seed + 1)
     if params.perceptual == RANDOM:
         perceptual = LPIPS(TINY_PERCEPTUAL)
         about["perceptual"] = "randomly initialised LPIPS stand-in (TINY_PERCEPTUAL)"
@@ -112,11 +120,11 @@ def load_networks(*, params: ProjectParams, weights_dir: Path | None, device: to
         perceptual = load_lpips(vgg_path=_weights_path(weights_dir, "vgg16-imagenet"),
                                 lin_path=_weights_path(weights_dir, "lpips-vgg-lin"))  # fmt: skip
         about["perceptual"] = "LPIPS-VGG v0.1 (published weights)"
-    about["meaningful"] = params.generator != RANDOM and params.perceptual != RANDOM
+    about["meaningful"] = about["meaningful"] and params.perceptual != RANDOM
     if not about["meaningful"]:
         about["warning"] = ("projection ran without published weights: the pipeline mechanics ran end to end, "
                             "the projected pictures are not meaningful")  # fmt: skip
-    return generator.eval().requires_grad_(False).to(device), perceptual.to(device), about
+    return generator, perceptual.to(device), about
 
 
 def _target(path: Path, resolution: int) -> torch.Tensor:

@@ -69,7 +69,8 @@ def _relight_face(image: np.ndarray, face: pd.Series, landmarks: np.ndarray, par
         cv2.imwrite(str(work / relative), relight(image_bgr=image, geometry=geometry, source_sh=source,
                                                   target_sh=target, config=params.physical))  # fmt: skip
         rows.append({**face.to_dict(), "face_id": f"relit:{face['face_id']}:v{variant}", "image_path": relative,
-                     "source_face_id": face["face_id"], "backend": "physical", "variant": variant,
+                     "source_face_id": face["face_id"], "source_image_path": face["image_path"],
+                     "backend": "physical", "variant": variant,
                      "source_sh": source.tolist(), "target_sh": target.tolist(), "presets": presets,
                      "amounts": amounts})  # fmt: skip
     return rows
@@ -98,8 +99,8 @@ def relight_physical_stage(*, store: Store, dataset: StageOutput, index: StageOu
                     rows += _relight_face(image, face, landmarks, params, work)
                 except RelightError as error:
                     quarantine.append({"face_id": face["face_id"], "reason": f"{image_path}: {error}"})
-        columns = [*faces.columns, "source_face_id", "backend", "variant", "source_sh", "target_sh", "presets",
-                   "amounts"]  # fmt: skip
+        columns = [*faces.columns, "source_face_id", "source_image_path", "backend", "variant", "source_sh",
+                   "target_sh", "presets", "amounts"]  # fmt: skip
         manifest = pd.DataFrame(rows, columns=columns)
         info = {"backend": "physical", "faces": len(faces), "relit_faces": manifest["source_face_id"].nunique(),
                 "variants": len(manifest), "quarantined": len(quarantine)}  # fmt: skip

@@ -14,10 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from gan_core.figures import alignment_figure, paste_figure, projection_figure
+from gan_core.figures import alignment_figure, paste_figure, projection_figure, relight_figure
 from gan_core.paste import paste_back
 from gan_core.photo import load_photo
 from landmark_core.markdown import markdown_table
+from landmark_core.wflw_index import landmarks_array
 from tasks.data import DATASET_DIR
 from tasks.gan import record_of
 from tasks.stage import StageOutput
@@ -44,7 +45,48 @@ def gan_summary(gan: dict[str, StageOutput]) -> str:
     ]  # fmt: skip
     table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="stage"))
     text = "\n## GAN branch: geometry\n\n" + "\n".join(markdown_table(table)) + "\n"
-    return text + (projection_summary(gan["projected"]) if "projected" in gan else "")
+    text += projection_summary(gan["projected"]) if "projected" in gan else ""
+    text += styleflow_summary(gan) if "relit" in gan else ""
+    return text + (relight_summary(gan["augmented"]) if _physical(gan) else "")
+
+
+def _physical(gan: dict[str, StageOutput]) -> bool:
+    return "augmented" in gan and gan["augmented"].stage == "relight_physical"
+
+
+def styleflow_summary(gan: dict[str, StageOutput]) -> str:
+    """Markdown: the StyleFlow path (condition provider and lighting estimator, variants, pasted faces)."""
+    attributes, relit = gan["attributes"].metadata()["info"], gan["relit"].metadata()["info"]
+    rows = [
+        ("lighting estimator", attributes["estimator"]),
+        ("attributes", f"{attributes['provider']}: {attributes['note']}"),
+        ("flow", relit["flow"]),
+        ("faces / relit variants", f"{relit['faces']} / {relit['variants']}"),
+        ("relit faces pasted back", gan["relit_pasted"].metadata()["info"]["pasted"]),
+    ]
+    if "dpr_vs_fit" in attributes:
+        agreement = attributes["dpr_vs_fit"]
+        rows.append(("SH fit vs DPR", f"max abs diff {agreement['max_abs_diff']:.3f}, median direction angle "
+                                      f"{agreement['median_direction_angle_deg']:.1f} deg"))  # fmt: skip
+    table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="styleflow"))
+    warning = f"\n**Note:** {relit['warning']}.\n" if relit.get("warning") else ""
+    return "\n## GAN branch: StyleFlow relighting\n" + warning + "\n" + "\n".join(markdown_table(table)) + "\n"
+
+
+def relight_summary(relit: StageOutput) -> str:
+    """Markdown: the relighting backend, how many faces it relit, what was quarantined, the controls."""
+    meta = relit.metadata()
+    info, controls = meta["info"], meta["params"]["controls"]
+    rows = [
+        ("backend", info["backend"]),
+        ("training faces looked at", info["faces"]),
+        ("faces relit / quarantined", f"{info['relit_faces']} / {info['quarantined']}"),
+        ("relit variants (extra training faces)", info["variants"]),
+        ("controls", f"{controls['n_variants']} variants x {controls['k_lights']} presets, amounts "
+                     f"{controls['amount_min']}-{controls['amount_max']}, seed {controls['seed']}"),
+    ]  # fmt: skip
+    table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="relight"))
+    return "\n## GAN branch: relighting\n\n" + "\n".join(markdown_table(table)) + "\n"
 
 
 def projection_summary(projected: StageOutput) -> str:
@@ -92,7 +134,31 @@ def gan_figures(folder: Path, dataset: StageOutput, gan: dict[str, StageOutput],
                       ("paste", paste_figure(photos=photos, without_mask=bare, with_mask=masked))):  # fmt: skip
         fig.savefig(folder / f"{name}.png")
         plt.close(fig)
-    return ["alignment", "paste"] + (_projection_figure(folder, gan, faces) if "projected" in gan else [])
+    names = ["alignment", "paste"] + (_projection_figure(folder, gan, faces) if "projected" in gan else [])
+    return names + (_relight_figure(folder, dataset, gan["augmented"], faces) if _physical(gan) else [])
+
+
+def _relight_figure(folder: Path, dataset: StageOutput, relit: StageOutput, faces: int) -> list[str]:
+    """Fig. 3.11: the first ``faces`` relit faces, original and variants, cropped around the landmarks."""
+    table = relit.manifest()
+    if table.empty:
+        return []
+    root, here = dataset.local_dir() / DATASET_DIR, relit.local_dir()
+    originals, variants, captions = [], [], []
+    for _, group in list(table.groupby("source_face_id", sort=False))[:faces]:
+        points = landmarks_array(group.head(1))[0]
+        (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+        m = 0.25 * max(x1 - x0, y1 - y0)
+        box = (slice(max(0, int(y0 - m)), int(y1 + m)), slice(max(0, int(x0 - m)), int(x1 + m)))
+        originals.append(load_photo(root / group["source_image_path"].iloc[0])[0][box])
+        variants.append([cv2.imread(str(here / p))[box] for p in group["image_path"]])
+        captions.append([", ".join(f"{n} {a:.2f}" for n, a in zip(ps, am, strict=True))
+                         for ps, am in zip(group["presets"], group["amounts"], strict=True)])  # fmt: skip
+    fig = relight_figure(originals=originals, variants=variants, captions=captions,
+                         note=f"relighting backend: {relit.metadata()['info']['backend']}")  # fmt: skip
+    fig.savefig(folder / "relight.png")
+    plt.close(fig)
+    return ["relight"]
 
 
 def _projection_figure(folder: Path, gan: dict[str, StageOutput], faces: int) -> list[str]:

@@ -190,30 +190,42 @@ def paste_stage(
     filtered: StageOutput,
     masks: StageOutput,
     params: PasteParams = PasteParams(),
+    relit: StageOutput | None = None,
 ) -> tuple[StageOutput, bool]:
-    """Paste each kept aligned face back into its photo through its mask; one new WFLW-format face per paste.
+    """Paste aligned faces back into their photos through their masks; one new WFLW-format face per paste.
 
-    Until the relighting stages exist the pasted face is the unedited aligned face, which checks the geometry
-    end to end: ``psnr_in_face`` compares the result with the photo where the matte is (almost) 1.
+    Without ``relit`` the pasted face is the unedited aligned face, which checks the geometry end to end:
+    ``psnr_in_face`` compares the result with the photo where the matte is (almost) 1. With ``relit`` (the
+    StyleFlow stage's output) every relit variant of every face is pasted (``face_id`` ``paste:<det>:v<i>``).
     """
 
     def compute(work: Path) -> StageResult:
         faces = filtered.manifest().merge(masks.manifest(), on="detection_id")
+        if relit is not None:
+            variants = relit.manifest()[["detection_id", "variant", "image_path"]].rename(
+                columns={"image_path": "relit_path"}
+            )
+            faces = faces.merge(variants, on="detection_id")
         wflw = index.manifest().set_index("face_id")
         root, aligned_dir, mask_dir = dataset.local_dir() / DATASET_DIR, filtered.local_dir(), masks.local_dir()
         rows = []
         for _, face in faces.iterrows():
             photo, _ = load_photo(root / face["image_path"])
             aligned = cv2.imread(str(aligned_dir / face["aligned_path"]))
+            suffix = ""
+            if relit is not None:
+                aligned = cv2.resize(cv2.imread(str(relit.local_dir() / face["relit_path"])), aligned.shape[1::-1])
+                suffix = f"_v{face['variant']}"
             mask = cv2.imread(str(mask_dir / face["mask_path"]), cv2.IMREAD_GRAYSCALE)
             record = record_of(face, output_size=aligned.shape[0])
             alpha = alpha_matte(mask=mask, sigma=params.matte_sigma * aligned.shape[0])
             pasted, matte = paste_back(photo=photo, aligned=aligned, alpha=alpha, record=record)
-            relative = f"{PASTED_DIR}/{Path(face['aligned_path']).stem}.png"
+            relative = f"{PASTED_DIR}/{Path(face['aligned_path']).stem}{suffix}.png"
             (work / relative).parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(work / relative), pasted)
             source = wflw.loc[face["wflw_face_id"]]
-            rows.append({**source.to_dict(), "face_id": f"paste:{face['detection_id']}", "image_path": relative,
+            face_id = f"paste:{face['detection_id']}" + (f":v{face['variant']}" if relit is not None else "")
+            rows.append({**source.to_dict(), "face_id": face_id, "image_path": relative,
                          "source_face_id": face["wflw_face_id"], "detection_id": face["detection_id"],
                          "psnr_in_face": _psnr(pasted[matte >= 0.99], photo[matte >= 0.99])})  # fmt: skip
         columns = [*wflw.reset_index().columns, "source_face_id", "detection_id", "psnr_in_face"]
@@ -222,6 +234,7 @@ def paste_stage(
         return StageResult(manifest=manifest, info=info)
 
     inputs = {"dataset": dataset, "index": index, "filtered": filtered, "masks": masks}
+    inputs |= {"relit": relit} if relit is not None else {}
     return run_stage(store=store, spec=PASTE, params=params, inputs=inputs, compute=compute)
 
 
