@@ -195,11 +195,11 @@ def relight_styleflow_stage(*, store: Store, filtered: StageOutput, projected: S
             w = torch.from_numpy(np.load(here / face["latent_path"]))[None].to(device)
             noise_file = np.load(here / face["noises_path"])
             noises = [torch.from_numpy(noise_file[f"noise_{i}"])[None].to(device) for i in range(len(noise_file.files))]
-            source = torch.tensor([face["condition"]], dtype=torch.float32, device=device)
+            source = torch.from_numpy(np.asarray(face["condition"], dtype=np.float32)[None]).to(device)
             side = cv2.imread(str(filtered.local_dir() / face["aligned_path"])).shape[0]
             for variant, (presets, amounts) in enumerate(face_plan(params.controls, face["detection_id"])):
                 target = relit_target(source=np.asarray(face["sh"]), presets=presets, amounts=amounts)
-                goal = torch.tensor([target], dtype=torch.float32, device=device)
+                goal = torch.from_numpy(target.astype(np.float32)[None]).to(device)
                 edited = relight_codes(flow=flow, w=w, source=source, target_sh=goal)
                 with torch.no_grad():
                     image = generator.synthesis(edited, noises)[0].float().clamp(-1, 1)

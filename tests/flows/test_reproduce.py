@@ -298,7 +298,21 @@ amp = false
 steps = 8
 w_avg_samples = 256
 discard_step = 4
+[gan]
+relight_backend = "physical"
+[gan.physical]
+max_faces = 4
+[gan.attributes]
+estimator = "fit"
+[gan.styleflow]
+flow = "random"
+[gan.styleflow.controls]
+n_variants = 1
 """
+
+
+def projected_discarded(refs):
+    return refs["gan"]["projected"].output().manifest()["discarded"].astype(bool)
 
 
 @pytest.mark.server
@@ -306,8 +320,18 @@ def test_the_gan_branch_runs_in_the_flow_and_reports_its_geometry(harness, tmp_p
     pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
     profile = _write(tmp_path, 0.25)
     profile.write_text(profile.read_text() + GAN)
-    refs = reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt"])
-    assert set(refs["gan"]) == {"aligned", "filtered", "segmenter", "masks", "pasted", "projected"}
+    refs = reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt", "elt_relit"])
+    assert set(refs["gan"]) == {"aligned", "filtered", "segmenter", "masks", "pasted", "projected", "augmented",
+                                "attributes", "relit", "relit_pasted"}  # fmt: skip
+    relit_faces = refs["gan"]["augmented"].output().manifest()
+    assert relit_faces["source_face_id"].nunique() == 4 and len(relit_faces) == 12  # 3 variants each
+    trained = refs["elt_relit"]["trained"].output().metadata()
+    assert trained["inputs"]["augmented"]["key"] == refs["gan"]["augmented"].key
+    assert trained["info"]["augmented_faces"] > 0
+    assert "augmented" not in refs["elt"]["trained"].output().metadata()["inputs"]
+    kept = (~projected_discarded(refs)).sum()
+    assert len(refs["gan"]["relit_pasted"].output().manifest()) == len(refs["gan"]["attributes"].output().manifest())
+    assert len(refs["gan"]["attributes"].output().manifest()) == kept
     kept = refs["gan"]["filtered"].output().manifest()
     assert len(refs["gan"]["pasted"].output().manifest()) == len(kept) >= 1
     projected = refs["gan"]["projected"].output()
@@ -317,5 +341,7 @@ def test_the_gan_branch_runs_in_the_flow_and_reports_its_geometry(harness, tmp_p
     markdown = (folder / "report.md").read_text()
     assert "## GAN branch: geometry" in markdown and "kept by the filter" in markdown
     assert "## GAN branch: projection" in markdown and "the projected pictures are not meaningful" in markdown
-    for figure in ("alignment", "paste", "projection"):
+    assert "## GAN branch: StyleFlow relighting" in markdown and "relit pictures are not meaningful" in markdown
+    assert "## GAN branch: relighting" in markdown and "physical" in markdown
+    for figure in ("alignment", "paste", "projection", "relight"):
         assert (folder / "figures" / f"{figure}.png").stat().st_size > 5_000 and f"figures/{figure}.png" in markdown
