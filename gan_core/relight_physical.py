@@ -193,11 +193,15 @@ def estimate_source_sh(*, image_bgr: np.ndarray, geometry: FaceGeometry) -> np.n
 
 
 def relight(*, image_bgr: np.ndarray, geometry: FaceGeometry, source_sh: np.ndarray, target_sh: np.ndarray,
-            config: PhysicalConfig = PhysicalConfig()) -> np.ndarray:  # fmt: skip
+            config: PhysicalConfig = PhysicalConfig(), out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """The photo with the face's lighting changed from ``source_sh`` to ``target_sh`` (ratio image).
 
+    Args:
+        out: an image-sized uint8 buffer to write into (reused across variants it saves a large allocation per
+            call); None allocates one.
+
     Returns:
-        A new ``[H, W, 3]`` uint8 image; pixels outside the face box are untouched.
+        ``out`` (or a new ``[H, W, 3]`` uint8 image): the photo, with only the face box changed.
 
     Raises:
         RelightError: a lighting vector is not finite.
@@ -213,7 +217,10 @@ def relight(*, image_bgr: np.ndarray, geometry: FaceGeometry, source_sh: np.ndar
     alpha = cv2.GaussianBlur(cv2.erode(geometry.mask.astype(np.float32), np.ones((inset, inset))), (0, 0), sigma)
     factor = (1.0 + alpha * (np.where(geometry.mask, ratio, 1.0) - 1.0)).astype(np.float32)
     x0, y0, x1, y1 = geometry.box
-    factor = cv2.resize(factor, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    out = image_bgr.copy()
-    out[y0:y1, x0:x1] = cv2.multiply(out[y0:y1, x0:x1], cv2.merge([factor] * 3), dtype=cv2.CV_8U)  # saturating
+    factor = cv2.resize(cv2.merge([factor] * 3), (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    if out is None:
+        out = image_bgr.copy()
+    else:
+        np.copyto(out, image_bgr)
+    cv2.multiply(image_bgr[y0:y1, x0:x1], factor, dst=out[y0:y1, x0:x1], dtype=cv2.CV_8U)  # saturating
     return out

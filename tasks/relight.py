@@ -62,12 +62,12 @@ def face_plan(controls: RelightControls, face_id: str) -> list[tuple[list[str], 
 def _relight_face(image: np.ndarray, face: pd.Series, landmarks: np.ndarray, params: PhysicalParams, work: Path):
     geometry = face_geometry(landmarks=landmarks, image_shape=image.shape, config=params.physical)
     source = estimate_source_sh(image_bgr=image, geometry=geometry)
-    rows = []
+    rows, buffer = [], np.empty_like(image)
     for variant, (presets, amounts) in enumerate(face_plan(params.controls, face["face_id"])):
         target = relit_target(source=source, presets=presets, amounts=amounts)
         relative = f"{RELIT_DIR}/{face['face_id'].replace('/', '__').replace('#', '_')}_v{variant}.png"
         cv2.imwrite(str(work / relative), relight(image_bgr=image, geometry=geometry, source_sh=source,
-                                                  target_sh=target, config=params.physical))  # fmt: skip
+                                                  target_sh=target, config=params.physical, out=buffer))  # fmt: skip
         rows.append({**face.to_dict(), "face_id": f"relit:{face['face_id']}:v{variant}", "image_path": relative,
                      "source_face_id": face["face_id"], "source_image_path": face["image_path"],
                      "backend": "physical", "variant": variant,

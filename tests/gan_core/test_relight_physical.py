@@ -110,3 +110,15 @@ def test_bad_faces_are_refused_with_a_reason():
     with pytest.raises(RelightError, match="NaN SH"):
         relight(image_bgr=image, geometry=geometry, source_sh=np.full(9, np.nan), target_sh=PRESETS["none"])
     assert PhysicalConfig().work_size == 160
+
+
+def test_writing_into_a_reused_buffer_gives_the_same_image():
+    geometry = face_geometry(landmarks=_landmarks(), image_shape=SHAPE)
+    image = _render(geometry, PRESETS["frontal"])
+    source = estimate_source_sh(image_bgr=image, geometry=geometry)
+    buffer = np.full_like(image, 7)
+    for name in ("none", "up_to_down"):
+        target = relit_target(source=source, presets=[name], amounts=[0.8])
+        fresh = relight(image_bgr=image, geometry=geometry, source_sh=source, target_sh=target)
+        reused = relight(image_bgr=image, geometry=geometry, source_sh=source, target_sh=target, out=buffer)
+        assert reused is buffer and np.array_equal(reused, fresh)
