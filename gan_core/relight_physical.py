@@ -6,7 +6,7 @@ review or paste, and leaves the landmarks unchanged by construction:
 1. fit the mean 3D face (``landmark_core.headpose``) to the landmarks (perspective-n-point);
 2. rasterise its triangulated surface (Delaunay over the frontal xy of the 98 points, vertex normals, a depth
    buffer, back faces culled) into a dense normal map over the face region, smoothed;
-3. fit the source SH lighting to the face's luminance (constant albedo; eyes and inner mouth left out);
+3. fit the source SH lighting to the face's luminance (constant albedo; brows, eyes and inner mouth left out);
 4. multiply the face by ``shading(n, L_target) / shading(n, L_source)`` with a soft falloff at the edge.
 
 All work happens at ``work_size`` pixels across the face; only the final ratio map is resized to the photo.
@@ -24,7 +24,9 @@ from scipy.spatial import Delaunay
 from gan_core.sh import dpr_normals, fit_sh, shading
 from landmark_core.headpose import MODEL_TO_CAMERA, mean_face_3d, solve_head_pose
 
-EYES_AND_MOUTH = (tuple(range(60, 68)), tuple(range(68, 76)), tuple(range(88, 96)))  # WFLW indices
+# Regions whose albedo is far from skin's, left out of the lighting fit (WFLW indices): brows, eyes, inner mouth.
+FIT_HOLES = (tuple(range(33, 42)), tuple(range(42, 51)), tuple(range(60, 68)), tuple(range(68, 76)),
+             tuple(range(88, 96)))  # fmt: skip
 
 
 class RelightError(ValueError):
@@ -69,10 +71,22 @@ class FaceGeometry:
     fit_mask: np.ndarray
 
 
+BROW_TOPS = (33, 34, 35, 36, 37, 42, 43, 44, 45, 46)  # upper contours of both eyebrows (WFLW indices)
+FOREHEAD_ROWS = ((0.97, 0.2, 0.08), (0.9, 0.4, 0.25))  # (x scale, rise, recession) per row, face-height units
+
+
 @lru_cache(maxsize=1)
 def face_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The mean face as a mesh: (points [98, 3], triangles [T, 3], vertex normals [98, 3]), normals toward +z."""
-    points = np.asarray(mean_face_3d())
+    """The mean face as a mesh, normals toward +z: (points [98 + 20, 3], triangles [T, 3], normals [98 + 20, 3]).
+
+    The 98 landmarks end at the brows, and the surface between brows and eyes faces downward; without a
+    forehead the normal map would miss the face's largest upward-facing area. Two rows of points above the
+    brows, receding as a forehead does, are added (model units; the landmarks are the first 98 rows).
+    """
+    landmarks = np.asarray(mean_face_3d())
+    brows = landmarks[list(BROW_TOPS)]
+    extra = [brows * [sx, 1, 1] + [0, rise, -recede] for sx, rise, recede in FOREHEAD_ROWS]
+    points = np.vstack([landmarks, *extra])
     triangles = Delaunay(points[:, :2]).simplices.copy()
     a, b, c = (points[triangles[:, i]] for i in range(3))
     clockwise = np.cross(b - a, c - a)[:, 2] < 0
@@ -148,6 +162,7 @@ def face_geometry(*, landmarks: np.ndarray, image_shape: tuple[int, ...],
         raise RelightError("degenerate landmarks: the fitted face lies behind the camera")
     pixels = (K @ camera.T).T
     pixels = pixels[:, :2] / pixels[:, 2:3]
+    box = _box(np.vstack([landmarks, pixels]), image_shape[:2], config)  # the forehead widens the box
     scale = min(1.0, config.work_size / max(box[2] - box[0], box[3] - box[1]))
     size = (max(1, round((box[3] - box[1]) * scale)), max(1, round((box[2] - box[0]) * scale)))
     verts = (pixels - [box[0], box[1]]) * scale
@@ -156,7 +171,7 @@ def face_geometry(*, landmarks: np.ndarray, image_shape: tuple[int, ...],
         raise RelightError(f"face too small for a normal map: {int(mask.sum())} surface pixels")
     normals = _smooth(normals, mask, sigma=config.smooth * config.work_size)
     holes = np.zeros(size, np.uint8)
-    for ring in EYES_AND_MOUTH:
+    for ring in FIT_HOLES:
         cv2.fillPoly(holes, [np.round((landmarks[list(ring)] - [box[0], box[1]]) * scale).astype(np.int32)], 1)
     fit_mask = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & (holes == 0)
     return FaceGeometry(box=box, normals=dpr_normals(normals), mask=mask, fit_mask=fit_mask)

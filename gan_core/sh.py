@@ -62,15 +62,18 @@ def shading(*, normals_dpr: np.ndarray, sh: np.ndarray) -> np.ndarray:
     return sh_basis(normals_dpr) @ np.asarray(sh, dtype=np.float64)
 
 
-def fit_sh(*, normals_dpr: np.ndarray, luminance: np.ndarray, ridge: float = 1e-3) -> np.ndarray:
+def fit_sh(*, normals_dpr: np.ndarray, luminance: np.ndarray, ridge: tuple[float, float] = (1e-3, 0.05)) -> np.ndarray:
     """Least-squares SH lighting that best explains ``luminance`` on surfaces with ``normals`` (constant albedo).
 
-    A small ridge on the second band keeps the fit stable when the visible normals cover little of the sphere.
+    A face shows only the camera-facing half of the sphere, where second-band terms such as YZ can mimic the
+    first band (Y is nearly constant there): unregularised, the fit explains a light from above with a negative
+    Z and a large YZ. A Tikhonov penalty, heavier on the second band, makes the first band carry the
+    direction (on rendered faces with a known light: in-plane direction within a few degrees).
 
     Args:
         normals_dpr: ``[N, 3]`` unit normals, DPR axes.
         luminance: ``[N]`` observed intensity (DPR's L/255 scale).
-        ridge: Tikhonov weight on coefficients 1..8, relative to the data term's scale.
+        ridge: Tikhonov weights on band 1 (coefficients 1-3) and band 2 (4-8), relative to the data scale.
 
     Returns:
         ``[9]`` coefficients.
@@ -82,7 +85,8 @@ def fit_sh(*, normals_dpr: np.ndarray, luminance: np.ndarray, ridge: float = 1e-
         raise ValueError(f"an SH fit needs at least 9 samples, got {len(luminance)}")
     basis = sh_basis(normals_dpr)
     gram = basis.T @ basis
-    penalty = np.diag([0.0] + [ridge * np.trace(gram) / 9] * 8)
+    scale = np.trace(gram) / 9
+    penalty = np.diag([0.0] + [ridge[0] * scale] * 3 + [ridge[1] * scale] * 5)
     sh = np.linalg.solve(gram + penalty, basis.T @ luminance)
     if not np.all(np.isfinite(sh)):
         raise ValueError("SH fit is not finite")

@@ -83,10 +83,11 @@ def _face_attributes(face_id: str, source: pd.Series, lm: np.ndarray, table: pd.
 
 def sh_agreement(dpr: np.ndarray, fit: np.ndarray) -> dict[str, float]:
     """How far the SH fit is from DPR: max/median abs difference of the coefficients (each vector scaled to unit
-    DC term, which removes the albedo scale the fit cannot know) and the median angle (degrees) between their
-    first-order light directions."""
+    DC term, which removes the albedo scale the fit cannot know), and the median angle (degrees) between their
+    light directions in the image plane (first-order X, Z; Y, toward the camera, is confounded with the DC
+    term on a face's visible half-sphere)."""
     a, b = dpr / dpr[:, :1], fit / fit[:, :1]
-    da, db = a[:, [3, 1, 2]], b[:, [3, 1, 2]]
+    da, db = a[:, [3, 2]], b[:, [3, 2]]
     cos = (da * db).sum(1) / np.maximum(np.linalg.norm(da, axis=1) * np.linalg.norm(db, axis=1), 1e-12)
     return {"faces": len(dpr), "max_abs_diff": float(np.abs(a - b).max()),
             "median_abs_diff": float(np.median(np.abs(a - b))),

@@ -41,9 +41,11 @@ def _render(geometry, sh: np.ndarray, albedo: float = 0.8) -> np.ndarray:
 
 def test_mesh_normals_face_the_viewer():
     points, triangles, normals = face_mesh()
-    assert points.shape == (98, 3) and triangles.shape[1] == 3 and len(triangles) > 150
+    assert points.shape == (118, 3) and np.array_equal(points[:98], mean_face_3d())  # landmarks + forehead
+    assert triangles.shape[1] == 3 and len(triangles) > 150
     assert np.allclose(np.linalg.norm(normals, axis=1), 1.0) and (normals[:, 2] > 0).all()
     assert normals[54, 2] > 0.9  # the nose tip looks straight at the camera
+    assert normals[108:, 1].mean() > 0.3  # the upper forehead faces up
 
 
 def test_frontal_face_normals_point_at_the_camera_in_the_middle_and_sideways_at_the_edges():
@@ -122,3 +124,25 @@ def test_writing_into_a_reused_buffer_gives_the_same_image():
         fresh = relight(image_bgr=image, geometry=geometry, source_sh=source, target_sh=target)
         reused = relight(image_bgr=image, geometry=geometry, source_sh=source, target_sh=target, out=buffer)
         assert reused is buffer and np.array_equal(reused, fresh)
+
+
+@pytest.mark.parametrize(
+    "light", [(1.0, 0.0, 0.6), (-1.0, 0.0, 0.6), (0.0, 1.0, 0.6), (0.0, -1.0, 0.6), (0.7, 0.7, 0.6)]
+)
+def test_fit_finds_the_light_of_the_synthetic_renderer(light):
+    """An independent check of the axes: the twin's renderer lights its own head model from a known direction;
+    the fit on the mean-face normals recovers that direction in the image plane."""
+    from landmark_core.synth.render import Appearance, FaceSpec, Lighting, render_face
+
+    appearance = Appearance(skin=(0.8, 0.65, 0.55), hair=(0.2, 0.15, 0.1), iris=(0.3, 0.2, 0.1),
+                            lips=(0.7, 0.3, 0.3), clothes=(0.3, 0.3, 0.6), bald=True)  # fmt: skip
+    image = np.full((512, 512, 3), 0.4, np.float32)
+    lighting = Lighting(direction=light, ambient=0.25, diffuse=0.8, specular=0)
+    spec = FaceSpec(shape=np.asarray(mean_face_3d()), yaw=0, pitch=0, roll=0, center=(256, 280), face_width=260,
+                    appearance=appearance, lighting=lighting)  # fmt: skip
+    face = render_face(image=image, spec=spec, focal=512)
+    bgr = (image[..., ::-1] * 255).clip(0, 255).astype(np.uint8)
+    sh = estimate_source_sh(image_bgr=bgr, geometry=face_geometry(landmarks=face.landmarks, image_shape=bgr.shape))
+    found, true = sh[[3, 2]], np.array([light[0], light[1]])  # DPR X (right) and Z (up)
+    cos = found @ true / np.linalg.norm(found) / np.linalg.norm(true)
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))) < 10

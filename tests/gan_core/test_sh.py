@@ -26,7 +26,7 @@ def test_fit_recovers_the_lighting_of_a_rendered_sphere():
     normals = dpr_normals(_sphere())
     for sh in PRESETS.values():
         luminance = shading(normals_dpr=normals, sh=sh)
-        np.testing.assert_allclose(fit_sh(normals_dpr=normals, luminance=luminance, ridge=0.0), sh, atol=1e-8)
+        np.testing.assert_allclose(fit_sh(normals_dpr=normals, luminance=luminance, ridge=(0.0, 0.0)), sh, atol=1e-8)
     with pytest.raises(ValueError, match="at least 9"):
         fit_sh(normals_dpr=normals[:5], luminance=np.ones(5))
 
