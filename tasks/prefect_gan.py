@@ -14,6 +14,7 @@ from prefect import task
 
 from tasks.data import default_workers
 from tasks.gan import ALIGN, FILTER, DetectParams, FilterParams, align_stage, filter_stage
+from tasks.prefect_review import review_gate
 from tasks.prefect_stages import StageRef, check_injected_failure, named_inputs, stage_policy
 from tasks.project import PROJECT, ProjectParams, project_stage
 from tasks.relight import RELIGHT_PHYSICAL, PhysicalParams, relight_physical_stage
@@ -25,6 +26,7 @@ from tasks.relight_gan import (
     attributes_stage,
     relight_styleflow_stage,
 )
+from tasks.review import ReviewPolicy
 from tasks.segment import (
     PASTE,
     SEGMENT,
@@ -47,6 +49,7 @@ class GanSettings:
     segment: SegmentTrainParams = field(default_factory=SegmentTrainParams)
     paste: PasteParams = field(default_factory=PasteParams)
     project: ProjectParams | None = None  # None leaves projection out
+    review: ReviewPolicy | None = None  # the gate after project; None sends every kept face on
     relight_backend: str = ""  # "physical" | "styleflow": where the relit rows' faces come from; "" = none
     physical: PhysicalParams = field(default_factory=PhysicalParams)
     attributes: AttributesParams | None = None  # with styleflow: the StyleFlow path (needs project)
@@ -88,12 +91,14 @@ def relight_physical_task(store: str, dataset: StageRef, index: StageRef, params
 
 @task(name="attributes", persist_result=True)
 def attributes_task(store: str, dataset: StageRef, index: StageRef, filtered: StageRef, projected: StageRef,
-                    params: AttributesParams, weights_dir: str = "") -> StageRef:  # fmt: skip
-    """Source lighting, attributes and StyleFlow condition of each projected face."""
+                    params: AttributesParams, weights_dir: str = "",
+                    reviewed: StageRef | None = None) -> StageRef:  # fmt: skip
+    """Source lighting, attributes and StyleFlow condition of each projected (and accepted) face."""
     check_injected_failure(ATTRIBUTES.name)
     return StageRef.of(attributes_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
                                         filtered=filtered.output(), projected=projected.output(), params=params,
-                                        weights_dir=Path(weights_dir) if weights_dir else None)[0])  # fmt: skip
+                                        weights_dir=Path(weights_dir) if weights_dir else None,
+                                        reviewed=reviewed.output() if reviewed is not None else None)[0])  # fmt: skip
 
 
 @task(name="relight_styleflow", persist_result=True)
@@ -137,6 +142,11 @@ def paste_task(
     return StageRef.of(paste_stage(store=Store(store), dataset=dataset.output(), index=index.output(),
                                    filtered=filtered.output(), masks=masks.output(), params=params,
                                    relit=relit.output() if relit is not None else None)[0])  # fmt: skip
+
+
+def _attributes_inputs(parameters: dict[str, Any]):
+    inputs = named_inputs("dataset", "index", "filtered", "projected")(parameters)
+    return inputs | ({"reviewed": parameters["reviewed"].output()} if parameters.get("reviewed") is not None else {})
 
 
 def _paste_inputs(parameters: dict[str, Any]):
@@ -205,8 +215,12 @@ def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> 
     if settings.project is not None:
         out["projected"] = tasks["project"](store=store, filtered=filtered, params=settings.project,
                                             weights_dir=settings.weights_dir)  # fmt: skip
+        if settings.review is not None:
+            out["reviewed"] = review_gate(store, out["projected"], settings.review)
     if settings.project is not None and settings.attributes is not None and settings.styleflow is not None:
-        out.update(_styleflow_path(tasks, store, settings, data, filtered, masks, out["projected"]))
+        out.update(
+            _styleflow_path(tasks, store, settings, data, filtered, masks, out["projected"], out.get("reviewed"))
+        )
     if settings.relight_backend == "styleflow":
         if "relit_pasted" not in out:
             raise ValueError("gan.relight_backend 'styleflow' needs [gan.project], [gan.attributes], [gan.styleflow]")
@@ -214,11 +228,12 @@ def gan_branch(store: str, settings: GanSettings, data: dict[str, StageRef]) -> 
     return out
 
 
-def _styleflow_path(tasks, store, settings: GanSettings, data, filtered, masks, projected) -> dict[str, StageRef]:
-    """attributes -> relight_styleflow -> paste of the relit faces."""
+def _styleflow_path(tasks, store, settings: GanSettings, data, filtered, masks, projected,
+                    reviewed) -> dict[str, StageRef]:  # fmt: skip
+    """attributes (of the accepted faces, when reviewed) -> relight_styleflow -> paste of the relit faces."""
     attributes = tasks["attributes"](store=store, dataset=data["dataset"], index=data["index"], filtered=filtered,
                                      projected=projected, params=settings.attributes,
-                                     weights_dir=settings.weights_dir)  # fmt: skip
+                                     weights_dir=settings.weights_dir, reviewed=reviewed)  # fmt: skip
     params = replace(settings.styleflow, generator=settings.project)  # render with the projection's generator
     relit = tasks["relight_styleflow"](store=store, filtered=filtered, projected=projected, attributes=attributes,
                                        params=params, weights_dir=settings.weights_dir)  # fmt: skip

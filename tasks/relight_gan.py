@@ -96,12 +96,17 @@ def sh_agreement(dpr: np.ndarray, fit: np.ndarray) -> dict[str, float]:
 
 def attributes_stage(*, store: Store, dataset: StageOutput, index: StageOutput, filtered: StageOutput,
                      projected: StageOutput, params: AttributesParams = AttributesParams(),
-                     weights_dir: Path | None = None) -> tuple[StageOutput, bool]:  # fmt: skip
-    """Source lighting, attributes and StyleFlow condition of every kept projected face."""
+                     weights_dir: Path | None = None,
+                     reviewed: StageOutput | None = None) -> tuple[StageOutput, bool]:  # fmt: skip
+    """Source lighting, attributes and StyleFlow condition of every kept projected face (with ``reviewed``, the
+    review stage's output: only the accepted ones)."""
 
     def compute(work: Path) -> StageResult:
         faces = projected.manifest()
         faces = faces[~faces["discarded"].astype(bool)].merge(filtered.manifest()[["detection_id", "aligned_path"]])
+        if reviewed is not None:
+            outcome = reviewed.manifest()
+            faces = faces[faces["detection_id"].isin(outcome.loc[outcome["status"] == "accepted", "detection_id"])]
         wflw = index.manifest().set_index("face_id")
         table = _provider_rows(params)
         dpr = load_dpr(_weights(weights_dir, "dpr-512")) if params.estimator == "dpr" else None
@@ -139,6 +144,7 @@ def attributes_stage(*, store: Store, dataset: StageOutput, index: StageOutput, 
                            info=info)  # fmt: skip
 
     inputs = {"dataset": dataset, "index": index, "filtered": filtered, "projected": projected}
+    inputs |= {"reviewed": reviewed} if reviewed is not None else {}
     return run_stage(store=store, spec=ATTRIBUTES, params=params, inputs=inputs, compute=compute)
 
 
