@@ -27,6 +27,9 @@ data_app = typer.Typer(help="WFLW data: fetch, synthesise, index.", no_args_is_h
 app.add_typer(data_app, name="data")
 weights_app = typer.Typer(help="Published network weights: list, fetch.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
+review_app = typer.Typer(help="The manual review of projections: the page, or decisions from a file.",
+                         no_args_is_help=True)  # fmt: skip
+app.add_typer(review_app, name="review")
 register_training(app)
 console = Console(width=None if sys.stdout.isatty() else 120)
 
@@ -230,3 +233,53 @@ def demo(
 
 if __name__ == "__main__":
     app()
+
+
+@review_app.command("serve")
+def review_serve(
+    store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store holding the projections."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (set a --token when not loopback)."),
+    port: int = typer.Option(8765, help="Port."),
+    token: str = typer.Option(None, help="Require ?token=... (or the X-Review-Token header) on every request."),
+) -> None:
+    """Serve the review page: decide pending projections with the keyboard; submit resumes paused runs."""
+    import uvicorn
+
+    from flows.review_app import create_app
+
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        console.print("[red]error:[/red] binding beyond loopback needs --token")
+        raise typer.Exit(2)
+    console.print(f"review page: http://{host}:{port}/" + (f"?token={token}" if token else ""))
+    uvicorn.run(create_app(store=store, token=token), host=host, port=port, log_level="warning")
+
+
+@review_app.command("apply")
+def review_apply(
+    decisions: Path = typer.Option(..., help="CSV with face_id, decision (accept/reject)[, reason, reviewer]."),
+    store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store holding the projections."),
+    reviewer: str = typer.Option("", help="Reviewer name for rows without one."),
+    resume: bool = typer.Option(True, help="Resume paused reproduce runs afterwards."),
+) -> None:
+    """Write decisions from a file (no browser) and resume paused runs."""
+    import asyncio
+
+    from flows.review_app import resume_paused_runs, review_catalog
+    from tasks.review import DecisionError, append_decisions, check_decisions, file_decisions, read_decisions
+    from tasks.stage import Store
+
+    target = Store(store)
+    try:
+        rows = file_decisions(decisions, reviewer=reviewer)
+        known = set(review_catalog(target)["detection_id"])
+        problems = check_decisions(rows, pending=set(), known=known)
+        if problems:
+            raise DecisionError(f"{decisions}: " + "; ".join(problems))
+        written = append_decisions(target, rows)
+    except (DecisionError, FileNotFoundError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    left = len(known - set(read_decisions(target)["face_id"]))
+    console.print(f"{written} decision(s) written; {left} face(s) still pending")
+    if resume and written:
+        console.print(f"resumed flow runs: {asyncio.run(resume_paused_runs(reviewer or 'file')) or 'none paused'}")

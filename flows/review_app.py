@@ -1,0 +1,163 @@
+"""The review page: a small Starlette app (the stack Prefect already installs) for deciding projections fast.
+
+``GET /`` is one page: per pending face the original crop, the aligned face and its projection side by side,
+the final LPIPS, the loss at the early-discard step and the WFLW attribute flags; keys ``a``/``->`` accept,
+``r``/``x`` reject, ``Backspace``/``<-`` go back; a bulk "accept all with LPIPS <= x" with its preview count; a
+progress counter; a submit that POSTs the decisions. ``POST /api/decisions`` appends them to the store's
+decisions file (atomically, before anything else) and then resumes every paused ``reproduce`` run through the
+Prefect API. Binds to 127.0.0.1 by default; with a token, every request must carry it (``?token=`` or the
+``X-Review-Token`` header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from gan_core.photo import load_photo
+from tasks.data import DATASET_DIR
+from tasks.review import DecisionError, append_decisions, check_decisions, read_decisions
+from tasks.stage import STAGE_JSON, Store
+
+FLAGS = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
+PAGE = (Path(__file__).resolve().parent / "review_page.html").read_text()
+
+
+def review_catalog(store: Store) -> pd.DataFrame:
+    """Every kept projected face in the store with where its three pictures are and its WFLW flags."""
+    frames = []
+    for meta_path in sorted(store.fs.glob(f"{store.root.rstrip('/')}/project/*/{STAGE_JSON}")):
+        project = store.output("project", meta_path.rstrip("/").split("/")[-2])
+        filtered = store.output("filter", project.metadata()["inputs"]["filtered"]["key"])
+        inputs = filtered.metadata()["inputs"]
+        faces = project.manifest()
+        faces = faces[~faces["discarded"].astype(bool)].drop(columns=["wflw_face_id"])
+        faces = faces.rename(columns={"image_path": "projected_path"}).merge(filtered.manifest(), on="detection_id")
+        index = store.output("index_wflw", inputs["index"]["key"]).manifest().set_index("face_id")
+        for flag in FLAGS:
+            faces[flag] = [int(index.loc[f, flag]) if f in index.index else 0 for f in faces["wflw_face_id"]]
+        faces["project_dir"] = str(project.local_dir())
+        faces["filter_dir"] = str(filtered.local_dir())
+        dataset = store.output(inputs["dataset"]["stage"], inputs["dataset"]["key"])
+        faces["photo_root"] = str(dataset.local_dir() / DATASET_DIR)
+        frames.append(faces)
+    if not frames:
+        return pd.DataFrame(columns=["detection_id", "lpips"])
+    return pd.concat(frames, ignore_index=True).drop_duplicates("detection_id", keep="last").reset_index(drop=True)
+
+
+def _png(image: np.ndarray, side: int = 320) -> Response:
+    scale = side / max(image.shape[:2])
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    return Response(cv2.imencode(".png", image)[1].tobytes(), media_type="image/png")
+
+
+@lru_cache(maxsize=256)
+def _original_crop(photo: str, box: tuple[float, float, float, float]) -> np.ndarray:
+    image, _ = load_photo(Path(photo))
+    x0, y0, x1, y1 = box
+    m = 0.3 * max(x1 - x0, y1 - y0)
+    return image[max(0, int(y0 - m)) : int(y1 + m), max(0, int(x0 - m)) : int(x1 + m)]
+
+
+async def resume_paused_runs(reviewer: str) -> list[str]:
+    """Resume every paused ``reproduce`` flow run (its gate re-reads the decisions from the store)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+    from prefect.flow_runs import resume_flow_run
+
+    flow_filter = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
+    async with get_client() as client:
+        runs = await client.read_flow_runs(flow_run_filter=flow_filter)
+    resumed = []
+    for run in runs:
+        if run.state and run.state.state_details.run_input_keyset:
+            await resume_flow_run(run.id, run_input={"reviewer": reviewer, "decisions": []})
+            resumed.append(str(run.id))
+    return resumed
+
+
+def create_app(*, store: str, token: str | None = None, resume: bool = True) -> Starlette:
+    """The review app over ``store``; ``resume=False`` only writes decisions (no Prefect API calls)."""
+    target = Store(store)
+    cache: dict[tuple, pd.DataFrame] = {}
+
+    def catalog() -> pd.DataFrame:
+        """The catalog, rebuilt only when the set of projection outputs changes."""
+        outputs = tuple(sorted(target.fs.glob(f"{target.root.rstrip('/')}/project/*/{STAGE_JSON}")))
+        if outputs not in cache:
+            cache.clear()
+            cache[outputs] = review_catalog(target)
+        return cache[outputs]
+
+    def allowed(request: Request) -> bool:
+        given = request.query_params.get("token") or request.headers.get("x-review-token") or ""
+        return token is None or hmac.compare_digest(given, token)
+
+    def pending() -> pd.DataFrame:
+        faces = catalog()
+        decided = set(read_decisions(target)["face_id"])
+        return faces[~faces["detection_id"].isin(decided)].reset_index(drop=True) if len(faces) else faces
+
+    async def page(request: Request) -> Response:
+        if not allowed(request):
+            return Response("forbidden: token required", status_code=403)
+        return HTMLResponse(PAGE)
+
+    async def faces(request: Request) -> Response:
+        if not allowed(request):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        table = pending()
+        items = [{"id": r["detection_id"], "n": i, "lpips": round(float(r["lpips"]), 4),
+                  "loss100": round(float(r["loss_at_discard_step"]), 4),
+                  "flags": [f for f in FLAGS if r[f]]} for i, r in table.iterrows()]  # fmt: skip
+        return JSONResponse({"faces": items, "decided": len(read_decisions(target))})
+
+    async def image(request: Request) -> Response:
+        if not allowed(request):
+            return Response(status_code=403)
+        table = pending()
+        n, kind = int(request.path_params["n"]), request.path_params["kind"]
+        if n >= len(table) or table.loc[n, "detection_id"] != request.query_params.get("id"):
+            return Response("unknown face", status_code=404)
+        face = table.loc[n]
+        if kind == "projected":
+            return _png(cv2.imread(str(Path(face["project_dir"]) / face["projected_path"])))
+        if kind == "aligned":
+            return _png(cv2.imread(str(Path(face["filter_dir"]) / face["aligned_path"])))
+        box = tuple(float(v) for v in np.asarray(face["det_box"]).reshape(-1)[:4])
+        return _png(_original_crop(str(Path(face["photo_root"]) / face["image_path"]), box))
+
+    async def decisions(request: Request) -> Response:
+        if not allowed(request):
+            return JSONResponse({"error": "forbidden"}, status_code=403)
+        body = await request.json()
+        reviewer = str(body.get("reviewer") or "").strip()
+        rows = [{"face_id": d.get("face_id"), "decision": d.get("decision"), "reason": d.get("reason", ""),
+                 "reviewer": reviewer, "policy": "human"} for d in body.get("decisions", [])]  # fmt: skip
+        waiting = set(pending()["detection_id"]) if len(catalog()) else set()
+        problems = ([] if reviewer else ["a reviewer name is required"]) + [
+            p for p in check_decisions(rows, pending=set(), known=waiting)]  # fmt: skip
+        if problems:
+            return JSONResponse({"error": "; ".join(problems)}, status_code=400)
+        try:
+            written = await asyncio.to_thread(append_decisions, target, rows)
+        except DecisionError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
+        resumed = await resume_paused_runs(reviewer) if resume and written else []
+        return JSONResponse({"written": written, "resumed": resumed, "pending": len(waiting) - written})
+
+    return Starlette(routes=[Route("/", page), Route("/api/faces", faces),
+                             Route("/img/{kind:str}/{n:int}.png", image),
+                             Route("/api/decisions", decisions, methods=["POST"])])  # fmt: skip

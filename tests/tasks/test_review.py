@@ -1,0 +1,100 @@
+"""The decisions store and the policies: append-only, atomic, latest-wins, checked; the review stage's outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tasks.review import (
+    DecisionError,
+    ReviewPolicy,
+    append_decisions,
+    auto_decisions,
+    check_decisions,
+    decisions_digest,
+    file_decisions,
+    pending_faces,
+    read_decisions,
+    review_stage,
+)
+from tasks.stage import StageResult, StageSpec, Store, run_stage
+
+
+def projected_output(store: Store, n: int = 4):
+    rows = [{"detection_id": f"img{i}#0", "discarded": i == n - 1, "lpips": 0.1 * (i + 1),
+             "loss_at_discard_step": 0.5 + i, "image_path": f"p{i}.png"} for i in range(n)]  # fmt: skip
+    spec = StageSpec(name="project", version=1, modules=("tasks.review",))
+    return run_stage(store=store, spec=spec, params={"n": n}, inputs={},
+                     compute=lambda work: StageResult(manifest=pd.DataFrame(rows)))[0]  # fmt: skip
+
+
+def test_decisions_are_appended_atomically_and_the_latest_wins(tmp_path):
+    store = Store(tmp_path)
+    assert read_decisions(store).empty
+    assert append_decisions(store, [{"face_id": "a", "decision": "accept", "reviewer": "ann"}]) == 1
+    append_decisions(store, [{"face_id": "a", "decision": "reject", "reason": "blurry", "reviewer": "bob"},
+                             {"face_id": "b", "decision": "accept"}])  # fmt: skip
+    latest = read_decisions(store).set_index("face_id")
+    assert latest.loc["a", "decision"] == "reject" and latest.loc["a", "reviewer"] == "bob"
+    history = read_decisions(store, history=True)
+    assert list(history["face_id"]) == ["a", "a", "b"] and history["decided_at"].str.len().min() >= 19
+    assert not list((tmp_path / "review").glob("*.tmp-*"))  # nothing half-written left behind
+    with pytest.raises(DecisionError, match="accept/reject"):
+        append_decisions(store, [{"face_id": "c", "decision": "maybe"}])
+    assert len(read_decisions(store, history=True)) == 3  # a refused batch writes nothing
+
+
+def test_pending_faces_and_the_checks(tmp_path):
+    store = Store(tmp_path)
+    projected = projected_output(store)
+    assert list(pending_faces(store, projected)["detection_id"]) == ["img0#0", "img1#0", "img2#0"]
+    append_decisions(store, [{"face_id": "img1#0", "decision": "accept"}])
+    pending = set(pending_faces(store, projected)["detection_id"])
+    assert pending == {"img0#0", "img2#0"}
+    known = {"img0#0", "img1#0", "img2#0"}
+    ok = [{"face_id": "img0#0", "decision": "accept"}, {"face_id": "img2#0", "decision": "reject"}]
+    assert check_decisions(ok, pending=pending, known=known) == []
+    problems = check_decisions([{"face_id": "zzz", "decision": "accept"}, {"face_id": "img0#0", "decision": "ok"},
+                                {"face_id": "img0#0", "decision": "accept"}], pending=pending, known=known)  # fmt: skip
+    assert any("unknown face ids: ['zzz']" in p for p in problems)
+    assert any("'accept' or 'reject'" in p for p in problems)
+    assert any("decided twice" in p for p in problems)
+    assert any("1 pending face(s) without a decision: ['img2#0']" in p for p in problems)
+
+
+def test_auto_and_file_policies(tmp_path):
+    store = Store(tmp_path)
+    faces = pending_faces(store, projected_output(store))
+    auto = auto_decisions(faces, threshold=0.2)
+    assert [r["decision"] for r in auto] == ["accept", "accept", "reject"]
+    assert all(r["policy"] == "auto" and "0.2" in r["reviewer"] for r in auto)
+    (tmp_path / "d.csv").write_text("face_id,decision,reason\nimg0#0,Accept,fine\nimg1#0,reject,\n")
+    rows = file_decisions(tmp_path / "d.csv", reviewer="carol")
+    assert [(r["face_id"], r["decision"], r["reviewer"], r["policy"]) for r in rows] == [
+        ("img0#0", "accept", "carol", "file"), ("img1#0", "reject", "carol", "file")]  # fmt: skip
+    (tmp_path / "bad.csv").write_text("id,decision\nx,accept\n")
+    with pytest.raises(DecisionError, match="missing column\\(s\\) \\['face_id'\\]"):
+        file_decisions(tmp_path / "bad.csv")
+
+
+def test_review_stage_records_every_faces_outcome_and_is_keyed_by_the_decisions(tmp_path):
+    store = Store(tmp_path)
+    projected = projected_output(store)
+    with pytest.raises(DecisionError, match="no review decision"):
+        review_stage(store=store, projected=projected, policy=ReviewPolicy())
+    append_decisions(store, [{"face_id": "img0#0", "decision": "accept", "reviewer": "ann"},
+                             {"face_id": "img1#0", "decision": "reject", "reason": "not her", "reviewer": "ann"},
+                             {"face_id": "img2#0", "decision": "accept", "reviewer": "ann"}])  # fmt: skip
+    first, _ = review_stage(store=store, projected=projected, policy=ReviewPolicy())
+    outcome = first.manifest().set_index("detection_id")
+    assert list(outcome["status"]) == ["accepted", "rejected", "accepted", "discarded"]
+    assert outcome.loc["img1#0", "reason"] == "not her" and "early-discard" in outcome.loc["img3#0", "reason"]
+    digest = decisions_digest(store, projected)
+    append_decisions(store, [{"face_id": "img2#0", "decision": "reject", "reviewer": "bob"}])
+    assert decisions_digest(store, projected) != digest
+    second, computed = review_stage(store=store, projected=projected, policy=ReviewPolicy())
+    assert computed and second.key != first.key
+    assert second.manifest().set_index("detection_id").loc["img2#0", "status"] == "rejected"
+    assert Path(first.local_dir()).is_dir()  # the earlier outcome stays as it was
