@@ -88,8 +88,8 @@ def test_prefect_yaml_deployments_point_at_real_flows_with_valid_parameters():
 
     assert spec["prefect-version"] == prefect.__version__
     deployments = {d["name"]: d for d in spec["deployments"]}
-    assert set(deployments) == {"reproduce", "train-experiment"}
-    assert deployments["reproduce"]["work_pool"]["name"] == "cpu-pool"
+    assert set(deployments) == {"reproduce", "train-experiment", "review"}
+    assert deployments["reproduce"]["work_pool"]["name"] == deployments["review"]["work_pool"]["name"] == "cpu-pool"
     assert deployments["train-experiment"]["work_pool"]["name"] == "gpu-pool"
     for deployment in deployments.values():
         path, name = deployment["entrypoint"].split(":")
