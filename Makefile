@@ -7,18 +7,25 @@ STAMP := $(VENV)/.installed
 # resolving `torch>=2.2` to a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean browser
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,seg]'
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,seg]' "$(TORCH_SPEC)"
 	touch $(STAMP)
+
+# The review page's browser test drives Debian's chromium (Playwright, no browser download). Installed when
+# missing and apt is usable as root; otherwise that one test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
+	  echo "chromium not installed: the review page's browser test will skip"
 
 demo: $(STAMP)
 	$(BIN)/eltrepro demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -46,12 +46,20 @@ def gan_summary(gan: dict[str, StageOutput]) -> str:
     table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="stage"))
     text = "\n## GAN branch: geometry\n\n" + "\n".join(markdown_table(table)) + "\n"
     text += projection_summary(gan["projected"]) if "projected" in gan else ""
+    text += review_summary(gan["reviewed"]) if "reviewed" in gan else ""
     text += styleflow_summary(gan) if "relit" in gan else ""
     return text + (relight_summary(gan["augmented"]) if _physical(gan) else "")
 
 
 def _physical(gan: dict[str, StageOutput]) -> bool:
     return "augmented" in gan and gan["augmented"].stage == "relight_physical"
+
+
+def review_summary(reviewed: StageOutput) -> str:
+    """Markdown: the review gate's policy and how many faces it accepted, rejected, and the projector discarded."""
+    info = reviewed.metadata()["info"]
+    counts = ", ".join(f"{k} {info['counts'].get(k, 0)}" for k in ("accepted", "rejected", "discarded"))
+    return f"\n## GAN branch: review\n\nPolicy `{info['policy']}`: {counts}. Only accepted faces are relit.\n"
 
 
 def styleflow_summary(gan: dict[str, StageOutput]) -> str:

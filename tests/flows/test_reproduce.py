@@ -228,6 +228,8 @@ def test_profiles_load_and_errors_name_the_file(tmp_path):
     assert demo.gan.project.generator == "random" and demo.gan.project.projector.discard_loss == 1.0
     assert thesis.gan.project.generator == "ffhq-1024" and thesis.gan.project.perceptual == "lpips-vgg"
     assert thesis.gan.project.projector.steps == 1000 and thesis.gan.weights_dir == "data/weights"
+    assert demo.gan.review.policy == "auto" and thesis.gan.review.policy == "human"
+    assert demo.gan.relight_backend == thesis.gan.relight_backend == "physical"
     bad.write_text('[data]\nsource = "ftp"\n')
     with pytest.raises(ValueError, match="bad.toml: data: source must be 'synth' or 'wflw'"):
         load_profile(bad)
@@ -308,6 +310,9 @@ estimator = "fit"
 flow = "random"
 [gan.styleflow.controls]
 n_variants = 1
+[gan.review]
+policy = "auto"
+lpips_threshold = 1e9
 """
 
 
@@ -322,7 +327,10 @@ def test_the_gan_branch_runs_in_the_flow_and_reports_its_geometry(harness, tmp_p
     profile.write_text(profile.read_text() + GAN)
     refs = reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt", "elt_relit"])
     assert set(refs["gan"]) == {"aligned", "filtered", "segmenter", "masks", "pasted", "projected", "augmented",
-                                "attributes", "relit", "relit_pasted"}  # fmt: skip
+                                "reviewed", "attributes", "relit", "relit_pasted"}  # fmt: skip
+    outcome = refs["gan"]["reviewed"].output().manifest()
+    assert set(outcome["status"]) <= {"accepted", "discarded"} and (outcome["status"] == "accepted").any()
+    assert refs["gan"]["attributes"].output().metadata()["inputs"]["reviewed"]["key"] == refs["gan"]["reviewed"].key
     relit_faces = refs["gan"]["augmented"].output().manifest()
     assert relit_faces["source_face_id"].nunique() == 4 and len(relit_faces) == 12  # 3 variants each
     trained = refs["elt_relit"]["trained"].output().metadata()
@@ -341,6 +349,7 @@ def test_the_gan_branch_runs_in_the_flow_and_reports_its_geometry(harness, tmp_p
     markdown = (folder / "report.md").read_text()
     assert "## GAN branch: geometry" in markdown and "kept by the filter" in markdown
     assert "## GAN branch: projection" in markdown and "the projected pictures are not meaningful" in markdown
+    assert "## GAN branch: review" in markdown and "Policy `auto`" in markdown
     assert "## GAN branch: StyleFlow relighting" in markdown and "relit pictures are not meaningful" in markdown
     assert "## GAN branch: relighting" in markdown and "physical" in markdown
     for figure in ("alignment", "paste", "projection", "relight"):
