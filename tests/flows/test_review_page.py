@@ -37,7 +37,7 @@ def review_store(root: Path, n: int = 5) -> tuple[Store, StageRef]:
     def dataset(work):
         (work / "wflw").mkdir()
         for i in range(n):
-            cv2.imwrite(str(work / "wflw" / f"p{i}.png"), np.full((80, 80, 3), 40 * i, np.uint8))
+            cv2.imwrite(str(work / "wflw" / f"p{i}.png"), np.full((80, 80, 3), (40 * i) % 256, np.uint8))
         return StageResult(manifest=pd.DataFrame({"path": [f"p{i}.png" for i in range(n)]}))
 
     ds = stage("synth_wflw", {"n": n}, dataset)
@@ -53,7 +53,7 @@ def review_store(root: Path, n: int = 5) -> tuple[Store, StageRef]:
     def aligned(work):
         (work / "aligned").mkdir()
         for i in range(n):
-            cv2.imwrite(str(work / "aligned" / f"a{i}.png"), np.full((64, 64, 3), 30 * i, np.uint8))
+            cv2.imwrite(str(work / "aligned" / f"a{i}.png"), np.full((64, 64, 3), (30 * i) % 256, np.uint8))
         return StageResult(manifest=pd.DataFrame({
             "detection_id": [f"p{i}.png#0" for i in range(n)], "image_path": [f"p{i}.png" for i in range(n)],
             "det_box": [[10.0, 10.0, 60.0, 60.0]] * n, "wflw_face_id": [f"f{i}" for i in range(n)],
@@ -64,7 +64,7 @@ def review_store(root: Path, n: int = 5) -> tuple[Store, StageRef]:
     def projections(work):
         (work / "projections").mkdir()
         for i in range(n):
-            cv2.imwrite(str(work / "projections" / f"q{i}.png"), np.full((32, 32, 3), 25 * i, np.uint8))
+            cv2.imwrite(str(work / "projections" / f"q{i}.png"), np.full((32, 32, 3), (25 * i) % 256, np.uint8))
         return StageResult(manifest=pd.DataFrame({
             "detection_id": [f"p{i}.png#0" for i in range(n)], "wflw_face_id": [f"f{i}" for i in range(n)],
             "discarded": [False] * n, "lpips": [0.1 + 0.05 * i for i in range(n)],
