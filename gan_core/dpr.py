@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_core.strict import load_strict
+
 N_LIGHT_FEATURES = 27  # innermost channels that carry the lighting
 
 
@@ -130,17 +132,10 @@ def load_dpr(path: Path) -> HourglassNet:
     """The published DPR weights in the port, strictly (``weights_only``; every key and shape), in eval mode.
 
     Raises:
-        ValueError: keys or shapes differ from the network's.
+        WeightsMismatchError: keys or shapes differ from the network's.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
     model = HourglassNet()
-    own = model.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        raise ValueError(f"{path}: not DPR's 512 network: missing {missing[:5]}, unexpected {unexpected[:5]}, "
-                         f"shape mismatches {shapes[:5]}")  # fmt: skip
-    model.load_state_dict(state, strict=True)
+    load_strict(model, torch.load(path, map_location="cpu", weights_only=True), source=f"{path} (DPR 512)")
     return model.eval().requires_grad_(False)
 
 

@@ -26,6 +26,8 @@ import torch
 from torch import nn
 from torchdiffeq import odeint
 
+from gan_core.strict import load_strict
+
 LIGHTING_ROWS = (7, 12)  # W+ rows [7, 12) take the edited code
 
 
@@ -179,15 +181,8 @@ def load_styleflow(path: Path, *, config: FlowConfig = FlowConfig()) -> Sequenti
     """The published flow weights (``modellarge10k.pt``), strictly (``weights_only``; every key and shape).
 
     Raises:
-        ValueError: keys or shapes differ.
+        WeightsMismatchError: keys or shapes differ.
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
     flow = SequentialFlow(config)
-    own = flow.state_dict()
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    shapes = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or shapes:
-        raise ValueError(f"{path}: not a StyleFlow flow of {config}: missing {missing[:5]}, unexpected "
-                         f"{unexpected[:5]}, shape mismatches {shapes[:5]}")  # fmt: skip
-    flow.load_state_dict(state, strict=True)
+    load_strict(flow, torch.load(path, map_location="cpu", weights_only=True), source=f"{path} (StyleFlow {config})")
     return flow.eval()

@@ -21,12 +21,9 @@ from pathlib import Path
 import torch
 
 from gan_core.safe_pickle import PersistentRecord, UnsafePickleError, load_network_pickle
+from gan_core.strict import WeightsMismatchError, load_strict
 from gan_core.stylegan2 import Generator, GeneratorConfig
 from gan_core.upfirdn import make_filter
-
-
-class WeightsMismatchError(ValueError):
-    """The file's tensors and the module's do not correspond one to one."""
 
 
 @dataclass
@@ -62,19 +59,6 @@ def config_from_state(state: dict[str, torch.Tensor], *, lr_mlp: float = 0.01,
     return config
 
 
-def load_state_strict(generator: Generator, state: dict[str, torch.Tensor]) -> None:
-    """``load_state_dict`` that reports every missing, unexpected and mis-shaped key at once."""
-    own = generator.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k}: file {tuple(state[k].shape)} vs module {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))  # fmt: skip
-    if missing or unexpected or shapes:
-        raise WeightsMismatchError(f"missing {missing[:8]} ({len(missing)}), unexpected {unexpected[:8]} "
-                                   f"({len(unexpected)}), shape mismatches {shapes[:8]} ({len(shapes)})")  # fmt: skip
-    generator.load_state_dict(state, strict=True)
-
-
 def load_rosinality(path: Path, *, config: GeneratorConfig | None = None) -> LoadedGenerator:
     """Load a rosinality-format checkpoint (``g_ema`` + ``latent_avg``) with ``torch.load(weights_only=True)``.
 
@@ -88,7 +72,7 @@ def load_rosinality(path: Path, *, config: GeneratorConfig | None = None) -> Loa
         raise WeightsMismatchError(f"{path}: no 'g_ema' state dict (found {found})")
     state = dict(ckpt["g_ema"])
     generator = Generator(config or config_from_state(state))
-    load_state_strict(generator, state)
+    load_strict(generator, state, source=str(path))
     latent_avg = ckpt.get("latent_avg")
     return LoadedGenerator(generator=generator.eval(), latent_avg=None if latent_avg is None else latent_avg.float(),
                            source=f"rosinality:{path}")  # fmt: skip
@@ -180,7 +164,7 @@ def load_ada_pickle(path: Path, *, network: str = "G_ema") -> LoadedGenerator:
     config = config_from_state(state, lr_mlp=float((kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", 0.01)),
                                conv_clamp=synth.get("conv_clamp"))  # fmt: skip
     generator = Generator(config)
-    load_state_strict(generator, with_fixed_buffers(state, config))
+    load_strict(generator, with_fixed_buffers(state, config), source=str(path))
     return LoadedGenerator(generator=generator.eval(), latent_avg=w_avg, source=f"nvidia-pkl:{path}")
 
 

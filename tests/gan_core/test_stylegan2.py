@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from gan_core.strict import load_strict
 from gan_core.stylegan2 import TINY, Generator, GeneratorConfig, mean_w
-from gan_core.stylegan2_weights import ada_to_rosinality, config_from_state, load_state_strict, with_fixed_buffers
+from gan_core.stylegan2_weights import ada_to_rosinality, config_from_state, with_fixed_buffers
 from gan_core.upfirdn import make_filter
 
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
@@ -58,7 +59,7 @@ def test_matches_nvidia_stylegan2_ada_reference():
     config = config_from_state(state)
     assert config == TINY
     g = Generator(config).eval()
-    load_state_strict(g, with_fixed_buffers(state, config))
+    load_strict(g, with_fixed_buffers(state, config))
     with torch.no_grad():
         mapped = g.mapping(fill("z", (2, 32)))
         image = g.synthesis(fill("wplus", (2, ref["num_ws"], 32)))
