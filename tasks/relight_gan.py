@@ -216,11 +216,13 @@ def relight_styleflow_stage(*, store: Store, filtered: StageOutput, projected: S
                     str(work / relative), cv2.resize(rgb[..., ::-1], (side, side), interpolation=cv2.INTER_CUBIC)
                 )
                 rows.append({"detection_id": face["detection_id"], "wflw_face_id": face["wflw_face_id"],
-                             "variant": variant, "presets": presets, "amounts": amounts, "source_sh": list(face["sh"]),
+                             "backend": "styleflow", "variant": variant, "presets": presets, "amounts": amounts,
+                             "source_sh": list(face["sh"]),
                              "target_sh": target.tolist(), "image_path": relative,
                              "code_change": float((edited - w).abs().max())})  # fmt: skip
-        manifest = pd.DataFrame(rows, columns=["detection_id", "wflw_face_id", "variant", "presets", "amounts",
-                                               "source_sh", "target_sh", "image_path", "code_change"])  # fmt: skip
+        columns = ["detection_id", "wflw_face_id", "backend", "variant", "presets", "amounts", "source_sh",
+                   "target_sh", "image_path", "code_change"]  # fmt: skip
+        manifest = pd.DataFrame(rows, columns=columns)
         meaningful = about.get("meaningful", False) and params.flow != RANDOM
         info = {"backend": "styleflow", "flow": params.flow, "generator": about.get("generator"), "faces": len(faces),
                 "variants": len(manifest), "meaningful": meaningful}  # fmt: skip

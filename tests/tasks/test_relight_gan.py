@@ -93,7 +93,8 @@ def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
                                      params=params)  # fmt: skip
     relit = out.manifest()
     assert len(relit) == 2 * len(attributes.manifest())
-    assert (relit["code_change"] > 0).all()
+    assert (relit["code_change"] > 0).all() and (relit["backend"] == "styleflow").all()
+    assert all(len(t) == 9 for t in relit["target_sh"]) and all(len(p) == 3 for p in relit["presets"])
     info = out.metadata()["info"]
     assert info["meaningful"] is False and "not meaningful" in info["warning"]
     for path in relit["image_path"]:
