@@ -146,9 +146,9 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
         reviewer = str(body.get("reviewer") or "").strip()
         rows = [{"face_id": d.get("face_id"), "decision": d.get("decision"), "reason": d.get("reason", ""),
                  "reviewer": reviewer, "policy": "human"} for d in body.get("decisions", [])]  # fmt: skip
-        waiting = set(pending()["detection_id"]) if len(catalog()) else set()
-        problems = ([] if reviewer else ["a reviewer name is required"]) + [
-            p for p in check_decisions(rows, pending=set(), known=waiting)]  # fmt: skip
+        waiting = set(pending()["detection_id"])
+        problems = ([] if reviewer else ["a reviewer name is required"]) + check_decisions(
+            rows, pending=set(), known=waiting)  # fmt: skip
         if problems:
             return JSONResponse({"error": "; ".join(problems)}, status_code=400)
         try:

@@ -101,7 +101,8 @@ def decide_by_policy(store: Store, projected: StageRef, policy: ReviewPolicy) ->
         answer = _wait(model, timeout=policy.timeout_s, key=f"review-{output.key}-{attempt}")
         attempt += 1
         rows = _rows(answer)
-        problems = check_decisions(rows, pending=set(ids), known=known)
+        still = set(pending_faces(store, output)["detection_id"])  # the page writes its decisions before resuming
+        problems = check_decisions(rows, pending=still, known=known)
         if problems:
             logger.error("review input refused: %s", "; ".join(problems))
             continue

@@ -87,7 +87,8 @@ def fetch_weights(*, names: list[str], dest: Path, mirror: str | None = None, sh
     return report
 
 
-def _weights_path(weights_dir: Path | None, name: str) -> Path:
+def weights_path(weights_dir: Path | None, name: str) -> Path:
+    """The local file of published weights ``name`` in ``weights_dir``; FileNotFoundError names the fetch command."""
     remote = weight_file(name)
     path = (weights_dir or Path(".")) / remote.name
     if weights_dir is None or not path.is_file():
@@ -104,7 +105,7 @@ def load_generator_for(*, params: ProjectParams, weights_dir: Path | None, devic
         about = {"generator": f"randomly initialised {params.random_config} (seed {params.random_seed})",
                  "meaningful": False}  # fmt: skip
     else:
-        loaded = load_generator(_weights_path(weights_dir, params.generator))
+        loaded = load_generator(weights_path(weights_dir, params.generator))
         generator, about = loaded.generator, {"generator": f"{params.generator} ({loaded.source})", "meaningful": True}
     return generator.eval().requires_grad_(False).to(device), about
 
@@ -117,8 +118,8 @@ def load_networks(*, params: ProjectParams, weights_dir: Path | None, device: to
         perceptual = LPIPS(TINY_PERCEPTUAL)
         about["perceptual"] = "randomly initialised LPIPS stand-in (TINY_PERCEPTUAL)"
     else:
-        perceptual = load_lpips(vgg_path=_weights_path(weights_dir, "vgg16-imagenet"),
-                                lin_path=_weights_path(weights_dir, "lpips-vgg-lin"))  # fmt: skip
+        perceptual = load_lpips(vgg_path=weights_path(weights_dir, "vgg16-imagenet"),
+                                lin_path=weights_path(weights_dir, "lpips-vgg-lin"))  # fmt: skip
         about["perceptual"] = "LPIPS-VGG v0.1 (published weights)"
     about["meaningful"] = about["meaningful"] and params.perceptual != RANDOM
     if not about["meaningful"]:

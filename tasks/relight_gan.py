@@ -26,14 +26,13 @@ import torch
 from gan_core.attributes import ATTRIBUTE_NAMES, condition_vector, stats_attributes, table_attributes
 from gan_core.dpr import estimate_sh, load_dpr
 from gan_core.photo import PhotoError, load_photo
-from gan_core.published import weight_file
 from gan_core.relight_physical import RelightError, estimate_source_sh, face_geometry
 from gan_core.sh import relit_target
 from gan_core.styleflow import FlowConfig, SequentialFlow, load_styleflow, relight_codes
 from landmark_core.headpose import estimate_head_pose
 from landmark_core.wflw_index import landmarks_array
 from tasks.data import DATASET_DIR
-from tasks.project import RANDOM, ProjectParams, load_generator_for
+from tasks.project import RANDOM, ProjectParams, load_generator_for, weights_path
 from tasks.relight import RelightControls, face_plan
 from tasks.stage import StageOutput, StageResult, StageSpec, Store, run_stage
 
@@ -109,7 +108,7 @@ def attributes_stage(*, store: Store, dataset: StageOutput, index: StageOutput, 
             faces = faces[faces["detection_id"].isin(outcome.loc[outcome["status"] == "accepted", "detection_id"])]
         wflw = index.manifest().set_index("face_id")
         table = _provider_rows(params)
-        dpr = load_dpr(_weights(weights_dir, "dpr-512")) if params.estimator == "dpr" else None
+        dpr = load_dpr(weights_path(weights_dir, "dpr-512")) if params.estimator == "dpr" else None
         root, rows, quarantine = dataset.local_dir() / DATASET_DIR, [], []
         for _, face in faces.iterrows():
             source = wflw.loc[face["wflw_face_id"]]
@@ -148,14 +147,6 @@ def attributes_stage(*, store: Store, dataset: StageOutput, index: StageOutput, 
     return run_stage(store=store, spec=ATTRIBUTES, params=params, inputs=inputs, compute=compute)
 
 
-def _weights(weights_dir: Path | None, name: str) -> Path:
-    path = (weights_dir or Path(".")) / weight_file(name).name
-    if weights_dir is None or not path.is_file():
-        raise FileNotFoundError(f"{path}: published weights {name!r} not found; fetch them with "
-                                f"`eltrepro weights fetch {name} --dest <dir>` and pass that folder")  # fmt: skip
-    return path
-
-
 @dataclass(frozen=True)
 class StyleFlowParams:
     """Attributes:
@@ -176,7 +167,7 @@ class StyleFlowParams:
 
 def _flow(params: StyleFlowParams, weights_dir: Path | None) -> SequentialFlow:
     if params.flow != RANDOM:
-        return load_styleflow(_weights(weights_dir, params.flow))
+        return load_styleflow(weights_path(weights_dir, params.flow))
     torch.manual_seed(params.seed)
     flow = SequentialFlow(params.random_flow)
     with torch.no_grad():  # a stand-in that actually moves codes: small random weights everywhere
