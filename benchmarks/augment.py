@@ -78,25 +78,38 @@ def floor(faces, rng):
 def albumentations_pipeline(faces):
     """Built once per face outside the timed loop (the crop depends on the face box)."""
     kp = A.KeypointParams(format="xy", remove_invisible=False)
-    step1 = A.Compose([
-        A.HorizontalFlip(p=1.0),
-        A.CoarseDropout(num_holes_range=(1, 1), hole_height_range=(0.04, 0.15), hole_width_range=(0.03, 0.12),
-                        fill="random", p=1.0),
-        A.HueSaturationValue(p=1.0),
-        A.GaussianBlur(blur_limit=(3, 9), p=1.0),
-        A.Affine(scale=(0.85, 1.15), p=1.0),
-    ], keypoint_params=kp)  # fmt: skip
+    step1 = A.Compose(
+        [
+            A.HorizontalFlip(p=1.0),
+            A.CoarseDropout(
+                num_holes_range=(1, 1),
+                hole_height_range=(0.04, 0.15),
+                hole_width_range=(0.03, 0.12),
+                fill="random",
+                p=1.0,
+            ),
+            A.HueSaturationValue(p=1.0),
+            A.GaussianBlur(blur_limit=(3, 9), p=1.0),
+            A.Affine(scale=(0.85, 1.15), p=1.0),
+        ],
+        keypoint_params=kp,
+    )
     step2 = []
     for _, _, box in faces:
         ctx = FaceContext.from_box(box)
         half = 0.8 * max(ctx.width, ctx.height)
         x0, y0 = int(max(ctx.center[0] - half, 0)), int(max(ctx.center[1] - half, 0))
         x1, y1 = int(min(ctx.center[0] + half, W)), int(min(ctx.center[1] + half, H))
-        step2.append(A.Compose([
-            A.Affine(rotate=(-45, 45), translate_percent=(-0.05, 0.05), p=1.0),
-            A.Crop(x_min=x0, y_min=y0, x_max=x1, y_max=y1),
-            A.Resize(SIZE, SIZE),
-        ], keypoint_params=kp))  # fmt: skip
+        step2.append(
+            A.Compose(
+                [
+                    A.Affine(rotate=(-45, 45), translate_percent=(-0.05, 0.05), p=1.0),
+                    A.Crop(x_min=x0, y_min=y0, x_max=x1, y_max=y1),
+                    A.Resize(SIZE, SIZE),
+                ],
+                keypoint_params=kp,
+            )
+        )
     return step1, step2
 
 

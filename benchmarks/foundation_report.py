@@ -60,21 +60,28 @@ def main() -> None:
     index = index_wflw(root=root)
     subsets = compute_subsets(faces=index.faces)
     t2 = time.perf_counter()
-    print(f"synthesise {t1 - t0:.1f} s + index/pose {t2 - t1:.1f} s = {t2 - t0:.1f} s "
-          f"({(t2 - t0) / 60:.2f} x the 60 s budget; {args.workers} workers; {len(index.faces)} faces)")  # fmt: skip
+    print(
+        f"synthesise {t1 - t0:.1f} s + index/pose {t2 - t1:.1f} s = {t2 - t0:.1f} s "
+        f"({(t2 - t0) / 60:.2f} x the 60 s budget; {args.workers} workers; {len(index.faces)} faces)"
+    )
 
     truth = [pd.read_parquet(root / SYNTH_DIR / f"truth_{s}.parquet").assign(split=s) for s in ("train", "test")]
     faces = index.faces.merge(subsets[["face_id", "yaw", "pitch", "roll", "in_frontal", "in_frontal_illumination"]])
     faces = faces.merge(pd.concat(truth), on=["split", "line"], suffixes=("", "_true"))
     test = faces[faces["split"] == "test"]
     err = {a: np.median(np.abs(test[a] - test[f"{a}_true"])) for a in ("yaw", "pitch", "roll")}
-    print("POSIT (solvePnP) median |error| on the test split: "
-          + ", ".join(f"{a} {v:.2f} deg" for a, v in err.items()) + " (goal <= 3 deg)")  # fmt: skip
+    print(
+        "POSIT (solvePnP) median |error| on the test split: "
+        + ", ".join(f"{a} {v:.2f} deg" for a, v in err.items())
+        + " (goal <= 3 deg)"
+    )
     print(subset_table(subsets).to_string())
     frontal_true = faces[np.maximum.reduce([faces[f"{a}_true"].abs() for a in ("yaw", "pitch", "roll")]) < 12.5]
     rate, n, by_condition = _dlib_rate(root, frontal_true)
-    print(f"dlib detection rate on {n} synthetic frontal faces (true pose): {rate:.1%}; by condition: "
-          + ", ".join(f"{k} {v:.1%}" for k, v in by_condition.items()))  # fmt: skip
+    print(
+        f"dlib detection rate on {n} synthetic frontal faces (true pose): {rate:.1%}; by condition: "
+        + ", ".join(f"{k} {v:.1%}" for k, v in by_condition.items())
+    )
 
 
 if __name__ == "__main__":

@@ -41,9 +41,13 @@ def main() -> None:
     for name, model, config in models:
         per_face = evaluate_faces(model=model, records=records, subsets=subsets, augment=config.augment, device=device)
         table = metric_table(per_face=per_face, subsets=SUBSETS)
-        rows[name] = {"Full NME %": table.loc["full", "nme"], "NME90 %": table.loc["full", "nme90"],
-                      "FR@10 %": table.loc["full", "fr10"], "AUC@10": table.loc["full", "auc10"],
-                      **{f"{s} %": table.loc[s, "nme"] for s in SUBSETS[1:]}}  # fmt: skip
+        rows[name] = {
+            "Full NME %": table.loc["full", "nme"],
+            "NME90 %": table.loc["full", "nme90"],
+            "FR@10 %": table.loc["full", "fr10"],
+            "AUC@10": table.loc["full", "auc10"],
+            **{f"{s} %": table.loc[s, "nme"] for s in SUBSETS[1:]},
+        }
     pd.set_option("display.width", 200)
     print(f"test split of {args.data}: {len(records)} faces")
     print(pd.DataFrame.from_dict(rows, orient="index").round(3).T.to_string())

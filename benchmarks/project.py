@@ -22,8 +22,10 @@ import time
 import torch
 
 from gan_core.perceptual import LPIPS, TINY_PERCEPTUAL, PerceptualConfig
-from gan_core.projector import ProjectorConfig, project
-from gan_core.stylegan2 import TINY, Generator, GeneratorConfig, mean_w
+from gan_core.projector import project
+from gan_core.projector_config import ProjectorConfig
+from gan_core.stylegan2 import Generator, mean_w
+from gan_core.stylegan2_config import TINY, GeneratorConfig
 
 
 def _sync(device: torch.device) -> None:
@@ -37,12 +39,20 @@ def seconds_per_face(*, generator, perceptual, batch: int, steps: int, amp: bool
     res = generator.config.resolution
     targets = torch.rand(batch, 3, res, res, generator=torch.Generator().manual_seed(batch)).to(device) * 2 - 1
     config = ProjectorConfig(steps=steps)
-    project(generator=generator, perceptual=perceptual, targets=targets, w_avg=w_avg, w_std=w_std,
-            config=ProjectorConfig(steps=2), amp=amp)  # warm-up  # fmt: skip
+    project(
+        generator=generator,
+        perceptual=perceptual,
+        targets=targets,
+        w_avg=w_avg,
+        w_std=w_std,
+        config=ProjectorConfig(steps=2),
+        amp=amp,
+    )  # warm-up
     _sync(device)
     started = time.perf_counter()
-    project(generator=generator, perceptual=perceptual, targets=targets, w_avg=w_avg, w_std=w_std, config=config,
-            amp=amp)  # fmt: skip
+    project(
+        generator=generator, perceptual=perceptual, targets=targets, w_avg=w_avg, w_std=w_std, config=config, amp=amp
+    )
     _sync(device)
     return (time.perf_counter() - started) / batch * 1000 / steps
 
@@ -58,8 +68,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))  # fmt: skip
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     torch.manual_seed(0)
     gen_config, lpips_config = (
         (TINY, TINY_PERCEPTUAL) if args.scale == "tiny" else (GeneratorConfig(), PerceptualConfig())
@@ -70,12 +83,21 @@ def main() -> None:
     name = f"{gen_config.resolution}x{gen_config.resolution}"
     if device.type == "cuda":
         name += f" on {torch.cuda.get_device_name(device)}"
-    print(f"projection, {name}, device {device}, threads {torch.get_num_threads()}, amp {args.amp}, "
-          f"{args.steps} steps measured, scaled to 1000")  # fmt: skip
+    print(
+        f"projection, {name}, device {device}, threads {torch.get_num_threads()}, amp {args.amp}, "
+        f"{args.steps} steps measured, scaled to 1000"
+    )
     times = {}
     for batch in sorted({1, args.batch}):
-        times[batch] = seconds_per_face(generator=generator, perceptual=perceptual, batch=batch, steps=args.steps,
-                                        amp=args.amp, w_avg=w_avg, w_std=w_std)  # fmt: skip
+        times[batch] = seconds_per_face(
+            generator=generator,
+            perceptual=perceptual,
+            batch=batch,
+            steps=args.steps,
+            amp=args.amp,
+            w_avg=w_avg,
+            w_std=w_std,
+        )
         print(f"  batch {batch:3d}: {times[batch]:8.2f} s per face per 1000 steps")
         if device.type == "cuda":
             print(f"             peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.1f} GiB")

@@ -26,7 +26,8 @@ import torch
 
 from gan_core.relight_physical import estimate_source_sh, face_geometry, relight
 from gan_core.sh import relit_target
-from gan_core.styleflow import FlowConfig, SequentialFlow, relight_codes
+from gan_core.styleflow import SequentialFlow, relight_codes
+from gan_core.styleflow_config import FlowConfig
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
 from landmark_core.wflw_index import index_wflw, landmarks_array
 
@@ -104,8 +105,11 @@ def main() -> None:
     torch.set_num_threads(1)
     physical = physical_ms(variants=args.variants, repeat=args.repeat)
     print(f"physical, 1024-equivalent face, one core: {physical:7.1f} ms per relit face ({args.variants} per face)")
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))  # fmt: skip
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     torch.set_num_threads(threads)
     one = styleflow_ms(batch=1, repeat=args.repeat, device=device)
     many = styleflow_ms(batch=args.batch, repeat=args.repeat, device=device)

@@ -25,8 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flows.review_app import create_app  # noqa: E402
 from tests.flows.test_review_page import review_store  # noqa: E402
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 LOADED = "['original','aligned','projected'].every(k => document.getElementById('img-' + k).complete)"
 
 
@@ -39,8 +46,9 @@ def main() -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(store=store.url, resume=False), host="127.0.0.1",
-                                               port=port, log_level="warning"))  # fmt: skip
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(store=store.url, resume=False), host="127.0.0.1", port=port, log_level="warning")
+        )
         threading.Thread(target=server.run, daemon=True).start()
         while not server.started:
             time.sleep(0.1)
@@ -61,8 +69,10 @@ def main() -> None:
             print(page.inner_text("#status"))
             browser.close()
         server.should_exit = True
-    print(f"{args.faces} pairs reviewed and submitted in {elapsed:.1f} s ({1000 * elapsed / args.faces:.0f} ms per "
-          f"pair of page latency)")  # fmt: skip
+    print(
+        f"{args.faces} pairs reviewed and submitted in {elapsed:.1f} s ({1000 * elapsed / args.faces:.0f} ms per "
+        f"pair of page latency)"
+    )
 
 
 if __name__ == "__main__":

@@ -21,16 +21,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from landmark_core.dataset import ViewDataset, face_records
-from landmark_core.losses import LossConfig, landmark_loss
-from landmark_core.model import ModelConfig, parameter_count
+from landmark_core.device import resolve_device
+from landmark_core.losses import landmark_loss
+from landmark_core.model import parameter_count
 from landmark_core.predict import to_input
 from landmark_core.sampler import AugmentConfig, train_steps
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
-from landmark_core.train import build_model, resolve_device
+from landmark_core.train import build_model
+from landmark_core.train_config import LossConfig, ModelConfig
 from landmark_core.wflw_index import index_wflw
 
-DEMO = ModelConfig(size=64, stem_channels=8, encoder_channels=(16, 32, 64, 128), decoder_channels=(64, 32, 16, 16),
-                   expansion=4)  # fmt: skip
+DEMO = ModelConfig(
+    size=64, stem_channels=8, encoder_channels=(16, 32, 64, 128), decoder_channels=(64, 32, 16, 16), expansion=4
+)
 LOSS = LossConfig(elt_lambda=0.25)
 
 
@@ -55,8 +58,15 @@ def measure(config: ModelConfig, records, device, steps: int, workers: int) -> t
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     aug = AugmentConfig(size=config.size, r1=0.0, r2=0.05)
     dataset = ViewDataset(records=records, steps=train_steps(aug), size=config.size, seed=0)
-    loader = DataLoader(dataset, batch_size=6, shuffle=True, num_workers=workers, drop_last=True,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)  # fmt: skip
+    loader = DataLoader(
+        dataset,
+        batch_size=6,
+        shuffle=True,
+        num_workers=workers,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+    )
     fixed = next(iter(loader))
     for _ in range(2):
         _step(model, optimizer, fixed, device)
@@ -92,13 +102,17 @@ def main() -> None:
             synthesize_wflw(out=root, config=SynthConfig(train=60, test=4, seed=0), workers=args.workers or 1)
         faces = index_wflw(root=root).faces
         records = face_records(root=root, faces=faces[faces["split"] == "train"])
-        print(f"device {device}, torch threads {torch.get_num_threads()}, loader workers {args.workers}, "
-              f"batch 6 pairs = 12 images, ELT loss")  # fmt: skip
+        print(
+            f"device {device}, torch threads {torch.get_num_threads()}, loader workers {args.workers}, "
+            f"batch 6 pairs = 12 images, ELT loss"
+        )
         for name, config in (("study 128x128", ModelConfig()), ("demo 64x64", DEMO)):
             params = parameter_count(build_model(config, seed=0, device=torch.device("cpu")))
             compute, fed = measure(config, records, device, args.steps, args.workers)
-            print(f"{name:14s} {params / 1e6:5.2f} M params  compute {compute:7.1f} img/s  "
-                  f"loader-fed {fed:7.1f} img/s  fed/compute {fed / compute:.2f}")  # fmt: skip
+            print(
+                f"{name:14s} {params / 1e6:5.2f} M params  compute {compute:7.1f} img/s  "
+                f"loader-fed {fed:7.1f} img/s  fed/compute {fed / compute:.2f}"
+            )
 
 
 if __name__ == "__main__":

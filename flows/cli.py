@@ -1,49 +1,59 @@
-"""The ``eltrepro`` command line."""
+"""The ``eltrepro`` command line.
+
+Heavy libraries (torch, Prefect, pandas, OpenCV) are imported by the commands that use them, so ``--help`` and
+every input check answer at once. Every input mistake (an unknown profile or row, bad TOML, a bad value, a
+missing file, a bad ``--device`` or ``--sha256``) is one line on stderr and exit status 2, before any Prefect
+server starts: ``main`` turns the project's input errors into that line; anything else is a bug and keeps its
+traceback.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from flows.console import console, err_console
 from flows.train_cli import register as register_training
-from landmark_core.atomic import atomic_write
-from landmark_core.download import WFLW_FILES, DownloadError, fetch_files
-from landmark_core.subsets import SubsetConfig, compute_subsets, subset_table
-from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
-from landmark_core.wflw_index import index_wflw
-from tasks.data import default_workers
+from landmark_core.config import ConfigError
 
-app = typer.Typer(help="ELT-Repro: reproduce the ELT + GAN-relighting facial-landmark study.", no_args_is_help=True)
+app = typer.Typer(
+    help="ELT-Repro: reproduce the ELT + GAN-relighting facial-landmark study.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 data_app = typer.Typer(help="WFLW data: fetch, synthesise, index.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 weights_app = typer.Typer(help="Published network weights: list, fetch.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
-review_app = typer.Typer(help="The manual review of projections: the page, or decisions from a file.",
-                         no_args_is_help=True)  # fmt: skip
+review_app = typer.Typer(
+    help="The manual review of projections: the page, or decisions from a file.", no_args_is_help=True
+)
 app.add_typer(review_app, name="review")
+stage_app = typer.Typer(
+    help="The pipeline's stages, from their definitions: list, show, run one.", no_args_is_help=True
+)
+app.add_typer(stage_app, name="stage")
 register_training(app)
-console = Console(width=None if sys.stdout.isatty() else 120)
 
 DEFAULT_STORE = Path("artifacts")
+HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _print_subsets(table: pd.DataFrame, title: str) -> None:
-    view = Table(title=title)
-    view.add_column("subset")
-    for split in table.columns:
-        view.add_column(split, justify="right")
-    for name, row in table.iterrows():
-        view.add_row(str(name), *(str(v) for v in row))
-    console.print(view)
+def parse_digests(items: list[str], *, option: str = "--sha256") -> dict[str, str]:
+    """``NAME=HEX`` items as a dict; ConfigError naming the item when one is malformed."""
+    digests = {}
+    for item in items:
+        name, sep, digest = item.partition("=")
+        if not sep or not name or not HEX64.fullmatch(digest):
+            raise ConfigError(f"{option} {item!r}: expected NAME=HEX with a 64-digit hex sha256")
+        digests[name] = digest.lower()
+    return digests
 
 
 @data_app.command("synth")
@@ -55,10 +65,13 @@ def data_synth(
     workers: int = typer.Option(0, help="Rendering processes (0: one per core, at most 8)."),
 ) -> None:
     """Render the synthetic WFLW twin in the exact WFLW on-disk layout."""
+    from landmark_core.config import from_dict
+    from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
+    from tasks.dataset_tree import default_workers
+
+    config = from_dict(SynthConfig, {"train": train, "test": test, "seed": seed}, where="options")
     started = time.perf_counter()
-    counts = synthesize_wflw(
-        out=out, config=SynthConfig(train=train, test=test, seed=seed), workers=workers or default_workers()
-    )
+    counts = synthesize_wflw(out=out, config=config, workers=workers or default_workers())
     console.print(f"wrote {counts} faces to {out} in {time.perf_counter() - started:.1f} s")
 
 
@@ -69,11 +82,13 @@ def data_index(
     pose: bool = typer.Option(True, help="Also estimate head pose and add the frontal subsets."),
 ) -> None:
     """Index a WFLW root: faces.parquet (one row per face) and quarantine.parquet (rejected lines)."""
-    try:
-        result = index_wflw(root=root)
-    except FileNotFoundError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
+    from landmark_core.atomic import atomic_write
+    from landmark_core.subsets import SubsetConfig, compute_subsets, subset_table
+    from landmark_core.wflw_index import index_wflw
+
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such folder")
+    result = index_wflw(root=root)
     faces = result.faces
     if pose:
         extra = compute_subsets(faces=faces, config=SubsetConfig())
@@ -81,18 +96,26 @@ def data_index(
             extra.drop(columns=["split"]), on="face_id"
         )
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_parquet(faces, out / "faces.parquet")
-    _atomic_parquet(result.quarantine, out / "quarantine.parquet")
+    for name, frame in (("faces", faces), ("quarantine", result.quarantine)):
+        atomic_write(out / f"{name}.parquet", lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
     counts = faces["split"].value_counts().to_dict()
     console.print(f"indexed {len(faces)} faces {counts}; quarantined {len(result.quarantine)} lines")
     for reason, n in result.quarantine["reason"].str.split(":").str[0].value_counts().items():
         console.print(f"  quarantined: {n} x {reason}")
     if pose:
-        _print_subsets(subset_table(faces), "faces per subset")
+        _print_table(subset_table(faces), "faces per subset", "subset")
 
 
-def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+def _print_table(table, title: str, index_name: str) -> None:
+    from rich.table import Table
+
+    view = Table(title=title)
+    view.add_column(index_name)
+    for column in table.columns:
+        view.add_column(str(column), justify="right")
+    for name, row in table.iterrows():
+        view.add_row(str(name), *(str(v) for v in row))
+    console.print(view)
 
 
 @data_app.command("fetch")
@@ -103,17 +126,15 @@ def data_fetch(
     trust_first_download: bool = typer.Option(False, help="Pin the digest of files the project has none for."),
 ) -> None:
     """Download and extract the real WFLW images and annotations (resumable, checksummed, safe)."""
-    digests = dict(item.split("=", 1) for item in sha256)
-    try:
-        report = fetch_files(
-            files=WFLW_FILES, dest=dest, mirror=mirror, sha256=digests,
-            trust_first_download=trust_first_download, progress=_progress_printer(),
-        )  # fmt: skip
-    except DownloadError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
-    for name, action in report.actions.items():
-        console.print(f"{name}: {action} (sha256 {report.sha256[name]})")
+    digests = parse_digests(sha256)
+    from tasks.download_wflw import WflwSourceConfig, fetch_wflw
+
+    source = WflwSourceConfig(
+        dest=str(dest), mirror=mirror, sha256=tuple(sorted(digests.items())), trust_first_download=trust_first_download
+    )
+    config, actions = fetch_wflw(source, progress=_progress_printer())
+    for name, digest in config.sha256:
+        console.print(f"{name}: {actions[name]} (sha256 {digest})")
 
 
 def _progress_printer():
@@ -145,15 +166,22 @@ def weights_fetch(
     sha256: list[str] = typer.Option([], help="FILE=HEX digest for a file (repeatable)."),
     trust_first_download: bool = typer.Option(False, help="Pin the digest of files the project has none for."),
 ) -> None:
-    """Download published weights (resumable, checksummed) for the project stage."""
-    from tasks.project import fetch_weights
+    """Download published weights (resumable, checksummed) for the GAN stages."""
+    digests = parse_digests(sha256)
+    from gan_core.published import WEIGHTS
+    from tasks.published_weights import fetch_weights
 
-    try:
-        report = fetch_weights(names=names, dest=dest, mirror=mirror, sha256=dict(i.split("=", 1) for i in sha256),
-                               trust_first_download=trust_first_download, progress=_progress_printer())  # fmt: skip
-    except (DownloadError, KeyError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
+    unknown = [n for n in names if n not in WEIGHTS]
+    if unknown:
+        raise ConfigError(f"unknown weights {unknown}; known: {', '.join(WEIGHTS)}")
+    report = fetch_weights(
+        names=names,
+        dest=dest,
+        mirror=mirror,
+        sha256=digests,
+        trust_first_download=trust_first_download,
+        progress=_progress_printer(),
+    )
     for name, action in report.actions.items():
         console.print(f"{name}: {action} (sha256 {report.sha256[name]})")
 
@@ -166,32 +194,40 @@ def run(
     local: bool = typer.Option(
         True,
         "--local/--pool",
-        help="Train rows in this process, or on the GPU work pool "
-        "as flow runs of the train-experiment deployment (needs a Prefect server).",
+        help="Train rows in this process, or on the GPU work pool as flow runs of the train-experiment deployment "
+        "(needs a Prefect server).",
     ),
 ) -> None:
-    """Run the Prefect DAG of a profile: data -> index -> subsets -> train/evaluate per row -> report."""
+    """Run the Prefect graph of a profile: data -> index -> subsets -> train/evaluate per row -> report."""
+    from flows.experiments import load_matrix, select_rows
+    from flows.profile import load_profile, profile_path
+
+    rows = [r.strip() for r in experiments.split(",") if r.strip()] if experiments else None
+    path = profile_path(profile)
+    prof = load_profile(path)
+    select_rows(load_matrix(prof.matrix, base=prof.train), rows)  # every input checked before Prefect starts
     # The temporary local server would try to send usage telemetry (and log an error offline); a user's own
     # setting wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from flows.reproduce import reproduce  # Prefect is imported only by the commands that use it
+    from flows.reproduce import reproduce
     from tasks.progress import listening
 
-    rows = [r.strip() for r in experiments.split(",")] if experiments else None
     started = time.perf_counter()
-    by_path = {"profile_file": profile} if profile.endswith(".toml") else {"profile": profile}
-    try:
-        with _progress_bar() as listener, listening(listener):
-            refs = reproduce(store=store, experiments=rows, local=local, **by_path)
-    except (ValueError, FileNotFoundError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
+    with _progress_bar() as listener, listening(listener):
+        result = reproduce(store=store, experiments=rows, local=local, profile_file=str(path))
     _settle_events()
-    report = refs.pop("report")["report"].output().local_dir()
-    for name, outputs in refs.items():
-        console.print(f"{name}: " + ", ".join(f"{k} {v.stage}/{v.key}" for k, v in outputs.items()))
+    console.print(f"data: {_refs(result.data)}")
+    if result.gan is not None:
+        console.print(f"gan: {_refs(result.gan)}")
+    for name, refs in result.rows.items():
+        console.print(f"{name}: {_refs(refs)}")
+    report = result.report.output().local_dir()
     console.print(f"report: {report / 'report.md'} (also report.html, tables/*.csv, figures/*.png)")
     console.print(f"done in {time.perf_counter() - started:.1f} s (store {store})")
+
+
+def _refs(refs) -> str:
+    return ", ".join(f"{name} {ref.stage}/{ref.key}" for name, ref in vars(refs).items() if ref is not None)
 
 
 def _settle_events(timeout_s: float = 5.0, grace_s: float = 1.5) -> None:
@@ -210,6 +246,8 @@ def _settle_events(timeout_s: float = 5.0, grace_s: float = 1.5) -> None:
 @contextlib.contextmanager
 def _progress_bar():
     """A rich progress bar with one line per long stage that reports progress in this process."""
+    from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description:<24}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
         lines: dict[str, TaskID] = {}
@@ -231,8 +269,101 @@ def demo(
     run(profile="demo", store=store, experiments=None, local=True)
 
 
-if __name__ == "__main__":
-    app()
+@stage_app.command("list")
+def stage_list() -> None:
+    """Every stage: name, version, config type, inputs, and the code version of its import closure."""
+    from tasks.stage import all_stages
+
+    for stage in all_stages().values():
+        inputs = ", ".join(
+            f"{i.name}{'?' if i.kind == 'optional' else '*' if i.kind == 'family' else ''}" for i in stage.inputs
+        )
+        console.print(
+            f"[bold]{stage.name}[/bold] v{stage.version}  config {stage.config_type.__name__}  "
+            f"inputs ({inputs or '-'})  code {stage.code_version()}  [{stage.module}]"
+        )
+
+
+@stage_app.command("show")
+def stage_show(name: str = typer.Argument(..., help="A stage name (see `eltrepro stage list`).")) -> None:
+    """One stage: its definition, its config's defaults, and the modules its code version covers."""
+    import dataclasses
+    import json
+
+    from tasks.store import canonical_json
+
+    stage = _stage(name)
+    console.print(f"[bold]{stage.name}[/bold] v{stage.version}, defined in {stage.module}")
+    console.print((stage.fn.__doc__ or "").strip())
+    console.print(f"inputs: {[(i.name, i.kind) for i in stage.inputs]}")
+    fields = dataclasses.fields(stage.config_type)
+    if all(f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING for f in fields):
+        console.print(
+            f"config {stage.config_type.__name__} defaults: {json.loads(canonical_json(stage.config_type()))}"
+        )
+    console.print(f"code version {stage.code_version()} over: {', '.join(stage.modules())}")
+
+
+def _stage(name: str):
+    from tasks.stage import all_stages
+
+    stages = all_stages()
+    if name not in stages:
+        raise ConfigError(f"unknown stage {name!r}; stages: {', '.join(stages)}")
+    return stages[name]
+
+
+@stage_app.command("run")
+def stage_run(
+    name: str = typer.Argument(..., help="A stage name (see `eltrepro stage list`)."),
+    store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
+    config: Path = typer.Option(None, help="TOML or JSON file with the stage's config (default: its defaults)."),
+    input_: list[str] = typer.Option(
+        [], "--input", help="NAME=STAGE/KEY of an upstream output (repeatable; a family member: NAME:MEMBER=...)."
+    ),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:<n>."),
+    weights_dir: str = typer.Option("", help="Folder of the published weights (GAN stages)."),
+) -> None:
+    """Run one stage outside Prefect (the same key and output as in the flow); prints its output."""
+    from landmark_core.config import load_config
+    from landmark_core.device import check_device
+    from tasks.dataset_tree import default_workers
+    from tasks.stage import Runtime
+    from tasks.store import Store
+
+    stage = _stage(name)
+    check_device(device)
+    settings = load_config(stage.config_type, config) if config else _default_config(stage)
+    target = Store(store)
+    inputs: dict = {}
+    for item in input_:
+        role, sep, ref = item.partition("=")
+        upstream, _, key = ref.partition("/")
+        if not sep or not key:
+            raise ConfigError(f"--input {item!r}: expected NAME=STAGE/KEY")
+        if not target.is_complete(upstream, key):
+            raise ConfigError(f"--input {item!r}: no complete output {upstream}/{key} in {store}")
+        family, _, member = role.partition(":")
+        if member:
+            inputs.setdefault(family, {})[member] = target.output(upstream, key)
+        else:
+            inputs[role] = target.output(upstream, key)
+    try:
+        stage.input_digests(inputs)
+    except TypeError as error:
+        raise ConfigError(str(error)) from None
+    runtime = Runtime(device=device, workers=default_workers(), weights_dir=weights_dir)
+    output, computed = stage.run(store=target, config=settings, runtime=runtime, **inputs)
+    console.print(f"{output.stage}/{output.key} ({'computed' if computed else 'already complete'}): {output.path}")
+
+
+def _default_config(stage):
+    try:
+        return stage.config_type()
+    except TypeError:
+        raise ConfigError(
+            f"stage {stage.name}: its config {stage.config_type.__name__} has no defaults; give --config"
+        ) from None
 
 
 @review_app.command("serve")
@@ -243,13 +374,12 @@ def review_serve(
     token: str = typer.Option(None, help="Require ?token=... (or the X-Review-Token header) on every request."),
 ) -> None:
     """Serve the review page: decide pending projections with the keyboard; submit resumes paused runs."""
+    if host not in ("127.0.0.1", "localhost", "::1") and not token:
+        raise ConfigError("binding beyond loopback needs --token")
     import uvicorn
 
     from flows.review_app import create_app
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        console.print("[red]error:[/red] binding beyond loopback needs --token")
-        raise typer.Exit(2)
     console.print(f"review page: http://{host}:{port}/" + (f"?token={token}" if token else ""))
     uvicorn.run(create_app(store=store, token=token), host=host, port=port, log_level="warning")
 
@@ -265,21 +395,44 @@ def review_apply(
     import asyncio
 
     from flows.review_app import resume_paused_runs, review_catalog
-    from tasks.review import DecisionError, append_decisions, check_decisions, file_decisions, read_decisions
-    from tasks.stage import Store
+    from tasks.decisions import DecisionError, append_decisions, check_decisions, file_decisions, read_decisions
+    from tasks.store import Store
 
+    if not decisions.is_file():
+        raise ConfigError(f"{decisions}: no such file")
     target = Store(store)
-    try:
-        rows = file_decisions(decisions, reviewer=reviewer)
-        known = set(review_catalog(target)["detection_id"])
-        problems = check_decisions(rows, pending=set(), known=known)
-        if problems:
-            raise DecisionError(f"{decisions}: " + "; ".join(problems))
-        written = append_decisions(target, rows)
-    except (DecisionError, FileNotFoundError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
+    rows = file_decisions(decisions, reviewer=reviewer)
+    known = set(review_catalog(target)["detection_id"])
+    problems = check_decisions(rows, pending=set(), known=known)
+    if problems:
+        raise DecisionError(f"{decisions}: " + "; ".join(problems))
+    written = append_decisions(target, rows)
     left = len(known - set(read_decisions(target)["face_id"]))
     console.print(f"{written} decision(s) written; {left} face(s) still pending")
     if resume and written:
         console.print(f"resumed flow runs: {asyncio.run(resume_paused_runs(reviewer or 'file')) or 'none paused'}")
+
+
+def input_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean a mistake in the user's input (one line, no traceback)."""
+    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError]
+    for module, name in (("landmark_core.download", "DownloadError"), ("tasks.decisions", "DecisionError")):
+        loaded = sys.modules.get(module)  # only where already imported: the check must not import them
+        if loaded is not None:
+            errors.append(getattr(loaded, name))
+    return tuple(errors)
+
+
+def main() -> None:
+    """The ``eltrepro`` entry point: the app, with input mistakes as one line on stderr and exit status 2."""
+    try:
+        app()
+    except Exception as error:
+        if not isinstance(error, input_errors()):
+            raise
+        err_console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -9,13 +9,12 @@ that name the file, the row and the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from landmark_core.config import from_dict, to_dict
-from landmark_core.train import TrainConfig
+from landmark_core.config import ConfigError, from_dict, read_table_file, to_dict
+from landmark_core.train_config import TrainConfig
 
 MATRIX_DIR = Path(__file__).resolve().parent / "experiments"
 ROW_KEYS = {"name", "tables", "relit", "model", "augment", "loss", "train"}
@@ -52,10 +51,7 @@ def row_config(*, base: TrainConfig, row: ExperimentRow) -> TrainConfig:
         ValueError: an override names an unknown key or gives an invalid value (the row is named).
     """
     overrides = {k: v for k, v in row.overrides.items() if k != "train"} | row.overrides.get("train", {})
-    try:
-        return from_dict(TrainConfig, _deep_merge(to_dict(base), overrides))
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"experiment row {row.name!r}: {err}") from err
+    return from_dict(TrainConfig, _deep_merge(to_dict(base), overrides), where=f"experiment row {row.name!r}")
 
 
 def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[ExperimentRow]:
@@ -65,28 +61,26 @@ def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[Experime
         ValueError: unreadable TOML, a row without a name, a duplicate name, an unknown row key or override.
     """
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path}: {err}") from err
+    data = read_table_file(path)
     rows, seen = [], set()
     for i, raw in enumerate(data.get("row", []), start=1):
         unknown = sorted(set(raw) - ROW_KEYS)
         if "name" not in raw or unknown:
-            raise ValueError(f"{path}: row {i}: needs a name; allowed keys {sorted(ROW_KEYS)}, unknown {unknown}")
+            raise ConfigError(f"{path}: row {i}: needs a name; allowed keys {sorted(ROW_KEYS)}, unknown {unknown}")
         if raw["name"] in seen:
-            raise ValueError(f"{path}: row {i}: duplicate name {raw['name']!r}")
+            raise ConfigError(f"{path}: row {i}: duplicate name {raw['name']!r}")
         seen.add(raw["name"])
         overrides = {k: raw[k] for k in ("model", "augment", "loss", "train") if k in raw}
-        row = ExperimentRow(name=raw["name"], tables=tuple(raw.get("tables", ())), relit=bool(raw.get("relit", False)),
-                            overrides=overrides)  # fmt: skip
+        fields = {"name": raw["name"], "tables": raw.get("tables", []), "relit": raw.get("relit", False)}
+        row = from_dict(ExperimentRow, fields, where=f"{path}: row {i}")
+        row = ExperimentRow(name=row.name, tables=row.tables, relit=row.relit, overrides=overrides)
         try:
             row_config(base=base or TrainConfig(), row=row)
-        except ValueError as err:
-            raise ValueError(f"{path}: {err}") from err
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None
         rows.append(row)
     if not rows:
-        raise ValueError(f"{path}: no [[row]] tables")
+        raise ConfigError(f"{path}: no [[row]] tables")
     return rows
 
 
@@ -97,5 +91,14 @@ def select_rows(rows: list[ExperimentRow], names: list[str] | None) -> list[Expe
     known = {r.name for r in rows}
     missing = [n for n in names if n not in known]
     if missing:
-        raise ValueError(f"unknown experiment(s) {missing}; known: {sorted(known)}")
+        raise ConfigError(f"unknown experiment(s) {missing}; known: {', '.join(r.name for r in rows)}")
     return [r for r in rows if r.name in set(names)]
+
+
+def load_published(path: Path) -> tuple[tuple[tuple[str, str, str], float], ...]:
+    """The study's published cells ((table, row, subset), value) from ``flows/experiments/published.toml``."""
+    cells = read_table_file(Path(path)).get("cell", [])
+    try:
+        return tuple(((c["table"], c["row"], subset), float(v)) for c in cells for subset, v in c["values"].items())
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: each [[cell]] needs table, row and values: {err}") from None

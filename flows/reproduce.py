@@ -1,18 +1,19 @@
-"""The top-level Prefect flow: data (download or synthesise) -> index -> subsets -> (train -> evaluate) per
-experiment row -> report.
+"""The ``reproduce`` flow: the design's stage diagram, read top to bottom.
 
-Every stage is a cached task (``tasks.prefect_stages``): a re-run computes only what is missing, and changing
-one row's settings re-runs only that row's training and evaluation, and the report. The GAN branch joins the
-graph with its issues; rows marked ``relit`` need the GAN branch's augmented set and are skipped (with a
-log line) until it exists.
+    data:    synth_wflw | fetch + download_wflw  ->  index_wflw  ->  subsets
+    GAN:     flows/gan_branch.py (align -> filter_faces -> ... -> the relit faces), when the profile has [gan]
+    rows:    train_landmarks -> evaluate_landmarks, per experiment row (relit rows add the relit faces)
+    report:  report (every evaluated row, the GAN branch's outputs)
+
+Every stage is a cached Prefect task derived from its definition in ``tasks/<stage>.py``: a re-run computes
+only what is missing, and changing one row's config re-runs only that row's training and evaluation, and
+the report. With ``local=False`` each unfinished row is a flow run of the ``train-experiment`` deployment on the
+GPU pool; the rows' stages below are then cache hits that return the pool's outputs.
 """
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
@@ -20,65 +21,104 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.deployments import run_deployment
 from prefect.futures import wait
 
-from flows.experiments import MATRIX_DIR, ExperimentRow, load_matrix, row_config, select_rows
-from flows.train_experiment import DEPLOYMENT, train_row
-from landmark_core.config import from_dict, to_dict
-from landmark_core.subsets import SubsetConfig
-from landmark_core.synth.dataset import SynthConfig
-from landmark_core.train import TrainConfig
-from tasks.data import WflwSource
-from tasks.prefect_gan import GanSettings, gan_branch
-from tasks.prefect_stages import StageRef, cached, row_outputs_complete
-from tasks.report import ReportParams
-
-PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A run profile: where the data comes from, the base training config and the experiment matrix."""
-
-    synth: SynthConfig
-    train: TrainConfig
-    matrix: Path
-    published: Path = MATRIX_DIR / "published.toml"
-    device: str = "auto"
-    wflw: WflwSource | None = None  # the real WFLW (thesis); None renders the synthetic twin (demo)
-    gan: GanSettings | None = None  # the GAN branch's settings; None leaves the branch out
+from flows.experiments import ExperimentRow, load_matrix, load_published, row_config, select_rows
+from flows.gan_branch import gan_branch
+from flows.profile import Profile, load_profile, profile_path
+from flows.refs import DataRefs, GanRefs, Reproduction
+from flows.train_experiment import DEPLOYMENT, row_complete, train_row
+from landmark_core.config import to_dict
+from tasks.dataset_tree import default_workers
+from tasks.download_wflw import DownloadConfig, WflwSourceConfig, download_wflw, fetch_wflw
+from tasks.index_wflw import IndexConfig, index_wflw
+from tasks.prefect_stage import StageRef, StageRunner
+from tasks.report import ReportConfig, report
+from tasks.stage import Runtime
+from tasks.subsets import subsets
+from tasks.synth_wflw import synth_wflw
 
 
-def load_profile(path: Path) -> Profile:
-    """Read a profile file (``flows/profiles/<name>.toml``); errors name the file."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-        synth = from_dict(SynthConfig, data.get("synth", {}), where="synth")
-        train = from_dict(TrainConfig, data.get("train", {}), where="train")
-        return Profile(synth=synth, train=train, matrix=MATRIX_DIR / data.get("matrix", "study.toml"),
-                       device=data.get("device", "auto"), wflw=_data_source(dict(data.get("data", {}))),
-                       gan=from_dict(GanSettings, data["gan"], where="gan") if "gan" in data else None)  # fmt: skip
-    except (ValueError, TypeError, tomllib.TOMLDecodeError) as err:
-        raise ValueError(f"{path}: {err}") from err
+@flow(name="reproduce")
+def reproduce(
+    profile: str = "demo",
+    store: str = "artifacts",
+    experiments: list[str] | None = None,
+    profile_file: str | None = None,
+    local: bool = True,
+    deployment: str = DEPLOYMENT,
+) -> Reproduction:
+    """Run the graph of one profile.
+
+    Args:
+        profile: name of a file in ``flows/profiles/``.
+        store: artifact store (local path or fsspec URL).
+        experiments: matrix rows to train (all when None).
+        profile_file: an explicit profile path (overrides ``profile``).
+        local: train the rows in this process; False runs each row as a flow run of ``deployment`` (the GPU
+            pool) and waits for all of them.
+        deployment: ``<flow>/<deployment>`` of the train-experiment deployment.
+
+    Returns:
+        The stage references of the data branch, the GAN branch, every row and the report.
+    """
+    prof = load_profile(profile_path(profile_file or profile))
+    rows = select_rows(load_matrix(prof.matrix, base=prof.train), experiments)  # bad names fail before any work
+    weights = prof.gan.weights_dir if prof.gan else ""
+    run = StageRunner(store=store, runtime=Runtime(device=prof.device, workers=default_workers(), weights_dir=weights))
+
+    data = data_branch(run, prof)
+    gan = gan_branch(run, prof.gan, data) if prof.gan is not None else None
+    rows = trainable_rows(rows, gan)
+    if not local:
+        launch_rows(run, rows, prof, data, deployment, gan)
+    trained = {
+        row.name: train_row(
+            run,
+            row=row.name,
+            config=row_config(base=prof.train, row=row),
+            data=data,
+            augmented=gan.augmented if gan and row.relit else None,
+        )
+        for row in rows
+    }
+    config = ReportConfig(tags=tuple((r.name, r.tables) for r in rows), published=load_published(prof.published))
+    evaluations = {name: refs.evaluated for name, refs in trained.items()}
+    gan_inputs = gan.report_inputs() if gan else {}
+    made = run(report, config, evaluations=evaluations, dataset=data.dataset, index=data.index, **gan_inputs)
+    publish_report_artifacts(made)
+    return Reproduction(data=data, gan=gan, rows=trained, report=made)
 
 
-def _data_source(section: dict[str, Any]) -> WflwSource | None:
-    """The ``[data]`` section: ``source = "synth"`` (default) or ``"wflw"`` with the WflwSource fields."""
-    source = section.pop("source", "synth")
-    if source == "synth":
-        if section:
-            raise ValueError(f"data: source 'synth' takes no other keys; got {sorted(section)}")
-        return None
-    if source != "wflw":
-        raise ValueError(f"data: source must be 'synth' or 'wflw', got {source!r}")
-    section["sha256"] = tuple(sorted(section.get("sha256", {}).items()))
-    return from_dict(WflwSource, section, where="data")
+def data_branch(run: StageRunner, prof: Profile) -> DataRefs:
+    """The dataset (the real WFLW when the profile has one, else the synthetic twin), its index, the subsets."""
+    real = prof.wflw is not None
+    dataset = run(download_wflw, fetch_archives(prof.wflw)) if real else run(synth_wflw, prof.synth)
+    index = run(index_wflw, IndexConfig(), dataset=dataset)
+    return DataRefs(dataset=dataset, index=index, subsets=run(subsets, prof.subsets, index=index))
+
+
+@task(name="fetch_wflw", retries=2, retry_delay_seconds=30)
+def fetch_archives(source: WflwSourceConfig) -> DownloadConfig:
+    """Download (resuming) or verify the WFLW archives; their verified digests key the dataset."""
+    config, actions = fetch_wflw(source)
+    get_run_logger().info("WFLW archives: %s", actions)
+    return config
+
+
+def trainable_rows(rows: list[ExperimentRow], gan: GanRefs | None) -> list[ExperimentRow]:
+    """The rows that can train: relit rows need the GAN branch's relit faces (skipped, with a log line, without)."""
+    if gan is not None and gan.augmented is not None:
+        return rows
+    for row in [r for r in rows if r.relit]:
+        get_run_logger().info("row %s needs relit faces: set gan.relight_backend in the profile; skipped", row.name)
+    return [r for r in rows if not r.relit]
 
 
 @task(name="run-train-experiment")
-def launch_row(deployment: str, row: str, parameters: dict[str, Any]) -> str:
+def launch_row(deployment: str, row: str, parameters: dict) -> str:
     """Run one row as a flow run of the ``train-experiment`` deployment and wait for it; returns its id."""
-    run = run_deployment(name=deployment, parameters=parameters, flow_run_name=f"train-{row}", timeout=None,
-                         poll_interval=2)  # fmt: skip
+    run = run_deployment(
+        name=deployment, parameters=parameters, flow_run_name=f"train-{row}", timeout=None, poll_interval=2
+    )
     if run.state is None or not run.state.is_completed():
         raise RuntimeError(f"row {row}: flow run {run.name} ({run.id}) ended {run.state.name if run.state else None}")
     return str(run.id)
@@ -93,112 +133,58 @@ def check_deployment(deployment: str) -> None:
         try:
             client.read_deployment_by_name(deployment)
         except ObjectNotFound as err:
-            raise ValueError(f"deployment {deployment!r} is not on the Prefect server at {client.api_url}; "
-                             "create it with `prefect --no-prompt deploy --all` (prefect.yaml) or run with "
-                             "--local") from err  # fmt: skip
+            raise ValueError(
+                f"deployment {deployment!r} is not on the Prefect server at {client.api_url}; "
+                "create it with `prefect --no-prompt deploy --all` (prefect.yaml) or run with --local"
+            ) from err
 
 
-def _launch_rows(store: str, rows: list[ExperimentRow], prof: Profile, data: dict[str, StageRef], deployment: str,
-                 augmented: StageRef | None = None):  # fmt: skip
+@dataclass(frozen=True)
+class _Launch:
+    row: ExperimentRow
+    parameters: dict
+
+
+def launch_rows(
+    run: StageRunner, rows: list[ExperimentRow], prof: Profile, data: DataRefs, deployment: str, gan: GanRefs | None
+) -> None:
     """Start every unfinished row on the GPU pool at once; wait for all (failures raise after all ended)."""
-    configs = {row.name: row_config(base=prof.train, row=row) for row in rows}
-    extra = {row.name: augmented if row.relit else None for row in rows}
-    pending = [r for r in rows if not row_outputs_complete(store=store, config=configs[r.name], data=data,
-                                                           augmented=extra[r.name])]  # fmt: skip
-    if pending:
+    launches = []
+    for row in rows:
+        config = row_config(base=prof.train, row=row)
+        augmented = gan.augmented if gan and row.relit else None
+        if row_complete(run, config=config, data=data, augmented=augmented):
+            continue
+        parameters = {"store": run.store, "row": row.name, "config": to_dict(config), "device": prof.device}
+        parameters |= {name: ref.model_dump() for name, ref in vars(data).items()}
+        if augmented is not None:
+            parameters["augmented"] = augmented.model_dump()
+        launches.append(_Launch(row=row, parameters=parameters))
+    if launches:
         check_deployment(deployment)
-    futures = []
-    for row in pending:
-        config = configs[row.name]
-        parameters = {"store": store, "row": row.name, "config": to_dict(config), "device": prof.device,
-                      **{name: ref.model_dump() for name, ref in data.items()}}  # fmt: skip
-        if extra[row.name] is not None:
-            parameters["augmented"] = extra[row.name].model_dump()
-        futures.append(launch_row.with_options(task_run_name=f"launch-{row.name}").submit(
-            deployment=deployment, row=row.name, parameters=parameters))  # fmt: skip
+    futures = [
+        launch_row.with_options(task_run_name=f"launch-{item.row.name}").submit(
+            deployment=deployment, row=item.row.name, parameters=item.parameters
+        )
+        for item in launches
+    ]
     wait(futures)
     for future in futures:
         future.result()
 
 
-@flow(name="reproduce")
-def reproduce(
-    profile: str = "demo",
-    store: str = "artifacts",
-    experiments: list[str] | None = None,
-    profile_file: str | None = None,
-    local: bool = True,
-    deployment: str = DEPLOYMENT,
-) -> dict[str, dict[str, StageRef]]:
-    """Run the DAG of one profile.
-
-    Args:
-        profile: name of a file in ``flows/profiles/``.
-        store: artifact store (local path or fsspec URL).
-        experiments: matrix rows to train (all when None).
-        profile_file: an explicit profile path (overrides ``profile``).
-        local: train the rows in this process; False runs each row as a flow run of ``deployment`` (the GPU
-            pool) and waits for all of them.
-        deployment: ``<flow>/<deployment>`` of the train-experiment deployment.
-
-    Returns:
-        ``{"data": {dataset, index, subsets}, "gan": {aligned, ...} (when the profile has [gan]),
-        "<row>": {trained, evaluated}, ..., "report": {report}}`` as stage references.
-    """
-    logger = get_run_logger()
-    prof = load_profile(Path(profile_file) if profile_file else PROFILE_DIR / f"{profile}.toml")
-    rows = select_rows(load_matrix(prof.matrix, base=prof.train), experiments)  # bad names fail before any work
-    tasks = cached(store)
-    if prof.wflw is not None:
-        dataset = tasks["download"](store=store, source=prof.wflw)
-    else:
-        dataset = tasks["synth"](store=store, config=prof.synth)
-    index = tasks["index"](store=store, dataset=dataset)
-    subsets = tasks["subsets"](store=store, index=index, config=SubsetConfig())
-    refs = {"dataset": dataset, "index": index, "subsets": subsets}
-    out: dict[str, dict[str, StageRef]] = {"data": refs}
-    if prof.gan is not None:
-        out["gan"] = gan_branch(store, prof.gan, refs)
-    augmented = out.get("gan", {}).get("augmented")
-    if augmented is None:
-        for row in [r for r in rows if r.relit]:
-            logger.info("row %s needs relit faces: set gan.relight_backend in the profile; skipped", row.name)
-        rows = [r for r in rows if not r.relit]
-    if not local:  # the rows train on the pool; below, their stages are cache hits that return the outputs
-        _launch_rows(store, rows, prof, refs, deployment, augmented)
-    for row in rows:
-        config = row_config(base=prof.train, row=row)
-        out[row.name] = train_row(tasks, store=store, row=row.name, config=config, data=refs, device=prof.device,
-                                  augmented=augmented if row.relit else None)  # fmt: skip
-    evaluations = {name: o["evaluated"] for name, o in out.items() if name not in ("data", "gan")}
-    params = ReportParams(tags=tuple((r.name, r.tables) for r in rows if r.name in evaluations),
-                          published=load_published(prof.published))  # fmt: skip
-    out["report"] = {"report": tasks["report"](store=store, evaluations=evaluations, params=params,
-                                               dataset=dataset, index=index, gan=out.get("gan"))}  # fmt: skip
-    publish_report_artifacts(out["report"]["report"])
-    return out
-
-
-def publish_report_artifacts(report: StageRef) -> None:
+def publish_report_artifacts(made: StageRef) -> None:
     """Show the report in the Prefect UI: the whole Markdown plus one table artifact per study table.
 
     Done in the flow, not in the (cached) report task, so every run of the flow shows its report.
     """
-    output = report.output()
+    output = made.output()
     folder = output.local_dir()
-    create_markdown_artifact(markdown=(folder / "report.md").read_text(), key="eltrepro-report",
-                             description=f"{output.stage}/{output.key}")  # fmt: skip
+    create_markdown_artifact(
+        markdown=(folder / "report.md").read_text(), key="eltrepro-report", description=f"{output.stage}/{output.key}"
+    )
     for path in sorted((folder / "tables").glob("table_*.csv")):
         table = pd.read_csv(path).round(3).astype(object)
         table = table.where(table.notna(), None)
         key = "table-" + path.stem.removeprefix("table_").replace(".", "-")
         create_table_artifact(table=table.to_dict(orient="records"), key=key, description=f"Table {path.stem[6:]}")
-
-
-def load_published(path: Path) -> tuple[tuple[tuple[str, str, str], float], ...]:
-    """The study's published cells ((table, row, subset), value) from ``flows/experiments/published.toml``."""
-    try:
-        cells = tomllib.loads(Path(path).read_text()).get("cell", [])
-        return tuple(((c["table"], c["row"], subset), float(v)) for c in cells for subset, v in c["values"].items())
-    except (KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as err:
-        raise ValueError(f"{path}: each [[cell]] needs table, row and values: {err}") from err

@@ -25,9 +25,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gan_core.photo import load_photo
-from tasks.data import DATASET_DIR
-from tasks.review import DecisionError, append_decisions, check_decisions, read_decisions
-from tasks.stage import STAGE_JSON, Store
+from tasks.dataset_tree import DATASET_DIR
+from tasks.decisions import DecisionError, append_decisions, check_decisions, read_decisions
+from tasks.store import STAGE_JSON, Store
 
 FLAGS = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
 PAGE = (Path(__file__).resolve().parent / "review_page.html").read_text()
@@ -119,9 +119,16 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
         if not allowed(request):
             return JSONResponse({"error": "forbidden"}, status_code=403)
         table = pending()
-        items = [{"id": r["detection_id"], "n": i, "lpips": round(float(r["lpips"]), 4),
-                  "loss100": round(float(r["loss_at_discard_step"]), 4),
-                  "flags": [f for f in FLAGS if r[f]]} for i, r in table.iterrows()]  # fmt: skip
+        items = [
+            {
+                "id": r["detection_id"],
+                "n": i,
+                "lpips": round(float(r["lpips"]), 4),
+                "loss100": round(float(r["loss_at_discard_step"]), 4),
+                "flags": [f for f in FLAGS if r[f]],
+            }
+            for i, r in table.iterrows()
+        ]
         return JSONResponse({"faces": items, "decided": len(read_decisions(target))})
 
     async def image(request: Request) -> Response:
@@ -144,11 +151,20 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
             return JSONResponse({"error": "forbidden"}, status_code=403)
         body = await request.json()
         reviewer = str(body.get("reviewer") or "").strip()
-        rows = [{"face_id": d.get("face_id"), "decision": d.get("decision"), "reason": d.get("reason", ""),
-                 "reviewer": reviewer, "policy": "human"} for d in body.get("decisions", [])]  # fmt: skip
+        rows = [
+            {
+                "face_id": d.get("face_id"),
+                "decision": d.get("decision"),
+                "reason": d.get("reason", ""),
+                "reviewer": reviewer,
+                "policy": "human",
+            }
+            for d in body.get("decisions", [])
+        ]
         waiting = set(pending()["detection_id"])
         problems = ([] if reviewer else ["a reviewer name is required"]) + check_decisions(
-            rows, pending=set(), known=waiting)  # fmt: skip
+            rows, pending=set(), known=waiting
+        )
         if problems:
             return JSONResponse({"error": "; ".join(problems)}, status_code=400)
         try:
@@ -158,6 +174,11 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
         resumed = await resume_paused_runs(reviewer) if resume and written else []
         return JSONResponse({"written": written, "resumed": resumed, "pending": len(waiting) - written})
 
-    return Starlette(routes=[Route("/", page), Route("/api/faces", faces),
-                             Route("/img/{kind:str}/{n:int}.png", image),
-                             Route("/api/decisions", decisions, methods=["POST"])])  # fmt: skip
+    return Starlette(
+        routes=[
+            Route("/", page),
+            Route("/api/faces", faces),
+            Route("/img/{kind:str}/{n:int}.png", image),
+            Route("/api/decisions", decisions, methods=["POST"]),
+        ]
+    )

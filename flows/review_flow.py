@@ -9,35 +9,46 @@ from __future__ import annotations
 
 from prefect import flow
 
-from tasks.prefect_review import review_gate
-from tasks.prefect_stages import StageRef
-from tasks.review import ReviewPolicy
-from tasks.stage import STAGE_JSON, Store
+from flows.review_gate import review_gate
+from tasks.decisions import ReviewGateConfig
+from tasks.prefect_stage import StageRef, StageRunner
+from tasks.store import STAGE_JSON, Store
 
 
 def latest_projection(store: str) -> str:
     """The key of the most recently completed ``project`` output in ``store``."""
     target = Store(store)
-    outputs = [(p, target.output("project", p.rstrip("/").split("/")[-2]).metadata()["timings"]["finished"])
-               for p in target.fs.glob(f"{target.root.rstrip('/')}/project/*/{STAGE_JSON}")]  # fmt: skip
+    keys = [p.rstrip("/").split("/")[-2] for p in target.fs.glob(f"{target.root.rstrip('/')}/project/*/{STAGE_JSON}")]
+    outputs = [(key, target.output("project", key).metadata()["timings"]["finished"]) for key in keys]
     if not outputs:
         raise FileNotFoundError(f"{store}: no complete project output to review")
-    return max(outputs, key=lambda item: item[1])[0].rstrip("/").split("/")[-2]
+    return max(outputs, key=lambda item: item[1])[0]
 
 
 @flow(name="review")
-def review(store: str = "artifacts", projected: str = "", policy: str = "human", lpips_threshold: float = 0.3,
-           decisions_file: str = "", page_url: str = ReviewPolicy.page_url,
-           timeout_s: int = ReviewPolicy.timeout_s) -> StageRef:  # fmt: skip
+def review(
+    store: str = "artifacts",
+    projected: str = "",
+    policy: str = "human",
+    lpips_threshold: float = 0.3,
+    decisions_file: str = "",
+    page_url: str = ReviewGateConfig.page_url,
+    timeout_s: int = ReviewGateConfig.timeout_s,
+) -> StageRef:
     """Decide every face of a projection output (the latest when ``projected`` is empty) and record the outcome.
 
     Args:
         store: the artifact store.
         projected: key of the ``project`` output.
         policy: human (wait for a person), auto (accept when LPIPS <= ``lpips_threshold``) or file
-            (``decisions_file``); see ``tasks.review.ReviewPolicy``.
+            (``decisions_file``); see ``tasks.decisions.ReviewGateConfig``.
     """
     ref = StageRef(store=store, stage="project", key=projected or latest_projection(store))
-    settings = ReviewPolicy(policy=policy, lpips_threshold=lpips_threshold, decisions_file=decisions_file,
-                            page_url=page_url, timeout_s=timeout_s)  # fmt: skip
-    return review_gate(store, ref, settings)
+    config = ReviewGateConfig(
+        policy=policy,
+        lpips_threshold=lpips_threshold,
+        decisions_file=decisions_file,
+        page_url=page_url,
+        timeout_s=timeout_s,
+    )
+    return review_gate(StageRunner(store=store), ref, config)

@@ -1,58 +1,41 @@
-"""``eltrepro train`` and ``eltrepro evaluate``: the landmark core behind a command line."""
+"""``eltrepro train`` and ``eltrepro evaluate``: the landmark core behind a command line.
+
+Input mistakes (a missing config file, a bad value, an unknown device, a folder without WFLW) raise
+``ConfigError`` before any heavy import, so ``eltrepro`` prints one line and exits 2.
+"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-import pandas as pd
-import torch
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from landmark_core.atomic import atomic_write
-from landmark_core.config import load_config
-from landmark_core.dataset import face_records
-from landmark_core.evaluate import evaluate_faces, metric_table, to_markdown, write_metric_files
-from landmark_core.model import parameter_count
-from landmark_core.subsets import SUBSETS, SubsetConfig, compute_subsets
-from landmark_core.train import (
-    BEST,
-    HISTORY_FILE,
-    EpochRecord,
-    TrainConfig,
-    load_checkpoint,
-    resolve_device,
-    split_validation,
-    train,
-)
-from landmark_core.wflw_index import index_wflw
+from flows.console import console
+from landmark_core.config import ConfigError, load_config
+from landmark_core.device import check_device
+from landmark_core.train_config import TrainConfig
 
-console = Console(width=None if sys.stdout.isatty() else 120)
+NORMALISERS = ("inter_ocular", "inter_pupil")
 
 
-def _faces(data: Path, split: str) -> pd.DataFrame:
+def _faces(data: Path, split: str):
+    """The indexed faces of one split of a WFLW root (ConfigError when there are none)."""
+    from landmark_core.wflw_index import index_wflw
+
     try:
         result = index_wflw(root=data)
     except FileNotFoundError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
+        raise ConfigError(str(error)) from None
     if len(result.quarantine):
         console.print(f"{len(result.quarantine)} annotation lines quarantined (see `eltrepro data index`)")
     faces = result.faces[result.faces["split"] == split]
     if faces.empty:
-        console.print(f"[red]error:[/red] {data}: no usable {split} faces")
-        raise typer.Exit(2)
+        raise ConfigError(f"{data}: no usable {split} faces")
     return faces
 
 
 def _config(path: Path | None, epochs: int | None, workers: int | None) -> TrainConfig:
-    try:
-        config = load_config(TrainConfig, path) if path else TrainConfig()
-    except ValueError as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
+    config = load_config(TrainConfig, path) if path else TrainConfig()
     changes = {k: v for k, v in (("max_epochs", epochs), ("workers", workers)) if v is not None}
     return TrainConfig(**{**config.__dict__, **changes}) if changes else config
 
@@ -67,12 +50,22 @@ def train_command(
     resume: bool = typer.Option(True, help="Continue from out/last.pt when it exists."),
 ) -> None:
     """Train the cascaded landmark network (baseline when loss.elt_lambda is 0, ELT otherwise)."""
+    check_device(device)
     cfg = _config(config, epochs, workers)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from landmark_core.dataset import face_records
+    from landmark_core.device import resolve_device
+    from landmark_core.train import BEST, HISTORY_FILE, EpochRecord, split_validation, train
+
     target = resolve_device(device)
+    _fast_matmul()
     records = face_records(root=data, faces=_faces(data, "train"))
     train_part, val = split_validation(records=records, fraction=cfg.val_fraction, seed=cfg.seed)
-    console.print(f"training on {len(train_part)} faces, validating on {len(val)}, device {target}, "
-                  f"ELT lambda {cfg.loss.elt_lambda} ({cfg.loss.elt_mode}), views {cfg.augment.views}")  # fmt: skip
+    console.print(
+        f"training on {len(train_part)} faces, validating on {len(val)}, device {target}, "
+        f"ELT lambda {cfg.loss.elt_lambda} ({cfg.loss.elt_mode}), views {cfg.augment.views}"
+    )
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("train", total=None, epoch=0)
@@ -88,12 +81,22 @@ def train_command(
                 f"{r.images_per_second:.1f} img/s"
             )
 
-        history = train(config=cfg, train_records=train_part, val_records=val, out=out, device=target,
-                        resume=resume, on_batch=on_batch, on_epoch=on_epoch)  # fmt: skip
+        history = train(
+            config=cfg,
+            train_records=train_part,
+            val_records=val,
+            out=out,
+            device=target,
+            resume=resume,
+            on_batch=on_batch,
+            on_epoch=on_epoch,
+        )
     best = min(history, key=lambda r: r.val_nme) if history else None
     if best:
-        console.print(f"done: {len(history)} epochs, best val NME {100 * best.val_nme:.2f} % at epoch {best.epoch}; "
-                      f"per-epoch log {out / HISTORY_FILE}, checkpoint {out / BEST}")  # fmt: skip
+        console.print(
+            f"done: {len(history)} epochs, best val NME {100 * best.val_nme:.2f} % at epoch {best.epoch}; "
+            f"per-epoch log {out / HISTORY_FILE}, checkpoint {out / BEST}"
+        )
 
 
 def evaluate_command(
@@ -105,18 +108,31 @@ def evaluate_command(
     normaliser: str = typer.Option("inter_ocular", help="inter_ocular (outer eye corners 60/72) or inter_pupil."),
 ) -> None:
     """Per-face errors and the study's metrics (NME, NME90/95/99, FR@10, AUC@10) for every subset."""
-    if normaliser not in ("inter_ocular", "inter_pupil"):
-        console.print(f"[red]error:[/red] unknown normaliser {normaliser!r}")
-        raise typer.Exit(2)
+    if normaliser not in NORMALISERS:
+        raise ConfigError(f"--normaliser {normaliser!r}: expected one of {', '.join(NORMALISERS)}")
     if not checkpoint.is_file():
-        console.print(f"[red]error:[/red] {checkpoint}: no such checkpoint")
-        raise typer.Exit(2)
+        raise ConfigError(f"{checkpoint}: no such checkpoint")
+    check_device(device)
+    from landmark_core.atomic import atomic_write
+    from landmark_core.dataset import face_records
+    from landmark_core.device import resolve_device
+    from landmark_core.evaluate import evaluate_faces, metric_table, to_markdown, write_metric_files
+    from landmark_core.model import parameter_count
+    from landmark_core.subsets import SUBSETS, SubsetConfig, compute_subsets
+    from landmark_core.train import load_checkpoint
+
     target = resolve_device(device)
+    _fast_matmul()
     model, cfg, _ = load_checkpoint(checkpoint, device=target)
     faces = _faces(data, split)
-    per_face = evaluate_faces(model=model, records=face_records(root=data, faces=faces),
-                              subsets=compute_subsets(faces=faces, config=SubsetConfig()), augment=cfg.augment,
-                              device=target, batch_size=cfg.eval_batch_size)  # fmt: skip
+    per_face = evaluate_faces(
+        model=model,
+        records=face_records(root=data, faces=faces),
+        subsets=compute_subsets(faces=faces, config=SubsetConfig()),
+        augment=cfg.augment,
+        device=target,
+        batch_size=cfg.eval_batch_size,
+    )
     table = metric_table(per_face=per_face, subsets=SUBSETS, normaliser=normaliser)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "per_face.parquet", lambda p: per_face.to_parquet(p, index=False))
@@ -127,8 +143,14 @@ def evaluate_command(
     )
 
 
+def _fast_matmul() -> None:
+    """TF32 matmuls on CUDA (no effect on the CPU)."""
+    import torch
+
+    torch.set_float32_matmul_precision("high")
+
+
 def register(app: typer.Typer) -> None:
     """Add the commands to the main ``eltrepro`` app."""
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
-    torch.set_float32_matmul_precision("high")

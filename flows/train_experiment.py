@@ -8,39 +8,52 @@ rows train at once across all workers; without the limit the flow runs unthrottl
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 from prefect.concurrency.sync import concurrency
 
-from landmark_core.train import TrainConfig
-from tasks.prefect_stages import StageRef, cached
+from flows.refs import DataRefs, RowRefs
+from landmark_core.train_config import TrainConfig
+from tasks.dataset_tree import default_workers
+from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
+from tasks.prefect_stage import StageRef, StageRunner
+from tasks.stage import Runtime
+from tasks.train_landmarks import train_landmarks
 
 DEPLOYMENT = "train-experiment/train-experiment"
 GPU_LIMIT = "eltrepro-gpu"
 
 
 def train_row(
-    tasks: dict[str, Any],
-    *,
-    store: str,
-    row: str,
-    config: TrainConfig,
-    data: dict[str, StageRef],
-    device: str,
-    augmented: StageRef | None = None,
-) -> dict[str, StageRef]:
-    """Train and evaluate one row with the cached stage tasks; returns ``{"trained", "evaluated"}``.
+    run: StageRunner, *, row: str, config: TrainConfig, data: DataRefs, augmented: StageRef | None = None
+) -> RowRefs:
+    """Train and evaluate one row with the cached stage tasks (``augmented``: a relit row's extra faces)."""
+    trained = run(train_landmarks, config, label=row, dataset=data.dataset, index=data.index, augmented=augmented)
+    evaluated = run(
+        evaluate_landmarks,
+        EvaluateConfig(),
+        label=row,
+        dataset=data.dataset,
+        index=data.index,
+        subsets=data.subsets,
+        trained=trained,
+    )
+    return RowRefs(trained=trained, evaluated=evaluated)
 
-    ``augmented`` (the GAN branch's relit faces, for relit rows) is optional: None trains on WFLW alone.
-    """
-    trained = tasks["train"].with_options(task_run_name=f"train-{row}")(
-        store=store, dataset=data["dataset"], index=data["index"], config=config, device=device, row=row,
-        augmented=augmented)  # fmt: skip
-    evaluated = tasks["evaluate"].with_options(task_run_name=f"evaluate-{row}")(
-        store=store, dataset=data["dataset"], index=data["index"], subsets=data["subsets"], trained=trained,
-        device=device)  # fmt: skip
-    return {"trained": trained, "evaluated": evaluated}
+
+def row_complete(run: StageRunner, *, config: TrainConfig, data: DataRefs, augmented: StageRef | None) -> bool:
+    """Whether a row's training and its evaluation are both complete in the store (nothing left to run)."""
+    inputs = {"dataset": data.dataset, "index": data.index, "augmented": augmented}
+    if not run.is_complete(train_landmarks, config, **inputs):
+        return False
+    trained = StageRef(store=run.store, stage=train_landmarks.name, key=run.key(train_landmarks, config, **inputs))
+    return run.is_complete(
+        evaluate_landmarks,
+        EvaluateConfig(),
+        dataset=data.dataset,
+        index=data.index,
+        subsets=data.subsets,
+        trained=trained,
+    )
 
 
 @flow(name="train-experiment", flow_run_name="train-{row}")
@@ -54,7 +67,7 @@ def train_experiment(
     device: str = "auto",
     gpu_limit: str | None = GPU_LIMIT,
     augmented: StageRef | None = None,
-) -> dict[str, StageRef]:
+) -> RowRefs:
     """Train and evaluate one experiment row, holding one slot of ``gpu_limit`` while it runs.
 
     Args:
@@ -67,11 +80,11 @@ def train_experiment(
         augmented: the GAN branch's extra training faces for a relit row (None: WFLW alone).
 
     Returns:
-        ``{"trained": StageRef, "evaluated": StageRef}``.
+        The row's trained and evaluated stage references.
     """
-    data = {"dataset": dataset, "index": index, "subsets": subsets}
-    run = {"store": store, "row": row, "config": config, "data": data, "device": device, "augmented": augmented}
+    run = StageRunner(store=store, runtime=Runtime(device=device, workers=default_workers()))
+    data = DataRefs(dataset=dataset, index=index, subsets=subsets)
     if gpu_limit is None:
-        return train_row(cached(store), **run)
+        return train_row(run, row=row, config=config, data=data, augmented=augmented)
     with concurrency(gpu_limit, occupy=1):
-        return train_row(cached(store), **run)
+        return train_row(run, row=row, config=config, data=data, augmented=augmented)

@@ -121,8 +121,14 @@ def plan_alignment(
         pad = (0, 0, 0, 0)
     else:
         pad = tuple(int(p) for p in np.maximum(pad, int(np.rint(qs * 0.3))))
-    return AlignRecord(quad=tuple(map(tuple, quad.tolist())), qsize=float(qsize), shrink=shrink, crop=crop, pad=pad,
-                       output_size=config.output_size)  # fmt: skip
+    return AlignRecord(
+        quad=tuple(map(tuple, quad.tolist())),
+        qsize=float(qsize),
+        shrink=shrink,
+        crop=crop,
+        pad=pad,
+        output_size=config.output_size,
+    )
 
 
 def render_aligned(*, image: np.ndarray, record: AlignRecord, config: AlignConfig = AlignConfig()) -> np.ndarray:
@@ -165,8 +171,12 @@ def _shrink_matrix(width: int, height: int, shrink: int) -> np.ndarray:
 
 
 def _box(points: np.ndarray) -> tuple[int, int, int, int]:
-    return (int(math.floor(points[:, 0].min())), int(math.floor(points[:, 1].min())),
-            int(math.ceil(points[:, 0].max())), int(math.ceil(points[:, 1].max())))  # fmt: skip
+    return (
+        int(math.floor(points[:, 0].min())),
+        int(math.floor(points[:, 1].min())),
+        int(math.ceil(points[:, 0].max())),
+        int(math.ceil(points[:, 1].max())),
+    )
 
 
 def _reflect_pad(image: np.ndarray, pad: tuple[int, int, int, int], qsize: float) -> np.ndarray:
@@ -177,8 +187,9 @@ def _reflect_pad(image: np.ndarray, pad: tuple[int, int, int, int], qsize: float
     yy, xx = np.ogrid[:ph, :pw]
     # 0 inside the original pixels, rising to 1 at the outer edge of the padding.
     xx, yy = xx.astype(np.float32), yy.astype(np.float32)
-    mask = np.maximum(1.0 - np.minimum(xx / left, (pw - 1 - xx) / right),
-                      1.0 - np.minimum(yy / top, (ph - 1 - yy) / bottom))[..., None]  # fmt: skip
+    mask = np.maximum(
+        1.0 - np.minimum(xx / left, (pw - 1 - xx) / right), 1.0 - np.minimum(yy / top, (ph - 1 - yy) / bottom)
+    )[..., None]
     sigma = qsize * 0.02
     blurred = cv2.GaussianBlur(padded, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
     padded += (blurred - padded) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)

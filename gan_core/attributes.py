@@ -17,8 +17,9 @@ import numpy as np
 ATTRIBUTE_NAMES = ("gender", "glasses", "yaw", "pitch", "baldness", "beard", "age", "expression")
 
 # Means over StyleFlow's 1000 published faces (data/attributes.npy; CC BY-NC-SA 4.0, R. Abdal et al.).
-STYLEFLOW_MEANS: dict[str, float] = dict(zip(ATTRIBUTE_NAMES, (0.433, 0.168, -0.0393, -2.9381, 0.07359, 0.0781,
-                                                               30.541, 0.743308), strict=True))  # fmt: skip
+STYLEFLOW_MEANS: dict[str, float] = dict(
+    zip(ATTRIBUTE_NAMES, (0.433, 0.168, -0.0393, -2.9381, 0.07359, 0.0781, 30.541, 0.743308), strict=True)
+)
 
 
 def stats_attributes(*, yaw: float, pitch: float) -> dict[str, float]:

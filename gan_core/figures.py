@@ -55,8 +55,15 @@ def paste_figure(*, photos: list[np.ndarray], without_mask: list[np.ndarray], wi
     return fig
 
 
-def projection_figure(*, targets: list[np.ndarray], projected: list[np.ndarray], losses: list[np.ndarray],
-                      lpips: list[float], discard_step: int, note: str = "") -> Figure:  # fmt: skip
+def projection_figure(
+    *,
+    targets: list[np.ndarray],
+    projected: list[np.ndarray],
+    losses: list[np.ndarray],
+    lpips: list[float],
+    discard_step: int,
+    note: str = "",
+) -> Figure:
     """One row per face: the aligned target, its StyleGAN2 projection, and the loss curve (log scale).
 
     Args:
@@ -84,8 +91,9 @@ def projection_figure(*, targets: list[np.ndarray], projected: list[np.ndarray],
     return fig
 
 
-def relight_figure(*, originals: list[np.ndarray], variants: list[list[np.ndarray]], captions: list[list[str]],
-                   note: str = "") -> Figure:  # fmt: skip
+def relight_figure(
+    *, originals: list[np.ndarray], variants: list[list[np.ndarray]], captions: list[list[str]], note: str = ""
+) -> Figure:
     """A contact sheet like the study's Fig. 3.11: per face, the original crop and its relit variants.
 
     Args:

@@ -75,5 +75,11 @@ def warp_perspective(
     Shapes:
         image (H, W[, C]) -> (height, width[, C]).
     """
-    return cv2.warpPerspective(image, opencv_matrix(matrix), (width, height), flags=interpolation,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+    return cv2.warpPerspective(
+        image,
+        opencv_matrix(matrix),
+        (width, height),
+        flags=interpolation,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )

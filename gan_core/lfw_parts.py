@@ -24,13 +24,24 @@ IMAGES_DIR = "lfw_funneled"
 TRUTH_DIR = "parts_lfw_funneled_gt_images"
 SPLITS = ("train", "validation", "test")
 LFW_PARTS_FILES: tuple[RemoteFile, ...] = (
-    RemoteFile(name="lfw-funneled.tgz", url=f"{LFW_BASE}/lfw-funneled.tgz",
-               note="LFW funneled images (250x250); research use."),
-    RemoteFile(name="parts_lfw_funneled_gt_images.tgz", url=f"{LFW_BASE}/part_labels/parts_lfw_funneled_gt_images.tgz",
-               note="LFW Part Labels ground truth (RGB: face skin / hair / background); research use."),
-    *(RemoteFile(name=f"parts_{s}.txt", url=f"{LFW_BASE}/part_labels/parts_{s}.txt", extract=False,
-                 note=f"LFW Part Labels {s} list.") for s in SPLITS),
-)  # fmt: skip
+    RemoteFile(
+        name="lfw-funneled.tgz", url=f"{LFW_BASE}/lfw-funneled.tgz", note="LFW funneled images (250x250); research use."
+    ),
+    RemoteFile(
+        name="parts_lfw_funneled_gt_images.tgz",
+        url=f"{LFW_BASE}/part_labels/parts_lfw_funneled_gt_images.tgz",
+        note="LFW Part Labels ground truth (RGB: face skin / hair / background); research use.",
+    ),
+    *(
+        RemoteFile(
+            name=f"parts_{s}.txt",
+            url=f"{LFW_BASE}/part_labels/parts_{s}.txt",
+            extract=False,
+            note=f"LFW Part Labels {s} list.",
+        )
+        for s in SPLITS
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +79,9 @@ def index_lfw_parts(*, root: Path) -> tuple[list[LfwPart], pd.DataFrame]:
         if not listing.is_file():
             raise FileNotFoundError(f"{listing}: LFW Part Labels split list missing")
         for name, stem in parse_split_list(path=listing):
-            face = LfwPart(split=split, name=name, image=f"{IMAGES_DIR}/{name}/{stem}.jpg",
-                           truth=f"{TRUTH_DIR}/{stem}.ppm")  # fmt: skip
+            face = LfwPart(
+                split=split, name=name, image=f"{IMAGES_DIR}/{name}/{stem}.jpg", truth=f"{TRUTH_DIR}/{stem}.ppm"
+            )
             missing = [p for p in (face.image, face.truth) if not (root / p).is_file()]
             if missing:
                 quarantine.append({"split": split, "stem": stem, "reason": f"missing {', '.join(missing)}"})

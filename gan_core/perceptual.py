@@ -162,8 +162,11 @@ def load_lpips(*, vgg_path: Path, lin_path: Path, config: PerceptualConfig = Per
     if missing:
         raise ValueError(f"{vgg_path}: missing {missing[:8]}")
     model = LPIPS(config)
-    state = {**{keys[k]: vgg[k] for k in keys}, **dict(lin), **{k: v for k, v in model.state_dict().items()
-                                                                if k.startswith("scaling_layer.")}}  # fmt: skip
+    state = {
+        **{keys[k]: vgg[k] for k in keys},
+        **dict(lin),
+        **{k: v for k, v in model.state_dict().items() if k.startswith("scaling_layer.")},
+    }
     own = model.state_dict()
     bad = sorted(set(own) ^ set(state)) + sorted(k for k in own if k in state and own[k].shape != state[k].shape)
     if bad:

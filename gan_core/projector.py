@@ -25,40 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from gan_core.perceptual import LPIPS, downsample_to
+from gan_core.projector_config import ProjectorConfig
 from gan_core.stylegan2 import Generator
-
-
-@dataclass(frozen=True)
-class ProjectorConfig:
-    """The projector's schedule and loss (defaults: the study's / NVIDIA's values).
-
-    Attributes:
-        steps: optimisation steps per face.
-        w_avg_samples: mapped samples for the mean W and its spread.
-        lr: peak Adam learning rate.
-        lr_rampup: fraction of the steps of linear warm-up.
-        lr_rampdown: fraction of the steps of cosine ramp-down at the end.
-        noise_factor: latent noise std as a fraction of the W spread, at step 0.
-        noise_ramp: fraction of the steps after which the latent noise is zero (it decays quadratically).
-        regularize_noise_weight: weight of the noise-map autocorrelation penalty.
-        discard_step: step after which a face may be discarded.
-        discard_loss: a face whose total loss at ``discard_step`` is above this stops; None keeps every face.
-        compare_size: side the render and the target are box-downsampled to before LPIPS.
-        seed: base of the per-face random streams (latent noise, initial noise maps).
-    """
-
-    steps: int = 1000
-    w_avg_samples: int = 10_000
-    lr: float = 0.1
-    lr_rampup: float = 0.05
-    lr_rampdown: float = 0.25
-    noise_factor: float = 0.05
-    noise_ramp: float = 0.75
-    regularize_noise_weight: float = 1e5
-    discard_step: int = 100
-    discard_loss: float | None = None
-    compare_size: int = 256
-    seed: int = 303
 
 
 @dataclass
@@ -222,9 +190,15 @@ def project(
             drop = [row for row, i in enumerate(alive) if losses[i][-1] > config.discard_loss]
             for row in drop:
                 i = alive[row]
-                results[i] = Projection(discarded=True, latent=None, noises=[], image=None,
-                                        losses=np.asarray(losses[i]), lpips=float(dist[row].detach()),
-                                        steps_run=step + 1)  # fmt: skip
+                results[i] = Projection(
+                    discarded=True,
+                    latent=None,
+                    noises=[],
+                    image=None,
+                    losses=np.asarray(losses[i]),
+                    lpips=float(dist[row].detach()),
+                    steps_run=step + 1,
+                )
                 if on_result is not None:
                     on_result(i, results[i])
             if drop:
@@ -262,6 +236,6 @@ def _finish(generator, perceptual, params, target_feats, alive, losses, config, 
             losses=np.asarray(losses[i]),
             lpips=float(final[row]),
             steps_run=len(losses[i]),
-        )  # fmt: skip
+        )
         for row, i in enumerate(alive)
     }

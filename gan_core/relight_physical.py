@@ -19,14 +19,18 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 from gan_core.sh import dpr_normals, fit_sh, shading
 from landmark_core.headpose import MODEL_TO_CAMERA, mean_face_3d, solve_head_pose
 
 # Regions whose albedo is far from skin's, left out of the lighting fit (WFLW indices): brows, eyes, inner mouth.
-FIT_HOLES = (tuple(range(33, 42)), tuple(range(42, 51)), tuple(range(60, 68)), tuple(range(68, 76)),
-             tuple(range(88, 96)))  # fmt: skip
+FIT_HOLES = (
+    tuple(range(33, 42)),
+    tuple(range(42, 51)),
+    tuple(range(60, 68)),
+    tuple(range(68, 76)),
+    tuple(range(88, 96)),
+)
 
 
 class RelightError(ValueError):
@@ -87,6 +91,8 @@ def face_mesh() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     brows = landmarks[list(BROW_TOPS)]
     extra = [brows * [sx, 1, 1] + [0, rise, -recede] for sx, rise, recede in FOREHEAD_ROWS]
     points = np.vstack([landmarks, *extra])
+    from scipy.spatial import Delaunay  # imported here: reading a PhysicalConfig needs no scipy
+
     triangles = Delaunay(points[:, :2]).simplices.copy()
     a, b, c = (points[triangles[:, i]] for i in range(3))
     clockwise = np.cross(b - a, c - a)[:, 2] < 0
@@ -111,8 +117,9 @@ def _box(landmarks: np.ndarray, shape: tuple[int, int], config: PhysicalConfig) 
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def _rasterise(verts: np.ndarray, depth: np.ndarray, normals: np.ndarray, triangles: np.ndarray,
-               size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _rasterise(
+    verts: np.ndarray, depth: np.ndarray, normals: np.ndarray, triangles: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
     """Barycentric interpolation of vertex normals over the visible triangles, nearest surface wins.
 
     Triangles facing away (clockwise on screen) are culled; the rest are drawn far to near as triangle ids
@@ -136,8 +143,9 @@ def _rasterise(verts: np.ndarray, depth: np.ndarray, normals: np.ndarray, triang
     return out, ids >= 0
 
 
-def face_geometry(*, landmarks: np.ndarray, image_shape: tuple[int, ...],
-                  config: PhysicalConfig = PhysicalConfig()) -> FaceGeometry:  # fmt: skip
+def face_geometry(
+    *, landmarks: np.ndarray, image_shape: tuple[int, ...], config: PhysicalConfig = PhysicalConfig()
+) -> FaceGeometry:
     """The dense normal map of a face from its 98 landmarks.
 
     Args:
@@ -207,8 +215,15 @@ def estimate_source_sh(*, image_bgr: np.ndarray, geometry: FaceGeometry) -> np.n
         raise RelightError(f"no usable SH lighting: {error}") from None
 
 
-def relight(*, image_bgr: np.ndarray, geometry: FaceGeometry, source_sh: np.ndarray, target_sh: np.ndarray,
-            config: PhysicalConfig = PhysicalConfig(), out: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def relight(
+    *,
+    image_bgr: np.ndarray,
+    geometry: FaceGeometry,
+    source_sh: np.ndarray,
+    target_sh: np.ndarray,
+    config: PhysicalConfig = PhysicalConfig(),
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """The photo with the face's lighting changed from ``source_sh`` to ``target_sh`` (ratio image).
 
     Args:

@@ -76,12 +76,19 @@ def build_segmenter(*, config: SegmenterConfig, vgg16_weights: Path | None = Non
     x, pool4 = inputs, None
     for b, (filters, convs) in enumerate(VGG_BLOCKS, start=1):
         for c in range(1, convs + 1):
-            x = layers.Conv2D(max(1, round(filters * config.width)), 3, padding="same", activation="relu",
-                              kernel_initializer="he_normal", name=f"block{b}_conv{c}")(x)  # fmt: skip
+            x = layers.Conv2D(
+                max(1, round(filters * config.width)),
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer="he_normal",
+                name=f"block{b}_conv{c}",
+            )(x)
         x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
         pool4 = x if b == 4 else pool4
-    x = layers.Conv2D(config.fc_channels, 7, padding="same", activation="relu", kernel_initializer="he_normal",
-                      name="fc6")(x)  # fmt: skip
+    x = layers.Conv2D(
+        config.fc_channels, 7, padding="same", activation="relu", kernel_initializer="he_normal", name="fc6"
+    )(x)
     x = layers.Dropout(config.dropout, name="drop6")(x)
     x = layers.Conv2D(config.fc_channels, 1, activation="relu", kernel_initializer="he_normal", name="fc7")(x)
     x = layers.Dropout(config.dropout, name="drop7")(x)
@@ -105,8 +112,9 @@ def _load_vgg16(model, path: Path, config: SegmenterConfig) -> None:
         raise ValueError("ImageNet VGG16 weights need width 1.0 and an input size divisible by 32")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: VGG16 weights file not found")
-    vgg = keras.applications.VGG16(include_top=False, weights=str(path),
-                                   input_shape=(config.input_size, config.input_size, 3))  # fmt: skip
+    vgg = keras.applications.VGG16(
+        include_top=False, weights=str(path), input_shape=(config.input_size, config.input_size, 3)
+    )
     names = [f"block{b}_conv{c}" for b, (_, n) in enumerate(VGG_BLOCKS, start=1) for c in range(1, n + 1)]
     for name in names:
         source, target = vgg.get_layer(name).get_weights(), model.get_layer(name)
@@ -138,13 +146,18 @@ def train_segmenter(*, model, images_rgb: np.ndarray, masks: np.ndarray, config:
     """
     import keras
 
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=config.lr, momentum=0.9, nesterov=True),
-                  loss="binary_crossentropy")  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=config.lr, momentum=0.9, nesterov=True), loss="binary_crossentropy"
+    )
     history = model.fit(
-        preprocess(images_rgb), masks[..., None].astype(np.float32), batch_size=config.batch_size,
-        epochs=config.epochs, shuffle=True, verbose=0,
+        preprocess(images_rgb),
+        masks[..., None].astype(np.float32),
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        shuffle=True,
+        verbose=0,
         callbacks=[keras.callbacks.LearningRateScheduler(step_decay(config=config))],
-    )  # fmt: skip
+    )
     return [float(v) for v in history.history["loss"]]
 
 

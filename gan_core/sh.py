@@ -20,14 +20,23 @@ PRESETS: dict[str, np.ndarray] = {
     name: np.asarray(values)
     for name, values in {
         "left_to_right": [0.785498, -0.089578, 0.215241, 0.280035, -0.109324, -0.007329, -0.233743, 0.029123, 0.235821],
-        "right_to_left": [0.828138, -0.180148, 0.522225, -0.304316, 0.177256, -0.071018, -0.080638, -0.291484,
-                          0.291195],
+        "right_to_left": [
+            0.828138,
+            -0.180148,
+            0.522225,
+            -0.304316,
+            0.177256,
+            -0.071018,
+            -0.080638,
+            -0.291484,
+            0.291195,
+        ],
         "up_to_down": [0.8019, -0.245954, 0.124247, -0.100857, -0.016697, -0.07273, -0.123047, 0.013365, 0.009409],
         "down_to_up": [0.63915, -0.176766, 0.680426, 0.109943, 0.158147, -0.057227, 0.176585, 0.170394, 0.329559],
         "none": [1.054907, 0.245198, 0.238319, 0.003445, -0.064258, 0.143821, -0.312507, -0.014421, -0.096498],
         "frontal": [0.780291, -0.253649, 0.009759, -0.014651, -0.015664, 0.00103, -0.222962, -0.036112, -0.041247],
     }.items()
-}  # fmt: skip
+}
 PRESET_ROWS = {"left_to_right": 8, "right_to_left": 33, "up_to_down": 641, "down_to_up": 547, "none": 28, "frontal": 34}
 
 
@@ -50,11 +59,20 @@ def sh_basis(normals_dpr: np.ndarray) -> np.ndarray:
     x, y, z = normals_dpr[:, 0], normals_dpr[:, 1], normals_dpr[:, 2]
     c0, c1, c2 = 0.5 / np.sqrt(np.pi), np.sqrt(3) / 2 / np.sqrt(np.pi), np.sqrt(15) / 2 / np.sqrt(np.pi)
     a0, a1, a2 = ATTENUATION
-    return np.stack([
-        np.full_like(x, c0 * a0), c1 * y * a1, c1 * z * a1, c1 * x * a1,
-        c2 * y * x * a2, c2 * y * z * a2, np.sqrt(5) / 4 / np.sqrt(np.pi) * (3 * z**2 - 1) * a2,
-        c2 * x * z * a2, np.sqrt(15) / 4 / np.sqrt(np.pi) * (x**2 - y**2) * a2,
-    ], axis=1)  # fmt: skip
+    return np.stack(
+        [
+            np.full_like(x, c0 * a0),
+            c1 * y * a1,
+            c1 * z * a1,
+            c1 * x * a1,
+            c2 * y * x * a2,
+            c2 * y * z * a2,
+            np.sqrt(5) / 4 / np.sqrt(np.pi) * (3 * z**2 - 1) * a2,
+            c2 * x * z * a2,
+            np.sqrt(15) / 4 / np.sqrt(np.pi) * (x**2 - y**2) * a2,
+        ],
+        axis=1,
+    )
 
 
 def shading(*, normals_dpr: np.ndarray, sh: np.ndarray) -> np.ndarray:
@@ -107,8 +125,9 @@ def relit_target(*, source: np.ndarray, presets: list[str], amounts: list[float]
     return target
 
 
-def plan_variants(*, n_variants: int, k_lights: int, amount_min: float, amount_max: float,
-                  seed: int) -> list[tuple[list[str], list[float]]]:  # fmt: skip
+def plan_variants(
+    *, n_variants: int, k_lights: int, amount_min: float, amount_max: float, seed: int
+) -> list[tuple[list[str], list[float]]]:
     """The study's controls: ``n_variants`` relightings, each moving toward ``k_lights`` distinct presets by
     amounts drawn uniformly from ``[amount_min, amount_max]`` (divided by ``k_lights`` so the sum stays in
     range), from a seeded generator (the same seed gives the same plan)."""

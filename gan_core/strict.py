@@ -19,10 +19,15 @@ def load_strict(module: nn.Module, state: dict[str, torch.Tensor], *, source: st
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
-    shapes = sorted(f"{k}: file {tuple(state[k].shape)} vs module {tuple(own[k].shape)}"
-                    for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape))  # fmt: skip
+    shapes = sorted(
+        f"{k}: file {tuple(state[k].shape)} vs module {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if tuple(state[k].shape) != tuple(own[k].shape)
+    )
     if missing or unexpected or shapes:
         where = f"{source}: " if source else ""
-        raise WeightsMismatchError(f"{where}missing {missing[:8]} ({len(missing)}), unexpected {unexpected[:8]} "
-                                   f"({len(unexpected)}), shape mismatches {shapes[:8]} ({len(shapes)})")  # fmt: skip
+        raise WeightsMismatchError(
+            f"{where}missing {missing[:8]} ({len(missing)}), unexpected {unexpected[:8]} "
+            f"({len(unexpected)}), shape mismatches {shapes[:8]} ({len(shapes)})"
+        )
     module.load_state_dict(state, strict=True)

@@ -19,7 +19,6 @@ runs it backward. The lighting edit replaces the 9 lighting entries of the condi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -27,19 +26,9 @@ from torch import nn
 from torchdiffeq import odeint
 
 from gan_core.strict import load_strict
+from gan_core.styleflow_config import FlowConfig
 
 LIGHTING_ROWS = (7, 12)  # W+ rows [7, 12) take the edited code
-
-
-@dataclass(frozen=True)
-class FlowConfig:
-    """Shape of the flow (the published large model: 512, five hidden layers of 512, 17 condition entries)."""
-
-    dim: int = 512
-    hidden: tuple[int, ...] = (512, 512, 512, 512, 512)
-    context: int = 17
-    atol: float = 1e-5
-    rtol: float = 1e-5
 
 
 TINY_FLOW = FlowConfig(dim=16, hidden=(32, 32))
@@ -134,8 +123,10 @@ class SequentialFlow(nn.Module):
 
     def _check(self, w: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         if w.ndim != 3 or w.shape[2] != self.config.dim or condition.shape != (w.shape[0], self.config.context):
-            raise ValueError(f"expected codes [B, rows, {self.config.dim}] and conditions [B, {self.config.context}], "
-                             f"got {tuple(w.shape)} and {tuple(condition.shape)}")  # fmt: skip
+            raise ValueError(
+                f"expected codes [B, rows, {self.config.dim}] and conditions [B, {self.config.context}], "
+                f"got {tuple(w.shape)} and {tuple(condition.shape)}"
+            )
         return condition.to(w)
 
     @torch.no_grad()
@@ -155,8 +146,14 @@ class SequentialFlow(nn.Module):
         return z
 
 
-def relight_codes(*, flow: SequentialFlow, w: torch.Tensor, source: torch.Tensor, target_sh: torch.Tensor,
-                  rows: tuple[int, int] = LIGHTING_ROWS) -> torch.Tensor:  # fmt: skip
+def relight_codes(
+    *,
+    flow: SequentialFlow,
+    w: torch.Tensor,
+    source: torch.Tensor,
+    target_sh: torch.Tensor,
+    rows: tuple[int, int] = LIGHTING_ROWS,
+) -> torch.Tensor:
     """StyleFlow's lighting edit of W+ codes.
 
     Args:

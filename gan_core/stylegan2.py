@@ -18,67 +18,15 @@ arithmetic and batches as one ordinary convolution, which is what the batched pr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gan_core.stylegan2_config import GeneratorConfig
 from gan_core.upfirdn import make_filter, upfirdn2d, upsample2d
 
 LRELU_GAIN = math.sqrt(2.0)
-
-
-@dataclass(frozen=True)
-class GeneratorConfig:
-    """Shape of a StyleGAN2 generator.
-
-    Attributes:
-        resolution: output side in pixels (power of two, >= 8); 1024 for FFHQ.
-        style_dim: Z and W width (512 for FFHQ).
-        n_mlp: mapping-network depth (8).
-        channel_base: channels at resolution r are ``min(channel_max, channel_base // r)`` (32768 = config-f).
-        channel_max: channel cap (512).
-        lr_mlp: learning-rate multiplier of the mapping layers (0.01); part of the weight parametrisation.
-        conv_clamp: clamp of the activations after each layer (the NVIDIA ADA networks use 256); None = off.
-    """
-
-    resolution: int = 1024
-    style_dim: int = 512
-    n_mlp: int = 8
-    channel_base: int = 32768
-    channel_max: int = 512
-    lr_mlp: float = 0.01
-    conv_clamp: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.resolution < 8 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
-
-    @property
-    def log_size(self) -> int:
-        return int(math.log2(self.resolution))
-
-    @property
-    def n_latent(self) -> int:
-        """Rows of a W+ code: 18 at 1024."""
-        return 2 * self.log_size - 2
-
-    @property
-    def n_noise(self) -> int:
-        """Noise inputs: one per synthesis convolution (17 at 1024)."""
-        return 2 * (self.log_size - 2) + 1
-
-    def channels(self, res: int) -> int:
-        return min(self.channel_max, self.channel_base // res)
-
-    def noise_shapes(self) -> list[tuple[int, int]]:
-        """Side of each noise map in order: 4, 8, 8, 16, 16, ..., resolution, resolution."""
-        return [(2 ** ((i + 5) // 2),) * 2 for i in range(self.n_noise)]
-
-
-TINY = GeneratorConfig(resolution=32, style_dim=32, n_mlp=2, channel_base=256, channel_max=16)
-"""A random-initialisable generator small enough for tests and the demo (32x32, 16 channels)."""
 
 
 class EqualLinear(nn.Module):
@@ -136,8 +84,9 @@ class ModulatedConv2d(nn.Module):
         x ``[N, I, H, W]``, w ``[N, style_dim]`` -> ``[N, O, H', W']`` (H' = 2H when upsampling).
     """
 
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, style_dim: int, *, demodulate: bool = True,
-                 upsample: bool = False):  # fmt: skip
+    def __init__(
+        self, in_ch: int, out_ch: int, kernel: int, style_dim: int, *, demodulate: bool = True, upsample: bool = False
+    ):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(1, out_ch, in_ch, kernel, kernel))
         self.modulation = EqualLinear(style_dim, in_ch, bias_init=1.0)
@@ -271,8 +220,10 @@ class Generator(nn.Module):
         """
         noises = self.fixed_noises() if noises is None else noises
         if ws.shape[1:] != (self.config.n_latent, self.config.style_dim) or len(noises) != self.config.n_noise:
-            raise ValueError(f"expected W+ [N, {self.config.n_latent}, {self.config.style_dim}] and "
-                             f"{self.config.n_noise} noise maps, got {tuple(ws.shape)} and {len(noises)}")  # fmt: skip
+            raise ValueError(
+                f"expected W+ [N, {self.config.n_latent}, {self.config.style_dim}] and "
+                f"{self.config.n_noise} noise maps, got {tuple(ws.shape)} and {len(noises)}"
+            )
         x = self.input.input.repeat(ws.shape[0], 1, 1, 1).to(ws.dtype)
         x = self.conv1(x, ws[:, 0], noises[0])
         skip = self.to_rgb1(x, ws[:, 1])

@@ -22,7 +22,8 @@ import torch
 
 from gan_core.safe_pickle import PersistentRecord, UnsafePickleError, load_network_pickle
 from gan_core.strict import WeightsMismatchError, load_strict
-from gan_core.stylegan2 import Generator, GeneratorConfig
+from gan_core.stylegan2 import Generator
+from gan_core.stylegan2_config import GeneratorConfig
 from gan_core.upfirdn import make_filter
 
 
@@ -35,8 +36,9 @@ class LoadedGenerator:
     source: str
 
 
-def config_from_state(state: dict[str, torch.Tensor], *, lr_mlp: float = 0.01,
-                      conv_clamp: float | None = None) -> GeneratorConfig:  # fmt: skip
+def config_from_state(
+    state: dict[str, torch.Tensor], *, lr_mlp: float = 0.01, conv_clamp: float | None = None
+) -> GeneratorConfig:
     """Infer the generator shape from a (rosinality-named) state dict.
 
     Raises:
@@ -52,8 +54,15 @@ def config_from_state(state: dict[str, torch.Tensor], *, lr_mlp: float = 0.01,
     channel_max = max(widths.values())
     below = [r * c for r, c in widths.items() if c < channel_max]
     channel_base = min(below) if below else channel_max * resolution
-    config = GeneratorConfig(resolution=resolution, style_dim=style_dim, n_mlp=n_mlp, channel_base=channel_base,
-                             channel_max=channel_max, lr_mlp=lr_mlp, conv_clamp=conv_clamp)  # fmt: skip
+    config = GeneratorConfig(
+        resolution=resolution,
+        style_dim=style_dim,
+        n_mlp=n_mlp,
+        channel_base=channel_base,
+        channel_max=channel_max,
+        lr_mlp=lr_mlp,
+        conv_clamp=conv_clamp,
+    )
     if any(config.channels(r) != c for r, c in widths.items()):
         raise WeightsMismatchError(f"channel widths {widths} do not follow min({channel_max}, {channel_base} // res)")
     return config
@@ -74,8 +83,11 @@ def load_rosinality(path: Path, *, config: GeneratorConfig | None = None) -> Loa
     generator = Generator(config or config_from_state(state))
     load_strict(generator, state, source=str(path))
     latent_avg = ckpt.get("latent_avg")
-    return LoadedGenerator(generator=generator.eval(), latent_avg=None if latent_avg is None else latent_avg.float(),
-                           source=f"rosinality:{path}")  # fmt: skip
+    return LoadedGenerator(
+        generator=generator.eval(),
+        latent_avg=None if latent_avg is None else latent_avg.float(),
+        source=f"rosinality:{path}",
+    )
 
 
 def _block_names(log_size: int) -> list[tuple[str, str, int | None]]:
@@ -161,8 +173,11 @@ def load_ada_pickle(path: Path, *, network: str = "G_ema") -> LoadedGenerator:
     kwargs = record.state.get("_init_kwargs") or {}
     synth = kwargs.get("synthesis_kwargs") or {}
     state, w_avg = ada_to_rosinality(record.tensors())
-    config = config_from_state(state, lr_mlp=float((kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", 0.01)),
-                               conv_clamp=synth.get("conv_clamp"))  # fmt: skip
+    config = config_from_state(
+        state,
+        lr_mlp=float((kwargs.get("mapping_kwargs") or {}).get("lr_multiplier", 0.01)),
+        conv_clamp=synth.get("conv_clamp"),
+    )
     generator = Generator(config)
     load_strict(generator, with_fixed_buffers(state, config), source=str(path))
     return LoadedGenerator(generator=generator.eval(), latent_avg=w_avg, source=f"nvidia-pkl:{path}")

@@ -1,7 +1,10 @@
-"""Frozen-dataclass configuration: build from plain dicts (TOML or JSON files), save back as JSON.
+"""Frozen-dataclass configuration: validated from plain data (TOML or JSON files), saved back as JSON.
 
-Unknown keys are errors that name the key and the section, so a typo in an experiment file cannot be
-silently ignored. Lists become tuples so configs stay hashable and frozen.
+Validation is pydantic's (a ``TypeAdapter`` of the dataclass as it is, JSON mode, strict): every value must
+have its field's type (``"x"`` is not a number, ``3.5`` is not an integer, ``true`` is not a float), ranges
+declared with ``Annotated[..., Field(ge=...)]`` hold, and unknown keys are errors. A mistake is reported as one
+line naming where it is (file and key), the value, and what was expected. Lists become tuples, so configs stay
+hashable and frozen.
 """
 
 from __future__ import annotations
@@ -9,40 +12,79 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-import types
 import typing
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 T = TypeVar("T")
 
 
-def _convert(kind: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(kind) and isinstance(value, dict):
-        return from_dict(kind, value, where=where)
-    origin = typing.get_origin(kind)
-    if origin is tuple and isinstance(value, list | tuple):
-        return tuple(value)
-    if origin in (typing.Union, types.UnionType) and value is not None:
-        inner = [a for a in typing.get_args(kind) if a is not type(None)]
-        return _convert(inner[0], value, where) if len(inner) == 1 else value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    return value
+class ConfigError(ValueError):
+    """A configuration value that does not fit its field (one line: where, key, value, what was expected)."""
 
 
-def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config") -> T:
-    """Build dataclass ``cls`` from ``data``; nested dataclasses from nested dicts; missing keys keep defaults.
+def _forbid_extra(kind: Any, seen: set[Any]) -> None:
+    """Mark ``kind`` and every dataclass it contains as refusing unknown keys."""
+    if kind in seen:
+        return
+    seen.add(kind)
+    if dataclasses.is_dataclass(kind) and isinstance(kind, type):
+        if "__pydantic_config__" not in vars(kind):
+            kind.__pydantic_config__ = ConfigDict(extra="forbid")
+        for hint in typing.get_type_hints(kind, include_extras=True).values():
+            _forbid_extra(hint, seen)
+    for arg in typing.get_args(kind):
+        _forbid_extra(arg, seen)
+
+
+@cache
+def _adapter(cls: type) -> TypeAdapter:
+    _forbid_extra(cls, set())
+    return TypeAdapter(cls)
+
+
+def describe(error: ValidationError, *, where: str, key: str = "") -> str:
+    """One line for a validation error: ``where: key = value: what was expected`` for each problem.
+
+    ``key`` is the section the data came from (``train``), prefixed to every key named.
+    """
+    parts = []
+    for problem in error.errors(include_url=False):
+        key_path = ".".join([key] * bool(key) + [str(p) for p in problem["loc"]])
+        if not problem["loc"]:
+            parts.append(f"{key + ': ' if key else ''}{problem['msg'].removeprefix('Value error, ')}")
+        elif problem["type"] == "unexpected_keyword_argument":
+            parts.append(f"unknown key {key_path!r}")
+        elif problem["type"] == "missing_argument":
+            parts.append(f"missing key {key_path!r}")
+        else:
+            parts.append(f"{key_path} = {problem['input']!r}: {problem['msg'][0].lower()}{problem['msg'][1:]}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config", key: str = "") -> T:
+    """Validate ``data`` into dataclass ``cls``; nested dataclasses from nested dicts; missing keys keep defaults.
+
+    Args:
+        cls: a (frozen) dataclass.
+        data: plain data (a TOML/JSON table).
+        where: the file (or other origin) named in errors.
+        key: the section ``data`` is, named in errors (``train`` -> ``train.loss.elt_lambda``).
 
     Raises:
-        ValueError: an unknown key (named with its section).
+        ConfigError: a value of the wrong type or out of range, or an unknown key (one line, named).
     """
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-    return cls(**{k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()})
+    try:
+        payload = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{where}: not plain data: {err}") from None
+    try:
+        return _adapter(cls).validate_json(payload, strict=True)
+    except ValidationError as err:
+        raise ConfigError(describe(err, where=where, key=key)) from None
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -50,16 +92,28 @@ def to_dict(config: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
-def load_config(cls: type[T], path: Path) -> T:
-    """Read ``cls`` from a ``.toml`` or ``.json`` file; errors name the file."""
+def read_table_file(path: Path) -> dict[str, Any]:
+    """A ``.toml`` or ``.json`` file as plain data; errors name the file (and the line, for TOML).
+
+    Raises:
+        ConfigError: missing file, unknown suffix, or a syntax error.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    text = path.read_text()
     try:
         if path.suffix == ".toml":
-            data = tomllib.loads(path.read_text())
-        elif path.suffix == ".json":
-            data = json.loads(path.read_text())
-        else:
-            raise ValueError("config files must end in .toml or .json")
-        return from_dict(cls, data)
-    except (ValueError, TypeError, tomllib.TOMLDecodeError) as err:
-        raise ValueError(f"{path}: {err}") from err
+            return tomllib.loads(text)
+        if path.suffix == ".json":
+            return json.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{path}: line {err.lineno}: {err.msg}") from None
+    raise ConfigError(f"{path}: config files must end in .toml or .json")
+
+
+def load_config(cls: type[T], path: Path) -> T:
+    """Read ``cls`` from a ``.toml`` or ``.json`` file; errors name the file and the key."""
+    return from_dict(cls, read_table_file(path), where=str(path))

@@ -41,15 +41,18 @@ def evaluate_faces(
         One row per face: ``face_id``, ``nme`` (inter-ocular), ``nme_inter_pupil`` (fractions), ``pred``
         (196 floats, original pixels) and the subsets' ``in_*`` columns.
     """
-    pred = predict_landmarks(model=model, records=records, augment=augment, device=device, batch_size=batch_size,
-                             workers=workers)  # fmt: skip
+    pred = predict_landmarks(
+        model=model, records=records, augment=augment, device=device, batch_size=batch_size, workers=workers
+    )
     truth = np.stack([r.landmarks for r in records])
-    out = pd.DataFrame({
-        "face_id": [r.face_id for r in records],
-        "nme": nme_per_face(pred=pred, truth=truth, normaliser="inter_ocular"),
-        "nme_inter_pupil": nme_per_face(pred=pred, truth=truth, normaliser="inter_pupil"),
-        "pred": [p.reshape(-1).tolist() for p in pred],
-    })  # fmt: skip
+    out = pd.DataFrame(
+        {
+            "face_id": [r.face_id for r in records],
+            "nme": nme_per_face(pred=pred, truth=truth, normaliser="inter_ocular"),
+            "nme_inter_pupil": nme_per_face(pred=pred, truth=truth, normaliser="inter_pupil"),
+            "pred": [p.reshape(-1).tolist() for p in pred],
+        }
+    )
     flags = subsets.set_index("face_id").filter(like="in_")
     missing = sorted(set(out["face_id"]) - set(flags.index))
     if missing:

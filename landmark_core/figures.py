@@ -55,9 +55,13 @@ def face_crop(*, image: np.ndarray, points: np.ndarray, size: int = 160) -> np.n
 
 
 def prediction_grid(
-    *, images: list[np.ndarray], truth: np.ndarray, predictions: dict[str, np.ndarray], errors: dict[str, np.ndarray],
+    *,
+    images: list[np.ndarray],
+    truth: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    errors: dict[str, np.ndarray],
     size: int = 160,
-) -> Figure:  # fmt: skip
+) -> Figure:
     """Fig. 4.1: one column per face, one row per model; ground truth in green, prediction in red.
 
     Args:

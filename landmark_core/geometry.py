@@ -129,9 +129,13 @@ def warp_affine(
         matrix = matrix @ invert(to_small)
     cv_matrix = opencv_matrix(matrix)[:2]
     return cv2.warpAffine(
-        image, cv_matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+        image,
+        cv_matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
         borderValue=border_value,
-    )  # fmt: skip
+    )
 
 
 def area_reduce(*, image: np.ndarray, matrices: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,32 +12,11 @@ compares differentiable soft-argmax points, with gradients through both views.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
 from landmark_core.heatmap import decode_argmax, heatmap_kl, soft_argmax
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    """Loss settings.
-
-    Attributes:
-        elt_lambda: weight of L_elt (0: the baseline; the study's best row: 0.25).
-        elt_mode: ``heatmap`` (stop-gradient top-1 pseudo-targets, the study) or ``soft_l2``.
-        sigma: target Gaussian sigma in heatmap pixels.
-    """
-
-    elt_lambda: float = 0.0
-    elt_mode: Literal["heatmap", "soft_l2"] = "heatmap"
-    sigma: float = 1.0
-
-    def __post_init__(self) -> None:
-        if self.elt_mode not in ("heatmap", "soft_l2"):
-            raise ValueError(f"elt_mode must be 'heatmap' or 'soft_l2', got {self.elt_mode!r}")
-        if self.sigma <= 0 or self.elt_lambda < 0:
-            raise ValueError("sigma must be > 0 and elt_lambda >= 0")
+from landmark_core.train_config import LossConfig
 
 
 @dataclass(frozen=True)
@@ -126,11 +105,16 @@ def landmark_loss(
         config: loss settings.
         views: V.
     """
-    gt = gt_loss(stages=stages, points=batch["landmarks"].flatten(0, 1), visible=batch["visible"].flatten(0, 1),
-                 sigma=config.sigma)  # fmt: skip
+    gt = gt_loss(
+        stages=stages,
+        points=batch["landmarks"].flatten(0, 1),
+        visible=batch["visible"].flatten(0, 1),
+        sigma=config.sigma,
+    )
     elt = torch.zeros((), device=gt.device)
     if config.elt_lambda > 0 and views == 2:
         paired = [s.unflatten(0, (-1, views)) for s in stages]
-        elt = elt_loss(stages=paired, matrix=batch["matrix"], perm=batch["perm"], sigma=config.sigma,
-                       mode=config.elt_mode)  # fmt: skip
+        elt = elt_loss(
+            stages=paired, matrix=batch["matrix"], perm=batch["perm"], sigma=config.sigma, mode=config.elt_mode
+        )
     return LossParts(total=gt + config.elt_lambda * elt, gt=gt.detach(), elt=elt.detach())

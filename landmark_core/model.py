@@ -21,56 +21,25 @@ Input convention: (B, 3, S, S) float in [0, 1], BGR as OpenCV reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from landmark_core.wflw import NUM_LANDMARKS
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture hyper-parameters.
-
-    Attributes:
-        size: input side (128); must be divisible by 2 ** len(encoder_channels).
-        stem_channels: channels of the full-resolution stem.
-        encoder_channels: channels after each stride-2 step (the last is the bottleneck, 256).
-        encoder_blocks: inverted-residual blocks after each step (more toward the bottleneck).
-        decoder_channels: channels after each up step, bottleneck side first (the last is the 128x128 output).
-        expansion: inverted-residual expansion factor (MobileNetV2: 6).
-        stages: encoder-decoders in cascade (2).
-        heatmap_drop: probability of dropping each stage-1 heatmap before stage 2, in training.
-        num_landmarks: heatmaps per stage (98).
-    """
-
-    size: int = 128
-    stem_channels: int = 16
-    encoder_channels: tuple[int, ...] = (32, 64, 128, 256)
-    encoder_blocks: tuple[int, ...] = (1, 2, 3, 4)
-    decoder_channels: tuple[int, ...] = (128, 64, 32, 32)
-    expansion: int = 6
-    stages: int = 2
-    heatmap_drop: float = 0.2
-    num_landmarks: int = NUM_LANDMARKS
-
-    def __post_init__(self) -> None:
-        n = len(self.encoder_channels)
-        if not (len(self.encoder_blocks) == len(self.decoder_channels) == n):
-            raise ValueError("encoder_channels, encoder_blocks and decoder_channels need the same length")
-        if self.size % (2**n):
-            raise ValueError(f"size {self.size} is not divisible by 2**{n}")
-        if self.stages < 1:
-            raise ValueError("stages must be >= 1")
+from landmark_core.train_config import ModelConfig
 
 
 def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, act: bool = True) -> nn.Sequential:
     layers: list[nn.Module] = [
-        nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=(kernel - 1) // 2 if kernel % 2 else 0, groups=groups,
-                  bias=False),
+        nn.Conv2d(
+            c_in,
+            c_out,
+            kernel,
+            stride=stride,
+            padding=(kernel - 1) // 2 if kernel % 2 else 0,
+            groups=groups,
+            bias=False,
+        ),
         nn.BatchNorm2d(c_out),
-    ]  # fmt: skip
+    ]
     if act:
         layers.append(nn.ReLU6(inplace=True))
     return nn.Sequential(*layers)
@@ -102,8 +71,9 @@ class _Down(nn.Sequential):
 class _Up(nn.Module):
     def __init__(self, c_in: int, c_skip: int, c_out: int, expansion: int) -> None:
         super().__init__()
-        self.up = nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False), nn.BatchNorm2d(c_out),
-                                nn.ReLU6(inplace=True))  # fmt: skip
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(c_in, c_out, 2, stride=2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU6(inplace=True)
+        )
         self.fuse = _conv_bn(c_out + c_skip, c_out, 1)
         self.block = InvertedResidual(c_out, expansion)
 

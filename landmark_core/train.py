@@ -20,7 +20,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,41 +30,17 @@ from torch.utils.data import DataLoader
 from landmark_core.atomic import atomic_write, atomic_write_text
 from landmark_core.config import from_dict, to_dict
 from landmark_core.dataset import FaceRecord, ViewDataset
-from landmark_core.losses import LossConfig, landmark_loss
+from landmark_core.losses import landmark_loss
 from landmark_core.metrics import nme_per_face
-from landmark_core.model import CascadedLandmarkNet, ModelConfig, parameter_count
+from landmark_core.model import CascadedLandmarkNet, parameter_count
 from landmark_core.predict import predict_landmarks, to_input
-from landmark_core.sampler import AugmentConfig, train_steps
+from landmark_core.sampler import train_steps
+from landmark_core.train_config import ModelConfig, TrainConfig
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.jsonl"
 LAST = "last.pt"
 BEST = "best.pt"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run depends on (saved as ``config.json`` and inside every checkpoint)."""
-
-    model: ModelConfig = field(default_factory=ModelConfig)
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    loss: LossConfig = field(default_factory=LossConfig)
-    seed: int = 0
-    batch_size: int = 6
-    lr: float = 1e-3
-    lr_factor: float = 0.1
-    patience: int = 30
-    min_lr: float = 1e-5
-    max_epochs: int = 1000
-    val_fraction: float = 0.1
-    workers: int = 0
-    eval_batch_size: int = 32
-
-    def __post_init__(self) -> None:
-        if self.model.size != self.augment.size:
-            raise ValueError(f"model.size {self.model.size} != augment.size {self.augment.size}")
-        if not 0 < self.val_fraction < 1:
-            raise ValueError("val_fraction must be in (0, 1)")
 
 
 @dataclass
@@ -115,13 +91,6 @@ class EpochRecord:
     images_per_second: float
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch.device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def split_validation(*, records: list[FaceRecord], fraction: float, seed: int) -> tuple[list, list]:
     """A seeded split of training faces into (train, validation); validation has at least one face."""
     order = np.random.default_rng([seed, 7919]).permutation(len(records))
@@ -149,8 +118,14 @@ def load_checkpoint(path: Path, *, device: torch.device | str = "cpu") -> tuple[
 
 
 def _validate(model, val: list[FaceRecord], config: TrainConfig, device: torch.device) -> float:
-    pred = predict_landmarks(model=model, records=val, augment=config.augment, device=device,
-                             batch_size=config.eval_batch_size, workers=config.workers)  # fmt: skip
+    pred = predict_landmarks(
+        model=model,
+        records=val,
+        augment=config.augment,
+        device=device,
+        batch_size=config.eval_batch_size,
+        workers=config.workers,
+    )
     truth = np.stack([r.landmarks for r in val])
     return float(nme_per_face(pred=pred, truth=truth).mean())
 
@@ -208,8 +183,13 @@ def train(
     schedule = PlateauSchedule(lr=config.lr, factor=config.lr_factor, patience=config.patience, min_lr=config.min_lr)
     history, start = _maybe_resume(out / LAST, resume, config, model, optimizer, schedule, device)
     atomic_write_text(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2))
-    dataset = ViewDataset(records=train_records, steps=train_steps(config.augment), size=config.augment.size,
-                          seed=config.seed, antialias=config.augment.antialias)  # fmt: skip
+    dataset = ViewDataset(
+        records=train_records,
+        steps=train_steps(config.augment),
+        size=config.augment.size,
+        seed=config.seed,
+        antialias=config.augment.antialias,
+    )
     stop = bool(history) and history[-1].get("stopped", False)
     epoch, done = start, 0
     while not stop and epoch < config.max_epochs and (stop_after is None or done < stop_after):
@@ -247,28 +227,47 @@ def _run_epoch(epoch, model, optimizer, schedule, dataset, val_records, config, 
         group["lr"] = schedule.lr
     dataset.set_epoch(epoch)
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True, generator=generator,
-                        num_workers=config.workers, drop_last=len(dataset) > config.batch_size,
-                        pin_memory=device.type == "cuda")  # fmt: skip
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=True,
+        generator=generator,
+        num_workers=config.workers,
+        drop_last=len(dataset) > config.batch_size,
+        pin_memory=device.type == "cuda",
+    )
     started = time.perf_counter()
     sums = _train_epoch(model, loader, optimizer, config, device, on_batch)
     seconds = time.perf_counter() - started
     val_nme = _validate(model, val_records, config, device)
     lr = schedule.lr
     stop = schedule.step(val_nme)
-    record = EpochRecord(epoch=epoch, lr=lr, loss=sums["loss"], loss_gt=sums["loss_gt"], loss_elt=sums["loss_elt"],
-                         val_nme=val_nme, best_val_nme=schedule.best, seconds=seconds,
-                         images_per_second=sums["images"] / max(seconds, 1e-9))  # fmt: skip
+    record = EpochRecord(
+        epoch=epoch,
+        lr=lr,
+        loss=sums["loss"],
+        loss_gt=sums["loss_gt"],
+        loss_elt=sums["loss_elt"],
+        val_nme=val_nme,
+        best_val_nme=schedule.best,
+        seconds=seconds,
+        images_per_second=sums["images"] / max(seconds, 1e-9),
+    )
     return record, stop
 
 
 def _write_epoch(out: Path, record: EpochRecord, history, model, optimizer, schedule, config: TrainConfig) -> None:
     ckpt = {
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-        "epoch": record.epoch, "history": history, "config": to_dict(config), "torch_rng": torch.get_rng_state(),
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "schedule": schedule.state_dict(),
+        "epoch": record.epoch,
+        "history": history,
+        "config": to_dict(config),
+        "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
         "parameters": parameter_count(model),
-    }  # fmt: skip
+    }
     atomic_write(out / LAST, lambda tmp: torch.save(ckpt, tmp))
     if record.val_nme <= record.best_val_nme:
         atomic_write(out / BEST, lambda tmp: shutil.copyfile(out / LAST, tmp))

@@ -32,10 +32,22 @@ from landmark_core.wflw import (
 
 SUBSET_COLUMNS: tuple[str, ...] = tuple(f"in_{name}" for name in TEST_SUBSET_FILES)
 FACE_COLUMNS: tuple[str, ...] = (
-    "face_id", "split", "source", "line", "image_path", "image_width", "image_height",
-    "bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max", "bbox_clipped", "landmarks",
-    *ATTRIBUTES, *SUBSET_COLUMNS,
-)  # fmt: skip
+    "face_id",
+    "split",
+    "source",
+    "line",
+    "image_path",
+    "image_width",
+    "image_height",
+    "bbox_x_min",
+    "bbox_y_min",
+    "bbox_x_max",
+    "bbox_y_max",
+    "bbox_clipped",
+    "landmarks",
+    *ATTRIBUTES,
+    *SUBSET_COLUMNS,
+)
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "line", "raw", "reason")
 
 
@@ -139,11 +151,19 @@ def _index_split(root: Path, split: str, sizes: Callable, quarantine: list[dict]
 
 def _face_row(face: WflwFace, *, face_id: str, split: str, source: str, line: int, size: tuple[int, int]) -> dict:
     row = {
-        "face_id": face_id, "split": split, "source": source, "line": line,
-        "image_path": f"{IMAGES_DIR}/{face.image}", "image_width": size[0], "image_height": size[1],
-        "bbox_x_min": face.bbox[0], "bbox_y_min": face.bbox[1], "bbox_x_max": face.bbox[2], "bbox_y_max": face.bbox[3],
+        "face_id": face_id,
+        "split": split,
+        "source": source,
+        "line": line,
+        "image_path": f"{IMAGES_DIR}/{face.image}",
+        "image_width": size[0],
+        "image_height": size[1],
+        "bbox_x_min": face.bbox[0],
+        "bbox_y_min": face.bbox[1],
+        "bbox_x_max": face.bbox[2],
+        "bbox_y_max": face.bbox[3],
         "landmarks": face.landmarks.reshape(-1).tolist(),
-    }  # fmt: skip
+    }
     row.update({name: int(flag) for name, flag in zip(ATTRIBUTES, face.attributes, strict=True)})
     return row
 

@@ -7,6 +7,7 @@ accuracy and IoU, and the round trip's PSNR inside the face.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -19,17 +20,38 @@ from gan_core.paste import paste_back
 from gan_core.photo import load_photo
 from landmark_core.markdown import markdown_table
 from landmark_core.wflw_index import landmarks_array
-from tasks.data import DATASET_DIR
-from tasks.gan import record_of
-from tasks.stage import StageOutput
-
-GAN_STAGES = ("aligned", "filtered", "segmenter", "masks", "pasted", "projected")
+from tasks.align import record_of
+from tasks.dataset_tree import dataset_root
+from tasks.store import StageOutput
 
 
-def gan_summary(gan: dict[str, StageOutput]) -> str:
+@dataclass(frozen=True)
+class GanOutputs:
+    """The GAN branch's outputs the report reads (the geometry always; the rest when the profile ran it)."""
+
+    aligned: StageOutput
+    filtered: StageOutput
+    segmenter: StageOutput
+    masks: StageOutput
+    pasted: StageOutput | None = None
+    projected: StageOutput | None = None
+    reviewed: StageOutput | None = None
+    attributes: StageOutput | None = None
+    relit: StageOutput | None = None
+    relit_pasted: StageOutput | None = None
+    augmented: StageOutput | None = None
+
+    @property
+    def physical(self) -> StageOutput | None:
+        """The augmented set when the physical backend made it (its summary and figure differ)."""
+        return self.augmented if self.augmented is not None and self.augmented.stage == "relight_physical" else None
+
+
+def gan_summary(gan: GanOutputs) -> str:
     """Markdown: the counts and scores of the GAN branch's stages."""
-    aligned, filtered = gan["aligned"].metadata()["info"], gan["filtered"].metadata()["info"]
-    segmenter, pasted = gan["segmenter"].metadata()["info"], gan["pasted"].metadata()["info"]
+    aligned, filtered = gan.aligned.metadata()["info"], gan.filtered.metadata()["info"]
+    segmenter = gan.segmenter.metadata()["info"]
+    pasted = gan.pasted.metadata()["info"] if gan.pasted is not None else {"pasted": 0, "median_psnr_in_face": None}
     images, found = aligned["images"], aligned["images_with_detection"]
     rows = [
         ("images searched", images),
@@ -42,17 +64,13 @@ def gan_summary(gan: dict[str, StageOutput]) -> str:
         ("segmenter held-out IoU", f"{segmenter['iou']:.3f}"),
         ("faces pasted back", pasted["pasted"]),
         ("median PSNR inside the face (unedited round trip)", f"{pasted['median_psnr_in_face']}"),
-    ]  # fmt: skip
+    ]
     table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="stage"))
     text = "\n## GAN branch: geometry\n\n" + "\n".join(markdown_table(table)) + "\n"
-    text += projection_summary(gan["projected"]) if "projected" in gan else ""
-    text += review_summary(gan["reviewed"]) if "reviewed" in gan else ""
-    text += styleflow_summary(gan) if "relit" in gan else ""
-    return text + (relight_summary(gan["augmented"]) if _physical(gan) else "")
-
-
-def _physical(gan: dict[str, StageOutput]) -> bool:
-    return "augmented" in gan and gan["augmented"].stage == "relight_physical"
+    text += projection_summary(gan.projected) if gan.projected is not None else ""
+    text += review_summary(gan.reviewed) if gan.reviewed is not None else ""
+    text += styleflow_summary(gan) if gan.relit is not None else ""
+    return text + (relight_summary(gan.physical) if gan.physical is not None else "")
 
 
 def review_summary(reviewed: StageOutput) -> str:
@@ -62,20 +80,25 @@ def review_summary(reviewed: StageOutput) -> str:
     return f"\n## GAN branch: review\n\nPolicy `{info['policy']}`: {counts}. Only accepted faces are relit.\n"
 
 
-def styleflow_summary(gan: dict[str, StageOutput]) -> str:
+def styleflow_summary(gan: GanOutputs) -> str:
     """Markdown: the StyleFlow path (condition provider and lighting estimator, variants, pasted faces)."""
-    attributes, relit = gan["attributes"].metadata()["info"], gan["relit"].metadata()["info"]
+    attributes, relit = gan.attributes.metadata()["info"], gan.relit.metadata()["info"]
     rows = [
         ("lighting estimator", attributes["estimator"]),
         ("attributes", f"{attributes['provider']}: {attributes['note']}"),
         ("flow", relit["flow"]),
         ("faces / relit variants", f"{relit['faces']} / {relit['variants']}"),
-        ("relit faces pasted back", gan["relit_pasted"].metadata()["info"]["pasted"]),
+        ("relit faces pasted back", gan.relit_pasted.metadata()["info"]["pasted"]),
     ]
     if "dpr_vs_fit" in attributes:
         agreement = attributes["dpr_vs_fit"]
-        rows.append(("SH fit vs DPR", f"max abs diff {agreement['max_abs_diff']:.3f}, median direction angle "
-                                      f"{agreement['median_direction_angle_deg']:.1f} deg"))  # fmt: skip
+        rows.append(
+            (
+                "SH fit vs DPR",
+                f"max abs diff {agreement['max_abs_diff']:.3f}, median direction angle "
+                f"{agreement['median_direction_angle_deg']:.1f} deg",
+            )
+        )
     table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="styleflow"))
     warning = f"\n**Note:** {relit['warning']}.\n" if relit.get("warning") else ""
     return "\n## GAN branch: StyleFlow relighting\n" + warning + "\n" + "\n".join(markdown_table(table)) + "\n"
@@ -84,15 +107,18 @@ def styleflow_summary(gan: dict[str, StageOutput]) -> str:
 def relight_summary(relit: StageOutput) -> str:
     """Markdown: the relighting backend, how many faces it relit, what was quarantined, the controls."""
     meta = relit.metadata()
-    info, controls = meta["info"], meta["params"]["controls"]
+    info, controls = meta["info"], meta["config"]["variants"]
     rows = [
         ("backend", info["backend"]),
         ("training faces looked at", info["faces"]),
         ("faces relit / quarantined", f"{info['relit_faces']} / {info['quarantined']}"),
         ("relit variants (extra training faces)", info["variants"]),
-        ("controls", f"{controls['n_variants']} variants x {controls['k_lights']} presets, amounts "
-                     f"{controls['amount_min']}-{controls['amount_max']}, seed {controls['seed']}"),
-    ]  # fmt: skip
+        (
+            "controls",
+            f"{controls['n_variants']} variants x {controls['k_lights']} presets, amounts "
+            f"{controls['amount_min']}-{controls['amount_max']}, seed {controls['seed']}",
+        ),
+    ]
     table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="relight"))
     return "\n## GAN branch: relighting\n\n" + "\n".join(markdown_table(table)) + "\n"
 
@@ -100,7 +126,7 @@ def relight_summary(relit: StageOutput) -> str:
 def projection_summary(projected: StageOutput) -> str:
     """Markdown: what projected (and whether the pictures mean anything), kept/discarded, LPIPS, time per face."""
     meta = projected.metadata()
-    info, config = meta["info"], meta["params"]["projector"]
+    info, config = meta["info"], meta["config"]["projector"]
     faces = projected.manifest()
     kept = faces[~faces["discarded"].astype(bool)]
     per_face = info.get("seconds_per_face")
@@ -108,42 +134,48 @@ def projection_summary(projected: StageOutput) -> str:
         ("generator", info.get("generator", "(all faces resumed)")),
         ("perceptual distance", info.get("perceptual", "(all faces resumed)")),
         ("steps per face", config["steps"]),
-        ("early discard", f"loss > {config['discard_loss']} at step {config['discard_step']}"
-                          if config["discard_loss"] is not None else "off"),
+        (
+            "early discard",
+            f"loss > {config['discard_loss']} at step {config['discard_step']}"
+            if config["discard_loss"] is not None
+            else "off",
+        ),
         ("faces projected", len(faces)),
         ("kept / discarded", f"{len(kept)} / {len(faces) - len(kept)}"),
         ("median final LPIPS of kept faces", f"{kept['lpips'].median():.4f}" if len(kept) else "-"),
         ("seconds per face", f"{per_face:.2f} on {info['device']}" if per_face else "-"),
-    ]  # fmt: skip
+    ]
     table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="project"))
     warning = f"\n**Note:** {info['warning']}.\n" if info.get("warning") else ""
     return "\n## GAN branch: projection\n" + warning + "\n" + "\n".join(markdown_table(table)) + "\n"
 
 
-def gan_figures(folder: Path, dataset: StageOutput, gan: dict[str, StageOutput], faces: int = 3) -> list[str]:
+def gan_figures(folder: Path, dataset: StageOutput, gan: GanOutputs, faces: int = 3) -> list[str]:
     """Fig. 3.9 (crop area and aligned face) and Fig. 3.14 (paste without and with the mask) for a few faces."""
-    kept = gan["filtered"].manifest().merge(gan["masks"].manifest(), on="detection_id").head(faces)
-    if kept.empty:
+    kept = gan.filtered.manifest().merge(gan.masks.manifest(), on="detection_id").head(faces)
+    if kept.empty or gan.pasted is None:
         return []
-    root = dataset.local_dir() / DATASET_DIR
+    root = dataset_root(dataset)
     photos, quads, aligned, bare, masked = [], [], [], [], []
-    pasted = gan["pasted"].manifest().set_index("detection_id")
+    pasted = gan.pasted.manifest().set_index("detection_id")
     for _, face in kept.iterrows():
         photo, _ = load_photo(root / face["image_path"])
-        image = cv2.imread(str(gan["filtered"].local_dir() / face["aligned_path"]))
+        image = cv2.imread(str(gan.filtered.local_dir() / face["aligned_path"]))
         record = record_of(face, output_size=image.shape[0])
         photos.append(photo)
         quads.append(record.quad_array())
         aligned.append(image)
         full = np.ones(image.shape[:2], np.float32)
         bare.append(paste_back(photo=photo, aligned=image, alpha=full, record=record)[0])
-        masked.append(cv2.imread(str(gan["pasted"].local_dir() / pasted.loc[face["detection_id"], "image_path"])))
-    for name, fig in (("alignment", alignment_figure(photos=photos, quads=quads, aligned=aligned)),
-                      ("paste", paste_figure(photos=photos, without_mask=bare, with_mask=masked))):  # fmt: skip
+        masked.append(cv2.imread(str(gan.pasted.local_dir() / pasted.loc[face["detection_id"], "image_path"])))
+    for name, fig in (
+        ("alignment", alignment_figure(photos=photos, quads=quads, aligned=aligned)),
+        ("paste", paste_figure(photos=photos, without_mask=bare, with_mask=masked)),
+    ):
         fig.savefig(folder / f"{name}.png")
         plt.close(fig)
-    names = ["alignment", "paste"] + (_projection_figure(folder, gan, faces) if "projected" in gan else [])
-    return names + (_relight_figure(folder, dataset, gan["augmented"], faces) if _physical(gan) else [])
+    names = ["alignment", "paste"] + (_projection_figure(folder, gan, faces) if gan.projected is not None else [])
+    return names + (_relight_figure(folder, dataset, gan.physical, faces) if gan.physical is not None else [])
 
 
 def _relight_figure(folder: Path, dataset: StageOutput, relit: StageOutput, faces: int) -> list[str]:
@@ -151,7 +183,7 @@ def _relight_figure(folder: Path, dataset: StageOutput, relit: StageOutput, face
     table = relit.manifest()
     if table.empty:
         return []
-    root, here = dataset.local_dir() / DATASET_DIR, relit.local_dir()
+    root, here = dataset_root(dataset), relit.local_dir()
     originals, variants, captions = [], [], []
     for _, group in list(table.groupby("source_face_id", sort=False))[:faces]:
         points = landmarks_array(group.head(1))[0]
@@ -160,28 +192,36 @@ def _relight_figure(folder: Path, dataset: StageOutput, relit: StageOutput, face
         box = (slice(max(0, int(y0 - m)), int(y1 + m)), slice(max(0, int(x0 - m)), int(x1 + m)))
         originals.append(load_photo(root / group["source_image_path"].iloc[0])[0][box])
         variants.append([cv2.imread(str(here / p))[box] for p in group["image_path"]])
-        captions.append([", ".join(f"{n} {a:.2f}" for n, a in zip(ps, am, strict=True))
-                         for ps, am in zip(group["presets"], group["amounts"], strict=True)])  # fmt: skip
-    fig = relight_figure(originals=originals, variants=variants, captions=captions,
-                         note=f"relighting backend: {relit.metadata()['info']['backend']}")  # fmt: skip
+        captions.append(
+            [
+                ", ".join(f"{n} {a:.2f}" for n, a in zip(ps, am, strict=True))
+                for ps, am in zip(group["presets"], group["amounts"], strict=True)
+            ]
+        )
+    fig = relight_figure(
+        originals=originals,
+        variants=variants,
+        captions=captions,
+        note=f"relighting backend: {relit.metadata()['info']['backend']}",
+    )
     fig.savefig(folder / "relight.png")
     plt.close(fig)
     return ["relight"]
 
 
-def _projection_figure(folder: Path, gan: dict[str, StageOutput], faces: int) -> list[str]:
-    projected = gan["projected"]
-    rows = projected.manifest().merge(gan["filtered"].manifest()[["detection_id", "aligned_path"]], on="detection_id")
+def _projection_figure(folder: Path, gan: GanOutputs, faces: int) -> list[str]:
+    projected = gan.projected
+    rows = projected.manifest().merge(gan.filtered.manifest()[["detection_id", "aligned_path"]], on="detection_id")
     rows = rows[~rows["discarded"].astype(bool)].head(faces)
     if rows.empty:
         return []
     here, meta = projected.local_dir(), projected.metadata()
     fig = projection_figure(
-        targets=[cv2.imread(str(gan["filtered"].local_dir() / p)) for p in rows["aligned_path"]],
+        targets=[cv2.imread(str(gan.filtered.local_dir() / p)) for p in rows["aligned_path"]],
         projected=[cv2.imread(str(here / p)) for p in rows["image_path"]],
         losses=[np.load(here / p) for p in rows["losses_path"]],
         lpips=list(rows["lpips"]),
-        discard_step=meta["params"]["projector"]["discard_step"],
+        discard_step=meta["config"]["projector"]["discard_step"],
         note=meta["info"].get("warning", ""),
     )
     fig.savefig(folder / "projection.png")

@@ -1,340 +1,270 @@
-"""The stage contract: content-addressed, atomically written, self-describing stage outputs.
+"""A stage, declared once: its name, version, typed config, named typed inputs and the function it runs.
 
-A stage output is the directory ``<store>/<stage>/<key>/`` holding ``manifest.parquet`` (one row per item),
-``quarantine.parquet`` (rows that could not be processed, with a reason), ``stage.json`` (stage, key,
-params, inputs, code version, counts, timings) and the payload files the manifest references by relative
-path.
+In the spirit of a Kedro node, a stage is one decorated function::
 
-* ``key`` hashes the stage name and version, the canonical params, the digests of the input manifests and
-  the code version of the stage's own modules. Same inputs give the same key; anything else a new one.
-* An output is produced in a temporary directory and renamed into place, and ``stage.json`` is the last
-  file of a complete output. A crash leaves no visible output; a directory with ``stage.json`` is complete.
-  When two processes produce the same key at once, the first rename wins and the other discards its copy.
-* The store root is a local path or any fsspec URL (``memory://``, ``s3://``...). Remote stores have no
-  atomic directory rename, so there the payload is uploaded first and ``stage.json`` last.
+    @stage(version=1)
+    def index_wflw(*, config: IndexConfig, ctx: StageContext, dataset: StageOutput) -> StageResult:
+        ...
+
+Everything else is derived from that definition and never written again:
+
+* the stage's name (the function's name) and its config type (the ``config`` annotation);
+* its inputs (the other keyword parameters: ``StageOutput`` is required, ``StageOutput | None`` optional,
+  ``Mapping[str, StageOutput]`` a named family such as the report's evaluated rows);
+* its code version (``tasks.code_version``: the import closure of the module that defines it);
+* its key (name, version, config, input manifest digests, code version) and so its output directory;
+* its Prefect task and cache policy (``tasks.prefect_stage``) and its command line (``eltrepro stage``).
+
+The function is pure apart from the files it writes into ``ctx.work``: it gets its config, its inputs and a
+``StageContext`` (where to write, the persistent scratch area of its key, the ``Runtime``), and returns a
+``StageResult``. ``Stage.run`` returns the existing output when one with the key is complete.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import importlib
-import importlib.resources
-import io
+import inspect
 import json
-import os
+import pkgutil
 import shutil
 import socket
-import tempfile
 import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+import types
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import fsspec
-import pandas as pd
-from fsspec.implementations.local import LocalFileSystem
-
-from landmark_core.download import sha256_file
-
-MANIFEST = "manifest.parquet"
-QUARANTINE = "quarantine.parquet"
-STAGE_JSON = "stage.json"
-TMP_PREFIX = ".tmp-"
-KEY_LENGTH = 20
-
-
-def canonical_json(value: Any) -> str:
-    """Canonical JSON of params: dataclasses/pydantic models as dicts, sorted keys, paths as strings."""
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if hasattr(value, "model_dump"):
-        return _plain(value.model_dump(mode="json"))
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return value.as_posix()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    raise TypeError(f"stage params must be JSON-like, dataclasses or pydantic models; got {type(value).__name__}")
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of a byte string."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_manifest(*, work: Path, under: str) -> pd.DataFrame:
-    """One row per file below ``work/under``: its path relative to ``work``, size and sha256.
-
-    A stage whose payload is a folder of files uses this as its manifest, so the manifest digest (and with it
-    every downstream key) changes whenever any file's bytes change, not only when names do.
-    """
-    rows = []
-    for path in sorted(p for p in (work / under).rglob("*") if p.is_file()):
-        rows.append({"path": path.relative_to(work).as_posix(), "bytes": path.stat().st_size,
-                     "sha256": sha256_file(path)})  # fmt: skip
-    return pd.DataFrame(rows, columns=["path", "bytes", "sha256"])
-
-
-def code_version(modules: Sequence[str]) -> str:
-    """Digest of the source files of the given modules (every ``.py`` file below a package).
-
-    An entry ``package:relative/path`` names a package data file (a model table, say) instead.
-    Only the stage's own modules count, so an edit elsewhere does not invalidate its outputs.
-    """
-    digest = hashlib.sha256()
-    for name in sorted(modules):
-        if ":" in name:
-            package, resource = name.split(":", 1)
-            digest.update(f"{name}\n".encode())
-            digest.update(importlib.resources.files(package).joinpath(resource).read_bytes())
-            continue
-        module = importlib.import_module(name)
-        origin = Path(module.__file__)
-        files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
-        for path in files:
-            digest.update(f"{name}:{path.name}\n".encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+from tasks.code_version import code_version, import_closure
+from tasks.store import (
+    KEY_LENGTH,
+    STAGE_JSON,
+    StageOutput,
+    StageResult,
+    Store,
+    canonical_json,
+    publish,
+    sha256_bytes,
+    work_dir,
+    write_tables,
+)
 
 
 @dataclass(frozen=True)
-class StageSpec:
-    """Identity of a stage: its name, a version to bump by hand on a semantic change, and its modules."""
-
-    name: str
-    version: int
-    modules: tuple[str, ...]
-
-    def key(self, *, params: Any, input_digests: Mapping[str, str], code: str | None = None) -> str:
-        """The content-derived key of this stage for the given params and input manifest digests.
-
-        ``code`` is this stage's ``code_version`` when the caller has it already (computed here otherwise).
-        """
-        material = {
-            "stage": self.name, "version": self.version, "params": json.loads(canonical_json(params)),
-            "inputs": dict(sorted(input_digests.items())), "code": code or code_version(self.modules),
-        }  # fmt: skip
-        return sha256_bytes(canonical_json(material).encode())[:KEY_LENGTH]
-
-
-@dataclass
-class StageResult:
-    """What a stage's compute function returns; payload files are already written into the work directory.
+class Runtime:
+    """How a stage runs, never what it computes: nothing here enters a key.
 
     Attributes:
-        manifest: one row per item (stable ids, payload paths relative to the output directory).
-        quarantine: rows that could not be processed, each with a ``reason`` column.
-        info: extra JSON-like facts recorded in ``stage.json``.
+        device: ``auto``, ``cpu`` or ``cuda[:n]`` for the stages that run a network.
+        workers: processes for the CPU-bound stages that can spread (rendering, detection).
+        weights_dir: folder of the published weights (``eltrepro weights fetch``); "" when none.
+        progress: called with the fraction done by long stages (the Prefect task sets it).
     """
 
-    manifest: pd.DataFrame
-    quarantine: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"reason": pd.Series(dtype=str)}))
-    info: dict[str, Any] = field(default_factory=dict)
+    device: str = "auto"
+    workers: int = 1
+    weights_dir: str = ""
+    progress: Callable[[float], None] | None = field(default=None, compare=False, repr=False)
 
-
-class Store:
-    """A root of stage outputs, given as a local path or an fsspec URL."""
-
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.url = str(root)
-        self.fs, self.root = fsspec.core.url_to_fs(self.url)
-        self.local = isinstance(self.fs, LocalFileSystem)
-        if self.local:
-            Path(self.root).mkdir(parents=True, exist_ok=True)
-
-    def path(self, stage: str, key: str) -> str:
-        """Path (within the filesystem) of one stage output."""
-        return f"{self.root.rstrip('/')}/{stage}/{key}"
-
-    def is_complete(self, stage: str, key: str) -> bool:
-        """True when the output exists and is complete (its ``stage.json`` is present)."""
-        return self.fs.exists(f"{self.path(stage, key)}/{STAGE_JSON}")
-
-    def output(self, stage: str, key: str) -> StageOutput:
-        """A handle on a complete output; raises FileNotFoundError when it is missing or incomplete."""
-        if not self.is_complete(stage, key):
-            raise FileNotFoundError(f"no complete output for stage {stage!r} key {key} in {self.url}")
-        return StageOutput(store=self, stage=stage, key=key)
-
-    def scratch(self, stage: str, key: str) -> Path:
-        """The persistent local work area of one key (checkpoints of a long stage), kept across crashes so a
-        re-run resumes; ``<root>/.scratch/<stage>/<key>`` on a local store, the system temp dir otherwise.
-        Only the path: whoever writes there creates it."""
-        base = Path(self.root) / ".scratch" if self.local else Path(tempfile.gettempdir()) / "eltrepro-scratch"
-        return base / stage / key
-
-    def clean_temporaries(self, stage: str, older_than_s: float = 3600.0) -> int:
-        """Remove leftovers of crashed writers (``.tmp-*`` older than ``older_than_s``); returns how many."""
-        if not self.local:
-            return 0
-        base = Path(self.root) / stage
-        removed = 0
-        for tmp in base.glob(f"{TMP_PREFIX}*") if base.is_dir() else []:
-            if time.time() - tmp.stat().st_mtime > older_than_s:
-                shutil.rmtree(tmp, ignore_errors=True)
-                removed += 1
-        return removed
+    def weights(self) -> Path | None:
+        """``weights_dir`` as a path, None when unset."""
+        return Path(self.weights_dir) if self.weights_dir else None
 
 
 @dataclass(frozen=True)
-class StageOutput:
-    """A complete stage output in a store."""
+class StageContext:
+    """What a stage function gets besides its config and inputs."""
 
     store: Store
     stage: str
     key: str
+    work: Path  # empty local folder; payload files go here
+    runtime: Runtime
 
     @property
-    def path(self) -> str:
-        return self.store.path(self.stage, self.key)
+    def scratch(self) -> Path:
+        """The persistent work area of this key (checkpoints), kept across crashes so a re-run resumes."""
+        return self.store.scratch(self.stage, self.key)
 
-    def metadata(self) -> dict[str, Any]:
-        """The parsed ``stage.json``."""
-        with self.store.fs.open(f"{self.path}/{STAGE_JSON}", "r") as handle:
-            return json.load(handle)
+    def report(self, fraction: float) -> None:
+        """Report progress (0..1) to whoever listens."""
+        if self.runtime.progress is not None:
+            self.runtime.progress(fraction)
+
+
+@dataclass(frozen=True)
+class StageInput:
+    """One named input of a stage, read from its function's signature."""
+
+    name: str
+    kind: str  # "one" (a StageOutput), "optional" (StageOutput | None) or "family" (Mapping[str, StageOutput])
+
+
+InputValue = StageOutput | Mapping[str, StageOutput] | None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A declared stage. Build one with ``@stage(version=...)`` on its function."""
+
+    name: str
+    version: int
+    config_type: type
+    inputs: tuple[StageInput, ...]
+    fn: Callable[..., StageResult] = field(repr=False)
 
     @property
-    def digest(self) -> str:
-        """sha256 of ``manifest.parquet``, recorded at write time; downstream keys are derived from it."""
-        return self.metadata()["manifest_sha256"]
+    def module(self) -> str:
+        """The module that defines the stage (the root of its import closure)."""
+        return self.fn.__module__
 
-    def manifest(self) -> pd.DataFrame:
-        return self._table(MANIFEST)
+    def code_version(self) -> str:
+        """Digest of the source of the stage's import closure (``tasks.code_version``)."""
+        return code_version(self.module)
 
-    def quarantine(self) -> pd.DataFrame:
-        return self._table(QUARANTINE)
+    def modules(self) -> tuple[str, ...]:
+        """The project modules the stage's code version covers."""
+        return import_closure(self.module)
 
-    def _table(self, name: str) -> pd.DataFrame:
-        with self.store.fs.open(f"{self.path}/{name}", "rb") as handle:
-            return pd.read_parquet(io.BytesIO(handle.read()))
+    def input_digests(self, inputs: Mapping[str, InputValue]) -> dict[str, str]:
+        """Manifest digest per input (``name`` or ``name:member`` for a family); absent optionals left out."""
+        self._check_inputs(inputs)
+        digests = {}
+        for spec in self.inputs:
+            value = inputs.get(spec.name)
+            if spec.kind == "family":
+                digests |= {f"{spec.name}:{k}": out.digest for k, out in (value or {}).items()}
+            elif value is not None:
+                digests[spec.name] = value.digest
+        return digests
 
-    def local_dir(self, cache: Path | None = None) -> Path:
-        """A local directory with the output's files (the output itself on a local store, else a cached copy)."""
-        if self.store.local:
-            return Path(self.path)
-        cache = Path(cache or Path(tempfile.gettempdir()) / "eltrepro-store-cache") / self.stage / self.key
-        if not (cache / STAGE_JSON).is_file():
-            staging = cache.parent / f"{TMP_PREFIX}{self.key}-{uuid.uuid4().hex[:8]}"
-            self.store.fs.get(f"{self.path}/", str(staging), recursive=True)
-            _rename_into_place(staging, cache)
-        return cache
+    def key(self, *, config: Any, inputs: Mapping[str, InputValue], code: str | None = None) -> str:
+        """The content key of this stage's output for ``config`` and ``inputs`` (what its directory is named)."""
+        material = {
+            "stage": self.name,
+            "version": self.version,
+            "config": json.loads(canonical_json(config, for_key=True)),
+            "inputs": dict(sorted(self.input_digests(inputs).items())),
+            "code": code or self.code_version(),
+        }
+        return sha256_bytes(canonical_json(material).encode())[:KEY_LENGTH]
 
+    def run(
+        self, *, store: Store, config: Any, runtime: Runtime | None = None, **inputs: InputValue
+    ) -> tuple[StageOutput, bool]:
+        """Return this stage's output for ``config`` and ``inputs``, computing it only when it is missing.
 
-def _rename_into_place(tmp: Path, final: Path) -> bool:
-    """Atomically rename ``tmp`` to ``final``; False (and ``tmp`` removed) when ``final`` already exists."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.rename(tmp, final)
-        return True
-    except OSError:
-        if (final / STAGE_JSON).is_file():
-            shutil.rmtree(tmp, ignore_errors=True)
-            return False
-        raise
+        Args:
+            store: where outputs live.
+            config: an instance of the stage's config type; saved in ``stage.json``.
+            runtime: device, workers, weights folder, progress (none of it enters the key).
+            **inputs: the stage's inputs by name (upstream outputs).
 
+        Returns:
+            (the complete output, True when this call computed it).
+        """
+        if not isinstance(config, self.config_type):
+            raise TypeError(f"{self.name}: config must be {self.config_type.__name__}, got {type(config).__name__}")
+        runtime = runtime or Runtime()
+        code = self.code_version()
+        key = self.key(config=config, inputs=inputs, code=code)
+        if store.is_complete(self.name, key):
+            shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)
+            return store.output(self.name, key), False
+        work = work_dir(store, self.name, key)
+        try:
+            self._compute(store, config, runtime, inputs, key=key, code=code, work=work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)  # published: checkpoints are in it
+        return store.output(self.name, key), True
 
-def _write_tables(work: Path, result: StageResult) -> str:
-    manifest_bytes = _parquet_bytes(result.manifest)
-    (work / MANIFEST).write_bytes(manifest_bytes)
-    (work / QUARANTINE).write_bytes(_parquet_bytes(result.quarantine))
-    return sha256_bytes(manifest_bytes)
-
-
-def _parquet_bytes(frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=False)
-    return buffer.getvalue()
-
-
-def stage_key(*, spec: StageSpec, params: Any, inputs: Mapping[str, StageOutput]) -> str:
-    """The key ``run_stage`` gives this stage's output (for work that must know it before publishing)."""
-    digests = {name: out.digest for name, out in inputs.items()}
-    return spec.key(params=params, input_digests=digests, code=code_version(spec.modules))
-
-
-def run_stage(
-    *,
-    store: Store,
-    spec: StageSpec,
-    params: Any,
-    inputs: Mapping[str, StageOutput],
-    compute: Callable[[Path], StageResult],
-) -> tuple[StageOutput, bool]:
-    """Return the output of a stage, computing it only when no complete output with its key exists.
-
-    Args:
-        store: where outputs live.
-        spec: the stage's name, version and code modules.
-        params: the stage's config (a frozen dataclass or pydantic model); saved in ``stage.json``.
-        inputs: upstream outputs by role name; their manifest digests enter the key.
-        compute: called with an empty local work directory; writes payload files there and returns the
-            tables. It runs at most once per call, and not at all on a cache hit.
-
-    Returns:
-        (the complete output, True when this call computed it).
-    """
-    digests = {name: out.digest for name, out in inputs.items()}
-    code = code_version(spec.modules)
-    key = spec.key(params=params, input_digests=digests, code=code)
-    if store.is_complete(spec.name, key):
-        return store.output(spec.name, key), False
-    started = time.time()
-    work = _work_dir(store, spec.name, key)
-    try:
-        result = compute(work)
-        manifest_digest = _write_tables(work, result)
+    def _compute(self, store, config, runtime, inputs, *, key: str, code: str, work: Path) -> None:
+        started = time.time()
+        ctx = StageContext(store=store, stage=self.name, key=key, work=work, runtime=runtime)
+        given = {spec.name: inputs.get(spec.name) for spec in self.inputs}
+        result = self.fn(config=config, ctx=ctx, **given)
+        manifest_digest = write_tables(work, result)
         meta = {
-            "stage": spec.name, "key": key, "version": spec.version, "params": json.loads(canonical_json(params)),
-            "inputs": {n: {"stage": o.stage, "key": o.key, "manifest_sha256": digests[n]} for n, o in inputs.items()},
-            "code_version": code, "manifest_sha256": manifest_digest,
+            "stage": self.name,
+            "key": key,
+            "version": self.version,
+            "config": json.loads(canonical_json(config)),
+            "inputs": _input_meta(given),
+            "code_version": code,
+            "modules": list(self.modules()),
+            "manifest_sha256": manifest_digest,
             "counts": {"rows": len(result.manifest), "quarantined": len(result.quarantine)},
             "timings": {"started": _iso(started), "finished": _iso(time.time()), "seconds": time.time() - started},
-            "host": socket.gethostname(), "info": json.loads(canonical_json(result.info)),
-        }  # fmt: skip
+            "host": socket.gethostname(),
+            "info": json.loads(canonical_json(result.info)),
+        }
         (work / STAGE_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        _publish(store, spec.name, key, work)
-    finally:
-        if work.exists():
-            shutil.rmtree(work, ignore_errors=True)
-    return store.output(spec.name, key), True
+        publish(store, self.name, key, work)
+
+    def _check_inputs(self, inputs: Mapping[str, InputValue]) -> None:
+        names = {spec.name for spec in self.inputs}
+        unknown = sorted(set(inputs) - names)
+        missing = sorted(s.name for s in self.inputs if s.kind == "one" and inputs.get(s.name) is None)
+        if unknown or missing:
+            raise TypeError(f"{self.name}: inputs are {sorted(names)}; unknown {unknown}, missing {missing}")
 
 
-def _work_dir(store: Store, stage: str, key: str) -> Path:
-    """A fresh temporary directory; on a local store beside the final one so the rename is atomic."""
-    name = f"{TMP_PREFIX}{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    if not store.local:
-        return Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    work = Path(store.root) / stage / name
-    work.mkdir(parents=True)
-    return work
+def _input_meta(given: Mapping[str, InputValue]) -> dict[str, Any]:
+    def one(out: StageOutput) -> dict[str, str]:
+        return {"stage": out.stage, "key": out.key, "manifest_sha256": out.digest}
 
-
-def _publish(store: Store, stage: str, key: str, work: Path) -> None:
-    final = store.path(stage, key)
-    if store.local:
-        _rename_into_place(work, Path(final))
-        return
-    staging = f"{store.root.rstrip('/')}/{stage}/{work.name}"
-    store.fs.put(f"{work}/", staging, recursive=True)
-    for path in sorted(store.fs.find(staging)):
-        relative = path[len(staging) :].lstrip("/")
-        if relative != STAGE_JSON:
-            store.fs.mv(path, f"{final}/{relative}")
-    store.fs.mv(f"{staging}/{STAGE_JSON}", f"{final}/{STAGE_JSON}")
-    if store.fs.exists(staging):
-        store.fs.rm(staging, recursive=True)
+    meta: dict[str, Any] = {}
+    for name, value in given.items():
+        if isinstance(value, StageOutput):
+            meta[name] = one(value)
+        elif value is not None:
+            meta[name] = {member: one(out) for member, out in value.items()}
+    return meta
 
 
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds")
+
+
+def _input_kind(name: str, hint: Any) -> str:
+    if hint is StageOutput:
+        return "one"
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and set(args) == {StageOutput, type(None)}:
+        return "optional"
+    if typing.get_origin(hint) in (Mapping, dict) and args == (str, StageOutput):
+        return "family"
+    raise TypeError(f"stage input {name!r} must be StageOutput, StageOutput | None or Mapping[str, StageOutput]")
+
+
+def stage(*, version: int) -> Callable[[Callable[..., StageResult]], Stage]:
+    """Declare the decorated function as a stage named after it.
+
+    The function takes keyword-only ``config`` (annotated with its config type), ``ctx`` (StageContext) and
+    its inputs, and returns a StageResult.
+    """
+
+    def declare(fn: Callable[..., StageResult]) -> Stage:
+        hints = typing.get_type_hints(fn)
+        params = inspect.signature(fn).parameters
+        bad = [p for p in params.values() if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+        if bad or "config" not in params or "ctx" not in params:
+            raise TypeError(f"stage {fn.__name__}: keyword-only parameters config, ctx and the inputs expected")
+        inputs = tuple(StageInput(name=n, kind=_input_kind(n, hints[n])) for n in params if n not in ("config", "ctx"))
+        return Stage(name=fn.__name__, version=version, config_type=hints["config"], inputs=inputs, fn=fn)
+
+    return declare
+
+
+def all_stages() -> dict[str, Stage]:
+    """Every stage declared in the ``tasks`` package, by name (imports every module of the package)."""
+    import tasks
+
+    found: dict[str, Stage] = {}
+    for info in pkgutil.iter_modules(tasks.__path__):
+        module = importlib.import_module(f"tasks.{info.name}")
+        found |= {v.name: v for v in vars(module).values() if isinstance(v, Stage) and v.module == module.__name__}
+    return dict(sorted(found.items()))

@@ -25,9 +25,11 @@ class Loopback:
             def do_GET(self) -> None:  # noqa: N802
                 server.requests.append((self.path, self.headers.get("Range")))
                 if self.path.startswith("/uc?"):
-                    page = (b'<html><form id="download-form" action="/usercontent/download" method="get">'
-                            b'<input type="hidden" name="id" value="big"><input type="hidden" name="confirm" value="t">'
-                            b'</form></html>')  # fmt: skip
+                    page = (
+                        b'<html><form id="download-form" action="/usercontent/download" method="get">'
+                        b'<input type="hidden" name="id" value="big"><input type="hidden" name="confirm" value="t">'
+                        b"</form></html>"
+                    )
                     return self._send(200, page, "text/html")
                 name = self.path.split("?")[0].rsplit("/", 1)[-1]
                 if self.path.startswith("/usercontent/download"):

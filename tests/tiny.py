@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from landmark_core.model import ModelConfig
+from landmark_core.train_config import ModelConfig
 
-TINY_MODEL = ModelConfig(size=32, stem_channels=4, encoder_channels=(8, 8, 16, 16), encoder_blocks=(1, 1, 1, 1),
-                         decoder_channels=(16, 8, 8, 8), expansion=2)  # fmt: skip
+TINY_MODEL = ModelConfig(
+    size=32,
+    stem_channels=4,
+    encoder_channels=(8, 8, 16, 16),
+    encoder_blocks=(1, 1, 1, 1),
+    decoder_channels=(16, 8, 8, 8),
+    expansion=2,
+)
 
 
 def tiny_model_toml(section: str) -> str:

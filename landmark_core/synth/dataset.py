@@ -31,9 +31,17 @@ from landmark_core.wflw import ATTRIBUTES, IMAGES_DIR, SPLITS, WflwFace, write_w
 
 SYNTH_DIR = "WFLW_synth"
 EVENTS: tuple[str, ...] = (
-    "0--Parade", "2--Demonstration", "4--Dancing", "9--Press_Conference", "12--Group", "13--Interview",
-    "20--Family_Group", "29--Students_Schoolkids", "37--Soccer", "51--Dresses",
-)  # fmt: skip
+    "0--Parade",
+    "2--Demonstration",
+    "4--Dancing",
+    "9--Press_Conference",
+    "12--Group",
+    "13--Interview",
+    "20--Family_Group",
+    "29--Students_Schoolkids",
+    "37--Soccer",
+    "51--Dresses",
+)
 OCCLUSION_MIN_LANDMARKS = 10
 
 
@@ -130,10 +138,14 @@ def _expression(rng: np.random.Generator, strong: bool) -> Expression:
 
 def _identity(rng: np.random.Generator) -> Identity:
     return Identity(
-        width=rng.uniform(0.92, 1.08), height=rng.uniform(0.93, 1.08), eye_spacing=rng.uniform(0.94, 1.06),
-        nose_length=rng.uniform(0.9, 1.1), mouth_width=rng.uniform(0.9, 1.12),
-        jitter_seed=int(rng.integers(2**31)), jitter=0.008,
-    )  # fmt: skip
+        width=rng.uniform(0.92, 1.08),
+        height=rng.uniform(0.93, 1.08),
+        eye_spacing=rng.uniform(0.94, 1.06),
+        nose_length=rng.uniform(0.9, 1.1),
+        mouth_width=rng.uniform(0.9, 1.12),
+        jitter_seed=int(rng.integers(2**31)),
+        jitter=0.008,
+    )
 
 
 def _bbox(landmarks: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
@@ -164,10 +176,16 @@ def _render_image(job: _Job) -> list[dict]:
         yaw, pitch, roll = _pose(rng, face_flags["pose"])
         expression = _expression(rng, face_flags["expression"])
         spec = FaceSpec(
-            shape=face_shape(identity=_identity(rng), expression=expression), yaw=yaw, pitch=pitch, roll=roll,
-            center=centre, face_width=face_width, appearance=_appearance(rng, face_flags["makeup"]),
-            lighting=_lighting(rng, face_flags["illumination"]), mouth_open=expression.mouth_open,
-        )  # fmt: skip
+            shape=face_shape(identity=_identity(rng), expression=expression),
+            yaw=yaw,
+            pitch=pitch,
+            roll=roll,
+            center=centre,
+            face_width=face_width,
+            appearance=_appearance(rng, face_flags["makeup"]),
+            lighting=_lighting(rng, face_flags["illumination"]),
+            mouth_open=expression.mouth_open,
+        )
         rendered = render_face(image=image, spec=spec, focal=focal, texture_seed=int(rng.integers(2**31)))
         drawn.append((spec, rendered, face_flags, expression))
     for spec, rendered, face_flags, expression in drawn:
@@ -186,8 +204,9 @@ def _occlude(image, rng, rendered, face_mask) -> tuple[np.ndarray, np.ndarray]:
     kind = str(rng.choice(OCCLUDER_KINDS))
     colour = tuple(float(v) for v in rng.uniform(0.05, 0.95, 3))
     anchor = int(rng.choice([54, 16, 64, 68, 85, 8, 24, 38, 46]))
-    occluder = Occluder(kind=kind, colour=colour, anchor=anchor, size=float(rng.uniform(0.4, 0.7)),
-                        angle=float(rng.uniform(0, 180)))  # fmt: skip
+    occluder = Occluder(
+        kind=kind, colour=colour, anchor=anchor, size=float(rng.uniform(0.4, 0.7)), angle=float(rng.uniform(0, 180))
+    )
     mask = occluder_mask(occluder=occluder, landmarks=rendered.landmarks, shape=image.shape[:2])
     draw_occluder(image=image, mask=mask, colour=colour, rng=rng)
     h, w = mask.shape
@@ -213,14 +232,26 @@ def _write_image(job: _Job, image: np.ndarray, faces: list, focal: float) -> lis
         (out / mask_rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(out / mask_rel), face_mask.astype(np.uint8) * 255)
         face = WflwFace(
-            landmarks=rendered.landmarks, bbox=_bbox(rendered.landmarks, width, height),
-            attributes=tuple(int(flags[name]) for name in ATTRIBUTES), image=relative,
-        )  # fmt: skip
-        records.append({
-            "face": face, "image": relative, "face_index": k, "yaw": spec.yaw, "pitch": spec.pitch,
-            "roll": spec.roll, "focal": focal, "face_width": spec.face_width, "occluded": occluded.tolist(),
-            "mask": mask_rel, **{f"expr_{key}": float(v) for key, v in asdict(expression).items()},
-        })  # fmt: skip
+            landmarks=rendered.landmarks,
+            bbox=_bbox(rendered.landmarks, width, height),
+            attributes=tuple(int(flags[name]) for name in ATTRIBUTES),
+            image=relative,
+        )
+        records.append(
+            {
+                "face": face,
+                "image": relative,
+                "face_index": k,
+                "yaw": spec.yaw,
+                "pitch": spec.pitch,
+                "roll": spec.roll,
+                "focal": focal,
+                "face_width": spec.face_width,
+                "occluded": occluded.tolist(),
+                "mask": mask_rel,
+                **{f"expr_{key}": float(v) for key, v in asdict(expression).items()},
+            }
+        )
     return records
 
 
@@ -236,8 +267,10 @@ def synthesize_wflw(*, out: Path, config: SynthConfig = SynthConfig(), workers: 
         Number of faces written per split.
     """
     out = Path(out)
-    jobs = {split: [_Job(config, split, i, str(out)) for i in range(n)]
-            for split, n in (("train", config.train), ("test", config.test))}  # fmt: skip
+    jobs = {
+        split: [_Job(config, split, i, str(out)) for i in range(n)]
+        for split, n in (("train", config.train), ("test", config.test))
+    }
     results: dict[str, list[list[dict]]] = {}
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:

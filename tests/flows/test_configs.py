@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from landmark_core.config import load_config
-from landmark_core.train import TrainConfig
+from landmark_core.train_config import TrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "flows" / "configs"
 

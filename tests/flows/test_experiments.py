@@ -6,7 +6,7 @@ import pytest
 
 from flows.experiments import MATRIX_DIR, ExperimentRow, load_matrix, row_config, select_rows
 from landmark_core.config import load_config
-from landmark_core.train import TrainConfig
+from landmark_core.train_config import TrainConfig
 
 STUDY = MATRIX_DIR / "study.toml"
 
@@ -22,8 +22,12 @@ def test_study_matrix_holds_every_table_4_1_row_and_the_lighting_rows():
     rt = sorted((c.loss.elt_lambda, c.augment.r2) for n, c in rows.items() if n.startswith("rt_") and "relit" not in n)
     assert rt == [(0.20, 0.05), (0.25, 0.05), (0.25, 0.10), (0.30, 0.05)]
     lighting = {r.name: r.relit for r in load_matrix(STUDY) if "4.5" in r.tables}
-    assert lighting == {"baseline": False, "rt_l0.25_r0.05": False, "baseline_relit": True,
-                        "rt_l0.25_r0.05_relit": True}  # fmt: skip
+    assert lighting == {
+        "baseline": False,
+        "rt_l0.25_r0.05": False,
+        "baseline_relit": True,
+        "rt_l0.25_r0.05_relit": True,
+    }
 
 
 def test_rows_override_a_profile_base_and_keep_the_rest():

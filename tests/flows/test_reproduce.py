@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 from prefect.testing.utilities import prefect_test_harness
-
-from flows.reproduce import load_profile, reproduce
 from tasks.landmarks import EVALUATE, TRAIN
 from tasks.prefect_stages import prefect_dir
+
+from flows.reproduce import load_profile, reproduce
 from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
 from tests.tiny import tiny_model_toml
 
@@ -326,8 +326,19 @@ def test_the_gan_branch_runs_in_the_flow_and_reports_its_geometry(harness, tmp_p
     profile = _write(tmp_path, 0.25)
     profile.write_text(profile.read_text() + GAN)
     refs = reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt", "elt_relit"])
-    assert set(refs["gan"]) == {"aligned", "filtered", "segmenter", "masks", "pasted", "projected", "augmented",
-                                "reviewed", "attributes", "relit", "relit_pasted"}  # fmt: skip
+    assert set(refs["gan"]) == {
+        "aligned",
+        "filtered",
+        "segmenter",
+        "masks",
+        "pasted",
+        "projected",
+        "augmented",
+        "reviewed",
+        "attributes",
+        "relit",
+        "relit_pasted",
+    }
     outcome = refs["gan"]["reviewed"].output().manifest()
     assert set(outcome["status"]) <= {"accepted", "discarded"} and (outcome["status"] == "accepted").any()
     assert refs["gan"]["attributes"].output().metadata()["inputs"]["reviewed"]["key"] == refs["gan"]["reviewed"].key

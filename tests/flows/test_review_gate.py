@@ -11,9 +11,9 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from prefect.testing.utilities import prefect_test_harness
-
 from tasks.prefect_review import review_gate
 from tasks.prefect_stages import StageRef
+
 from tasks.review import ReviewPolicy, read_decisions
 from tasks.stage import Store
 from tests.tasks.test_review import projected_output
@@ -69,18 +69,26 @@ def test_gate_pauses_refuses_bad_input_and_resumes_with_good_input(harness, tmp_
     assert description  # the run waits for input
 
     with pytest.raises(Exception, match="(?i)validation|invalid|not valid"):  # unknown id: the API refuses
-        resume_flow_run(run.id, run_input={"reviewer": "ann", "decisions": [
-            {"face_id": "no-such-face", "decision": "accept"}]})  # fmt: skip
+        resume_flow_run(
+            run.id, run_input={"reviewer": "ann", "decisions": [{"face_id": "no-such-face", "decision": "accept"}]}
+        )
     time.sleep(1)
     assert _state(run.id).is_paused()
     # valid for the schema but incomplete: the gate refuses it and waits again
-    resume_flow_run(run.id, run_input={"reviewer": "ann", "decisions": [
-        {"face_id": "img0#0", "decision": "accept"}]})  # fmt: skip
+    resume_flow_run(run.id, run_input={"reviewer": "ann", "decisions": [{"face_id": "img0#0", "decision": "accept"}]})
     _wait_for(lambda: _state(run.id).is_paused() and not result, timeout=60)
     assert read_decisions(store).empty  # nothing of a refused batch was written
-    resume_flow_run(run.id, run_input={"reviewer": "ann", "decisions": [
-        {"face_id": "img0#0", "decision": "accept"}, {"face_id": "img1#0", "decision": "reject", "reason": "no"},
-        {"face_id": "img2#0", "decision": "accept"}]})  # fmt: skip
+    resume_flow_run(
+        run.id,
+        run_input={
+            "reviewer": "ann",
+            "decisions": [
+                {"face_id": "img0#0", "decision": "accept"},
+                {"face_id": "img1#0", "decision": "reject", "reason": "no"},
+                {"face_id": "img2#0", "decision": "accept"},
+            ],
+        },
+    )
     thread.join(timeout=120)
     assert result, "the flow did not finish"
     outcome = result[0].output().manifest().set_index("detection_id")

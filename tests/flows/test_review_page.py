@@ -11,15 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from tasks.prefect_stages import StageRef
+
 from tasks.review import ReviewPolicy, read_decisions
 from tasks.stage import StageResult, StageSpec, Store, run_stage
 from tests.flows.test_review_gate import _runs, _state, _wait_for, gate_flow, harness  # noqa: F401
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [pytest.mark.server,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]  # fmt: skip
+pytestmark = [
+    pytest.mark.server,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+]
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 
@@ -54,10 +56,17 @@ def review_store(root: Path, n: int = 5) -> tuple[Store, StageRef]:
         (work / "aligned").mkdir()
         for i in range(n):
             cv2.imwrite(str(work / "aligned" / f"a{i}.png"), np.full((64, 64, 3), (30 * i) % 256, np.uint8))
-        return StageResult(manifest=pd.DataFrame({
-            "detection_id": [f"p{i}.png#0" for i in range(n)], "image_path": [f"p{i}.png" for i in range(n)],
-            "det_box": [[10.0, 10.0, 60.0, 60.0]] * n, "wflw_face_id": [f"f{i}" for i in range(n)],
-            "aligned_path": [f"aligned/a{i}.png" for i in range(n)]}))  # fmt: skip
+        return StageResult(
+            manifest=pd.DataFrame(
+                {
+                    "detection_id": [f"p{i}.png#0" for i in range(n)],
+                    "image_path": [f"p{i}.png" for i in range(n)],
+                    "det_box": [[10.0, 10.0, 60.0, 60.0]] * n,
+                    "wflw_face_id": [f"f{i}" for i in range(n)],
+                    "aligned_path": [f"aligned/a{i}.png" for i in range(n)],
+                }
+            )
+        )
 
     filtered = stage("filter", {"n": n}, aligned, {"dataset": ds, "index": index})
 
@@ -65,10 +74,18 @@ def review_store(root: Path, n: int = 5) -> tuple[Store, StageRef]:
         (work / "projections").mkdir()
         for i in range(n):
             cv2.imwrite(str(work / "projections" / f"q{i}.png"), np.full((32, 32, 3), (25 * i) % 256, np.uint8))
-        return StageResult(manifest=pd.DataFrame({
-            "detection_id": [f"p{i}.png#0" for i in range(n)], "wflw_face_id": [f"f{i}" for i in range(n)],
-            "discarded": [False] * n, "lpips": [0.1 + 0.05 * i for i in range(n)],
-            "loss_at_discard_step": [0.5] * n, "image_path": [f"projections/q{i}.png" for i in range(n)]}))  # fmt: skip
+        return StageResult(
+            manifest=pd.DataFrame(
+                {
+                    "detection_id": [f"p{i}.png#0" for i in range(n)],
+                    "wflw_face_id": [f"f{i}" for i in range(n)],
+                    "discarded": [False] * n,
+                    "lpips": [0.1 + 0.05 * i for i in range(n)],
+                    "loss_at_discard_step": [0.5] * n,
+                    "image_path": [f"projections/q{i}.png" for i in range(n)],
+                }
+            )
+        )
 
     projected = stage("project", {"n": n}, projections, {"filtered": filtered})
     return store, StageRef.of(projected)
@@ -87,18 +104,27 @@ def test_review_with_the_keyboard_and_the_bulk_action_then_submit_resumes_the_ru
 
     store, projected = review_store(tmp_path / "store")
     result = []
-    runner = threading.Thread(target=lambda: result.append(
-        gate_flow(store.url, projected, ReviewPolicy(policy="human", timeout_s=300))))  # fmt: skip
+    runner = threading.Thread(
+        target=lambda: result.append(gate_flow(store.url, projected, ReviewPolicy(policy="human", timeout_s=300)))
+    )
     runner.start()
     run = _wait_for(lambda: next((r for r in _runs() if r.state.is_paused()), None))
 
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store=store.url, token="s3cret"), host="127.0.0.1", port=port,
-                                           log_level="warning"))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store=store.url, token="s3cret"), host="127.0.0.1", port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, daemon=True).start()
     _wait_for(lambda: server.started, timeout=30)
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+    ]
     try:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
@@ -132,8 +158,13 @@ def test_review_with_the_keyboard_and_the_bulk_action_then_submit_resumes_the_ru
     runner.join(timeout=120)
     assert result and _state(run.id).is_completed()
     decided = read_decisions(store).set_index("face_id")
-    assert dict(decided["decision"]) == {"p0.png#0": "accept", "p1.png#0": "accept", "p2.png#0": "accept",
-                                         "p3.png#0": "accept", "p4.png#0": "reject"}  # fmt: skip
+    assert dict(decided["decision"]) == {
+        "p0.png#0": "accept",
+        "p1.png#0": "accept",
+        "p2.png#0": "accept",
+        "p3.png#0": "accept",
+        "p4.png#0": "reject",
+    }
     assert set(decided["reviewer"]) == {"dora"} and len(read_decisions(store, history=True)) == 5
     outcome = result[0].output().manifest()
     assert outcome["status"].tolist() == ["accepted"] * 4 + ["rejected"]

@@ -38,17 +38,21 @@ def test_a_suspended_review_run_is_resumed_by_the_page_and_completes(infra, tmp_
     store, projected = review_store(tmp_path / "store", n=3)
     procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "cpu-pool"], env)
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
-        run = run_deployment("review/review", parameters={"store": store.url, "projected": projected.key},
-                             timeout=0)  # fmt: skip
+        run = run_deployment("review/review", parameters={"store": store.url, "projected": projected.key}, timeout=0)
         with get_client(sync_client=True) as client:
             suspended = _wait_state(client, run.id, lambda s: s.is_paused())
             assert suspended.state.name == "Suspended"  # a deployment run suspends: no process holds the worker
             page = TestClient(create_app(store=store.url))
             faces = page.get("/api/faces").json()["faces"]
             assert [f["id"] for f in faces] == ["p0.png#0", "p1.png#0", "p2.png#0"]
-            body = {"reviewer": "erin", "decisions": [{"face_id": "p0.png#0", "decision": "accept"},
-                                                      {"face_id": "p1.png#0", "decision": "reject"},
-                                                      {"face_id": "p2.png#0", "decision": "accept"}]}  # fmt: skip
+            body = {
+                "reviewer": "erin",
+                "decisions": [
+                    {"face_id": "p0.png#0", "decision": "accept"},
+                    {"face_id": "p1.png#0", "decision": "reject"},
+                    {"face_id": "p2.png#0", "decision": "accept"},
+                ],
+            }
             answer = page.post("/api/decisions", json=body).json()
             assert answer["written"] == 3 and answer["resumed"] == [str(run.id)]
             done = _wait_state(client, run.id, lambda s: s.is_final())

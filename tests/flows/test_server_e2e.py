@@ -21,8 +21,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from tasks.prefect_stages import FAIL_STAGE_ENV, FAIL_SWITCH_ENV
+
 from tests.flows.test_reproduce import MATRIX, PROFILE
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -64,12 +64,18 @@ def infra(tmp_path_factory):
     base = tmp_path_factory.mktemp("prefect-e2e")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(base / "home"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false",
-            "PREFECT_WORKER_QUERY_SECONDS": "1", "ELTREPRO_HOME": str(ROOT)}  # fmt: skip
+    env |= {
+        "PREFECT_HOME": str(base / "home"),
+        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
+        "ELTREPRO_HOME": str(ROOT),
+    }
     procs = Processes(base)
-    server = procs.start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
-                                    "--port", str(port)], env)  # fmt: skip
+    server = procs.start(
+        "server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env
+    )
     try:
         _wait_healthy(f"http://127.0.0.1:{port}/api/health", server, base / "server.log")
         yield base, env, procs
@@ -92,16 +98,21 @@ def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout_s: floa
 
 
 def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                            timeout=180)  # fmt: skip
+    result = subprocess.run(
+        [str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
+    )
     assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
 
 
 def _snapshot(store: Path) -> dict[str, bytes]:
     """The bytes of every complete output's stage.json and manifest, by path."""
-    return {str(p.relative_to(store)): p.read_bytes() for name in ("stage.json", "manifest.parquet")
-            for p in store.glob(f"*/*/{name}") if (p.parent / "stage.json").is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(store)): p.read_bytes()
+        for name in ("stage.json", "manifest.parquet")
+        for p in store.glob(f"*/*/{name}")
+        if (p.parent / "stage.json").is_file()
+    }
 
 
 def test_a_failed_deployment_run_retried_from_the_ui_finishes_without_recomputing(infra):

@@ -37,8 +37,19 @@ def runs(synth_root, tmp_path_factory):
     for name, lam in (("baseline", 0.0), ("elt", 0.25)):
         cfg = root / f"{name}.toml"
         cfg.write_text(TINY.format(lam=lam))
-        args = ["train", "--data", str(synth_root), "--out", str(root / name), "--config", str(cfg), "--epochs", "2",
-                "--device", "cpu"]  # fmt: skip
+        args = [
+            "train",
+            "--data",
+            str(synth_root),
+            "--out",
+            str(root / name),
+            "--config",
+            str(cfg),
+            "--epochs",
+            "2",
+            "--device",
+            "cpu",
+        ]
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         assert "epoch    1" in result.output and "best val NME" in result.output
@@ -75,6 +86,16 @@ def test_bad_config_and_missing_checkpoint_fail_with_a_clear_message(synth_root,
     args = ["train", "--data", str(synth_root), "--out", str(tmp_path / "o"), "--config", str(bad)]
     result = runner.invoke(app, args)
     assert result.exit_code == 2 and "elt_lamda" in result.output and "bad.toml" in result.output
-    result = runner.invoke(app, ["evaluate", "--checkpoint", str(tmp_path / "none.pt"), "--data", str(synth_root),
-                                 "--out", str(tmp_path / "e")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--checkpoint",
+            str(tmp_path / "none.pt"),
+            "--data",
+            str(synth_root),
+            "--out",
+            str(tmp_path / "e"),
+        ],
+    )
     assert result.exit_code == 2 and "no such checkpoint" in result.output

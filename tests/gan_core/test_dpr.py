@@ -13,9 +13,17 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "weights" / "dpr" / "t
 FACE = Path(__file__).resolve().parents[1] / "data" / "ffhq" / "astronaut_full_128.png"
 # DPR's own code (zhhoper/DPR, model/defineHourglass_512_gray_skip.py, eval mode) with trained_model_03.t7 on
 # astronaut_full_128.png through dpr_input (cv2.resize to 512, L of Lab / 255): its output light, [9].
-PUBLISHED_SH = [0.9160534739494324, -0.09614989161491394, 0.21722066402435303, -0.2535438537597656,
-                -0.0908065065741539, 0.06096651405096054, -0.13503329455852509, 0.030677080154418945,
-                -0.17819109559059143]  # fmt: skip
+PUBLISHED_SH = [
+    0.9160534739494324,
+    -0.09614989161491394,
+    0.21722066402435303,
+    -0.2535438537597656,
+    -0.0908065065741539,
+    0.06096651405096054,
+    -0.13503329455852509,
+    0.030677080154418945,
+    -0.17819109559059143,
+]
 
 needs_weights = pytest.mark.skipif(not SHARED.is_file(), reason=f"published DPR weights not at {SHARED}")
 

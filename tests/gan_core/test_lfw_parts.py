@@ -61,8 +61,11 @@ def test_fetched_from_a_mirror_indexed_with_missing_faces_quarantined(tmp_path):
         mirror.close()
     assert set(report.actions) == {f.name for f in LFW_PARTS_FILES}
     faces, quarantine = index_lfw_parts(root=tmp_path / "lfw")
-    assert [(f.split, f.name) for f in faces] == [("train", "Aaron_Peirsol"), ("train", "George_W_Bush"),
-                                                   ("validation", "Aaron_Peirsol")]  # fmt: skip
+    assert [(f.split, f.name) for f in faces] == [
+        ("train", "Aaron_Peirsol"),
+        ("train", "George_W_Bush"),
+        ("validation", "Aaron_Peirsol"),
+    ]
     assert quarantine["stem"].tolist() == ["Nobody_0003"] and "missing" in quarantine["reason"].iloc[0]
     image, mask = load_pair(root=tmp_path / "lfw", face=faces[0])
     assert image.shape == (250, 250, 3) and mask.shape == (250, 250)

@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from gan_core.perceptual import LPIPS, TINY_PERCEPTUAL
-from gan_core.projector import ProjectorConfig, latent_noise_scale, learning_rate, noise_regularizer, project
-from gan_core.stylegan2 import TINY, Generator, mean_w
+from gan_core.projector import latent_noise_scale, learning_rate, noise_regularizer, project
+from gan_core.projector_config import ProjectorConfig
+from gan_core.stylegan2 import Generator, mean_w
+from gan_core.stylegan2_config import TINY
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +73,17 @@ def test_projection_reduces_the_loss_and_returns_everything(nets):
 def test_a_face_projects_the_same_alone_or_in_a_batch(nets):
     g, p, w_avg, w_std, targets = nets
     config = ProjectorConfig(steps=10)
-    batch = project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config,
-                    face_seeds=[7, 8, 9])  # fmt: skip
-    alone = project(generator=g, perceptual=p, targets=targets[1:2], w_avg=w_avg, w_std=w_std, config=config,
-                    face_seeds=[8])[0]  # fmt: skip
+    batch = project(
+        generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config, face_seeds=[7, 8, 9]
+    )
+    alone = project(
+        generator=g, perceptual=p, targets=targets[1:2], w_avg=w_avg, w_std=w_std, config=config, face_seeds=[8]
+    )[0]
     assert torch.allclose(alone.latent, batch[1].latent, atol=1e-3)
     np.testing.assert_allclose(alone.losses, batch[1].losses, rtol=1e-3)
-    other_seed = project(generator=g, perceptual=p, targets=targets[1:2], w_avg=w_avg, w_std=w_std, config=config,
-                         face_seeds=[99])[0]  # fmt: skip
+    other_seed = project(
+        generator=g, perceptual=p, targets=targets[1:2], w_avg=w_avg, w_std=w_std, config=config, face_seeds=[99]
+    )[0]
     assert not torch.allclose(other_seed.latent, batch[1].latent, atol=1e-3)
 
 
@@ -90,9 +95,16 @@ def test_early_discard_stops_faces_above_the_threshold_and_spares_the_others(net
     threshold = float(np.median(at_check))
     finished, active = [], []
     config = ProjectorConfig(steps=40, discard_step=15, discard_loss=threshold)
-    out = project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config,
-                  on_result=lambda i, r: finished.append((i, r.steps_run)),
-                  on_step=lambda s, n: active.append(n))  # fmt: skip
+    out = project(
+        generator=g,
+        perceptual=p,
+        targets=targets,
+        w_avg=w_avg,
+        w_std=w_std,
+        config=config,
+        on_result=lambda i, r: finished.append((i, r.steps_run)),
+        on_step=lambda s, n: active.append(n),
+    )
     for r, before, loss in zip(out, full, at_check, strict=True):
         if loss > threshold:
             assert r.discarded and r.latent is None and r.image is None and r.steps_run == 15
@@ -110,16 +122,29 @@ def test_everything_discarded_stops_early(nets):
     g, p, w_avg, w_std, targets = nets
     config = ProjectorConfig(steps=50, discard_step=5, discard_loss=-1.0)
     steps = []
-    out = project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config,
-                  on_step=lambda s, n: steps.append(s))  # fmt: skip
+    out = project(
+        generator=g,
+        perceptual=p,
+        targets=targets,
+        w_avg=w_avg,
+        w_std=w_std,
+        config=config,
+        on_step=lambda s, n: steps.append(s),
+    )
     assert all(r.discarded for r in out) and max(steps) == 4
 
 
 def test_rejects_targets_of_the_wrong_size(nets):
     g, p, w_avg, w_std, _ = nets
     with pytest.raises(ValueError, match="targets must be"):
-        project(generator=g, perceptual=p, targets=torch.zeros(1, 3, 64, 64), w_avg=w_avg, w_std=w_std,
-                config=ProjectorConfig(steps=1))  # fmt: skip
+        project(
+            generator=g,
+            perceptual=p,
+            targets=torch.zeros(1, 3, 64, 64),
+            w_avg=w_avg,
+            w_std=w_std,
+            config=ProjectorConfig(steps=1),
+        )
 
 
 @pytest.mark.gpu
@@ -130,8 +155,9 @@ def test_amp_on_cuda_tracks_the_float32_projection(nets):
     try:
         config = ProjectorConfig(steps=40)
         full = project(generator=g, perceptual=p, targets=targets.cuda(), w_avg=w_avg, w_std=w_std, config=config)
-        amp = project(generator=g, perceptual=p, targets=targets.cuda(), w_avg=w_avg, w_std=w_std, config=config,
-                      amp=True)  # fmt: skip
+        amp = project(
+            generator=g, perceptual=p, targets=targets.cuda(), w_avg=w_avg, w_std=w_std, config=config, amp=True
+        )
     finally:
         g.cpu(), p.cpu()
     for a, b in zip(amp, full, strict=True):

@@ -21,8 +21,9 @@ SHAPE = (480, 640, 3)
 def _landmarks(yaw: float = 0.0, scale: float = 1.0) -> np.ndarray:
     K = camera_matrix(width=SHAPE[1], height=SHAPE[0])
     rotation = rotation_from_pose(yaw=yaw, pitch=0.0, roll=0.0)
-    return project_points(points=np.asarray(mean_face_3d()), rotation=rotation,
-                          translation=np.array([0.0, 0.0, 9.0 / scale]), K=K)  # fmt: skip
+    return project_points(
+        points=np.asarray(mean_face_3d()), rotation=rotation, translation=np.array([0.0, 0.0, 9.0 / scale]), K=K
+    )
 
 
 def _render(geometry, sh: np.ndarray, albedo: float = 0.8) -> np.ndarray:
@@ -34,8 +35,9 @@ def _render(geometry, sh: np.ndarray, albedo: float = 0.8) -> np.ndarray:
     lum = albedo * shading(normals_dpr=geometry.normals.reshape(-1, 3), sh=sh).reshape(geometry.mask.shape)
     lum = np.clip(np.where(geometry.mask, lum, 90 / 255), 0, 1)
     lab = np.dstack([lum * 255, np.full_like(lum, 128), np.full_like(lum, 128)]).astype(np.uint8)
-    image[y0:y1, x0:x1] = cv2.resize(cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), (x1 - x0, y1 - y0),
-                                     interpolation=cv2.INTER_NEAREST)  # fmt: skip
+    image[y0:y1, x0:x1] = cv2.resize(
+        cv2.cvtColor(lab, cv2.COLOR_LAB2BGR), (x1 - x0, y1 - y0), interpolation=cv2.INTER_NEAREST
+    )
     return image
 
 
@@ -134,12 +136,26 @@ def test_fit_finds_the_light_of_the_synthetic_renderer(light):
     the fit on the mean-face normals recovers that direction in the image plane."""
     from landmark_core.synth.render import Appearance, FaceSpec, Lighting, render_face
 
-    appearance = Appearance(skin=(0.8, 0.65, 0.55), hair=(0.2, 0.15, 0.1), iris=(0.3, 0.2, 0.1),
-                            lips=(0.7, 0.3, 0.3), clothes=(0.3, 0.3, 0.6), bald=True)  # fmt: skip
+    appearance = Appearance(
+        skin=(0.8, 0.65, 0.55),
+        hair=(0.2, 0.15, 0.1),
+        iris=(0.3, 0.2, 0.1),
+        lips=(0.7, 0.3, 0.3),
+        clothes=(0.3, 0.3, 0.6),
+        bald=True,
+    )
     image = np.full((512, 512, 3), 0.4, np.float32)
     lighting = Lighting(direction=light, ambient=0.25, diffuse=0.8, specular=0)
-    spec = FaceSpec(shape=np.asarray(mean_face_3d()), yaw=0, pitch=0, roll=0, center=(256, 280), face_width=260,
-                    appearance=appearance, lighting=lighting)  # fmt: skip
+    spec = FaceSpec(
+        shape=np.asarray(mean_face_3d()),
+        yaw=0,
+        pitch=0,
+        roll=0,
+        center=(256, 280),
+        face_width=260,
+        appearance=appearance,
+        lighting=lighting,
+    )
     face = render_face(image=image, spec=spec, focal=512)
     bgr = (image[..., ::-1] * 255).clip(0, 255).astype(np.uint8)
     sh = estimate_source_sh(image_bgr=bgr, geometry=face_geometry(landmarks=face.landmarks, image_shape=bgr.shape))

@@ -32,8 +32,9 @@ TINY = SegmenterConfig(input_size=64, width=0.25, fc_channels=64, epochs=16, lr=
 def crops(synth_root):
     """LFW-like 64x64 face crops of the twin with their true face masks."""
     faces = index_wflw(root=synth_root).faces
-    truth = pd.concat([pd.read_parquet(synth_root / SYNTH_DIR / f"truth_{s}.parquet").assign(split=s)
-                       for s in ("train", "test")])  # fmt: skip
+    truth = pd.concat(
+        [pd.read_parquet(synth_root / SYNTH_DIR / f"truth_{s}.parquet").assign(split=s) for s in ("train", "test")]
+    )
     faces = faces.merge(truth[["split", "line", "mask"]], on=["split", "line"])
     images, masks = [], []
     for _, row in faces.iterrows():

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from gan_core.styleflow import TINY_FLOW, FlowConfig, SequentialFlow, load_styleflow, relight_codes
+from gan_core.styleflow import TINY_FLOW, SequentialFlow, load_styleflow, relight_codes
+from gan_core.styleflow_config import FlowConfig
 
 
 def _flow(config: FlowConfig = TINY_FLOW, seed: int = 0) -> SequentialFlow:
@@ -34,8 +35,13 @@ def test_published_layout_at_full_size():
     keys = flow.state_dict()
     assert "chain.1.odefunc.diffeq.layers.5._hyper_gate.weight" in keys
     assert tuple(keys["chain.1.odefunc.diffeq.layers.0._hyper_bias.weight"].shape) == (512, 18)
-    assert {"chain.0.step", "chain.0.running_var", "chain.1.sqrt_end_time", "chain.1.odefunc._num_evals",
-            "chain.2.weight"} <= set(keys)  # fmt: skip
+    assert {
+        "chain.0.step",
+        "chain.0.running_var",
+        "chain.1.sqrt_end_time",
+        "chain.1.odefunc._num_evals",
+        "chain.2.weight",
+    } <= set(keys)
     assert len(keys) == 2 * 5 + 2 + 6 * 5
 
 

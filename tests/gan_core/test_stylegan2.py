@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from gan_core.strict import load_strict
-from gan_core.stylegan2 import TINY, Generator, GeneratorConfig, mean_w
+from gan_core.stylegan2 import Generator, mean_w
+from gan_core.stylegan2_config import TINY, GeneratorConfig
 from gan_core.stylegan2_weights import ada_to_rosinality, config_from_state, with_fixed_buffers
 from gan_core.upfirdn import make_filter
 

@@ -7,13 +7,9 @@ import pytest
 import torch
 
 from gan_core.safe_pickle import UnsafePickleError, load_network_pickle
-from gan_core.stylegan2 import TINY, Generator
-from gan_core.stylegan2_weights import (
-    WeightsMismatchError,
-    load_ada_pickle,
-    load_generator,
-    load_rosinality,
-)
+from gan_core.stylegan2 import Generator
+from gan_core.stylegan2_config import TINY
+from gan_core.stylegan2_weights import WeightsMismatchError, load_ada_pickle, load_generator, load_rosinality
 from gan_core.upfirdn import make_filter
 from tests.gan_core.ada_pickle import tree, write_ada_pickle
 
@@ -35,9 +31,15 @@ def _nvidia_state(g: Generator) -> dict[str, torch.Tensor]:
         out[f"mapping.fc{i}.weight"], out[f"mapping.fc{i}.bias"] = s[f"style.{i + 1}.weight"], s[f"style.{i + 1}.bias"]
     out["mapping.w_avg"] = torch.linspace(-1, 1, TINY.style_dim)
     out["synthesis.b4.const"] = s["input.input"][0]
-    layers = [("b4.conv1", "conv1", 0), ("b8.conv0", "convs.0", 1), ("b8.conv1", "convs.1", 2),
-              ("b16.conv0", "convs.2", 3), ("b16.conv1", "convs.3", 4), ("b32.conv0", "convs.4", 5),
-              ("b32.conv1", "convs.5", 6)]  # fmt: skip
+    layers = [
+        ("b4.conv1", "conv1", 0),
+        ("b8.conv0", "convs.0", 1),
+        ("b8.conv1", "convs.1", 2),
+        ("b16.conv0", "convs.2", 3),
+        ("b16.conv1", "convs.3", 4),
+        ("b32.conv0", "convs.4", 5),
+        ("b32.conv1", "convs.5", 6),
+    ]
     for nv, ro, n in layers:
         nv = f"synthesis.{nv}"
         out[f"{nv}.weight"], out[f"{nv}.bias"] = s[f"{ro}.conv.weight"][0], s[f"{ro}.activate.bias"]
@@ -62,8 +64,13 @@ def _render(g: Generator) -> torch.Tensor:
 
 def _pickle_data(g: Generator, module_src: str = "", **changes) -> dict:
     state = {**_nvidia_state(g), **changes}
-    kwargs = {"z_dim": 32, "w_dim": 32, "img_resolution": 32, "mapping_kwargs": {"num_layers": 2},
-              "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": None}}  # fmt: skip
+    kwargs = {
+        "z_dim": 32,
+        "w_dim": 32,
+        "img_resolution": 32,
+        "mapping_kwargs": {"num_layers": 2},
+        "synthesis_kwargs": {"channel_base": 256, "channel_max": 16, "conv_clamp": None},
+    }
     return {
         "G_ema": tree(state, module_src=module_src, _init_kwargs=kwargs, z_dim=32),
         "G": tree(state, module_src=module_src),

@@ -157,8 +157,9 @@ def test_rotation_translation_views_differ_by_a_translation_too():
     _, pts, ctx = _face()
     shifts = []
     for seed in range(10):
-        v1, v2 = sample_views(steps=train_steps(rotation_translation_elt()), ctx=ctx, landmarks=pts,
-                              rng=np.random.default_rng(seed))  # fmt: skip
+        v1, v2 = sample_views(
+            steps=train_steps(rotation_translation_elt()), ctx=ctx, landmarks=pts, rng=np.random.default_rng(seed)
+        )
         t = geometry.relative(source=v1.matrix, target=v2.matrix)
         shifts.append(np.abs(geometry.apply_points(matrix=t, points=np.array([[64.0, 64.0]])) - 64).max())
     assert max(shifts) > 0.5
@@ -187,8 +188,9 @@ def test_sampler_is_deterministic_per_seed_and_eval_is_the_plain_crop():
 
 def test_single_view_config_runs_both_steps_on_one_view_and_bad_views_are_rejected():
     _, pts, ctx = _face()
-    (view,) = sample_views(steps=train_steps(AugmentConfig(views=1)), ctx=ctx, landmarks=pts,
-                           rng=np.random.default_rng(0))  # fmt: skip
+    (view,) = sample_views(
+        steps=train_steps(AugmentConfig(views=1)), ctx=ctx, landmarks=pts, rng=np.random.default_rng(0)
+    )
     assert view.matrix[0, 0] != pytest.approx(Crop(size=128)(View(), ctx, pts, None).matrix[0, 0])
     with pytest.raises(ValueError, match="views"):
         AugmentConfig(views=3)

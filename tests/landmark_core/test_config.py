@@ -7,13 +7,15 @@ import json
 import pytest
 
 from landmark_core.config import from_dict, load_config, to_dict
-from landmark_core.train import TrainConfig
+from landmark_core.train_config import TrainConfig
 
 
 def test_toml_sections_build_nested_frozen_configs(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('seed = 3\n[model]\nsize = 64\nencoder_channels = [8, 16, 32, 64]\n'
-                    '[augment]\nsize = 64\nr1 = 0\nr2 = 0.05\n[loss]\nelt_lambda = 0.25\n')  # fmt: skip
+    path.write_text(
+        "seed = 3\n[model]\nsize = 64\nencoder_channels = [8, 16, 32, 64]\n"
+        "[augment]\nsize = 64\nr1 = 0\nr2 = 0.05\n[loss]\nelt_lambda = 0.25\n"
+    )
     config = load_config(TrainConfig, path)
     assert config.seed == 3 and config.model.encoder_channels == (8, 16, 32, 64)
     assert config.augment.r1 == 0.0 and isinstance(config.augment.r1, float)

@@ -86,8 +86,10 @@ def test_partial_file_from_an_earlier_run_is_resumed(server, tmp_path):
 def test_wrong_checksum_fails_with_both_hashes_and_keeps_verified_files(server, tmp_path):
     good, bad = _tar({"WFLW_annotations/a.txt": b"a"}), _tar({"WFLW_images/b.jpg": b"b"})
     server.files.update({"good.tar.gz": good, "bad.tar.gz": bad})
-    files = [RemoteFile(name="good.tar.gz", url="", sha256=_sha(good)),
-             RemoteFile(name="bad.tar.gz", url="", sha256="0" * 64)]  # fmt: skip
+    files = [
+        RemoteFile(name="good.tar.gz", url="", sha256=_sha(good)),
+        RemoteFile(name="bad.tar.gz", url="", sha256="0" * 64),
+    ]
     with pytest.raises(ChecksumMismatchError) as caught:
         fetch_files(files=files, dest=tmp_path, mirror=server.url)
     assert "0" * 64 in str(caught.value) and _sha(bad) in str(caught.value)

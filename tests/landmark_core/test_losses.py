@@ -8,7 +8,8 @@ import torch
 
 from landmark_core import geometry
 from landmark_core.heatmap import separable_targets
-from landmark_core.losses import LossConfig, elt_loss, landmark_loss, map_points, relate_views
+from landmark_core.losses import elt_loss, landmark_loss, map_points, relate_views
+from landmark_core.train_config import LossConfig
 from landmark_core.wflw import FLIP_PERMUTATION
 
 SIZE = 32

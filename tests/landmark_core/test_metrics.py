@@ -62,8 +62,9 @@ def test_auc_matches_a_fine_trapezoid_of_the_ced_curve():
 
 
 def test_summarize_and_subsets_including_an_empty_subset():
-    per_face = pd.DataFrame({"nme": [0.02, 0.04, 0.3], "in_full": [True] * 3, "in_pose": [False, False, True],
-                             "in_blur": [False] * 3})  # fmt: skip
+    per_face = pd.DataFrame(
+        {"nme": [0.02, 0.04, 0.3], "in_full": [True] * 3, "in_pose": [False, False, True], "in_blur": [False] * 3}
+    )
     table = subset_metrics(per_face=per_face, subsets=("full", "pose", "blur"))
     assert list(table.index) == ["full", "pose", "blur"]
     assert table.loc["full", "nme"] == pytest.approx(0.12) and table.loc["full", "faces"] == 3

@@ -10,14 +10,20 @@ from landmark_core.model import (
     EncoderDecoder,
     HeatmapHead,
     InvertedResidual,
-    ModelConfig,
     heatmap_drop,
     parameter_count,
     peak_normalised,
 )
+from landmark_core.train_config import ModelConfig
 
-TINY = ModelConfig(size=32, stem_channels=4, encoder_channels=(8, 8, 16, 16), encoder_blocks=(1, 1, 1, 2),
-                   decoder_channels=(16, 8, 8, 8), expansion=2)  # fmt: skip
+TINY = ModelConfig(
+    size=32,
+    stem_channels=4,
+    encoder_channels=(8, 8, 16, 16),
+    encoder_blocks=(1, 1, 1, 2),
+    decoder_channels=(16, 8, 8, 8),
+    expansion=2,
+)
 
 
 def test_study_config_has_a_8x8x256_bottleneck_and_98_heatmaps_at_128():

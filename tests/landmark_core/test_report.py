@@ -34,8 +34,9 @@ def test_tables_pick_rows_by_tag_and_put_the_study_beside_ours():
 
 
 def test_empty_tables_are_left_out_and_markdown_renders_blanks():
-    tables = study_tables(metrics={"elt": _metrics(2.0)}, tags={"elt": ("4.1",)},
-                          published={("4.1", "elt", "full"): 4.615})  # fmt: skip
+    tables = study_tables(
+        metrics={"elt": _metrics(2.0)}, tags={"elt": ("4.1",)}, published={("4.1", "elt", "full"): 4.615}
+    )
     assert sorted(tables) == ["4.1", "4.2", "4.3", "4.4"]
     text = tables_markdown(tables)
     assert "## Table 4.1: NME %" in text and "| elt | 2.000 | 4.615 | 3.000 |" in text

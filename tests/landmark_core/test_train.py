@@ -10,21 +10,11 @@ import pytest
 import torch
 
 from landmark_core.dataset import face_records
-from landmark_core.losses import LossConfig
 from landmark_core.metrics import nme_per_face
-from landmark_core.model import ModelConfig
 from landmark_core.predict import predict_landmarks
 from landmark_core.sampler import AugmentConfig
-from landmark_core.train import (
-    BEST,
-    HISTORY_FILE,
-    LAST,
-    PlateauSchedule,
-    TrainConfig,
-    load_checkpoint,
-    split_validation,
-    train,
-)
+from landmark_core.train import BEST, HISTORY_FILE, LAST, PlateauSchedule, load_checkpoint, split_validation, train
+from landmark_core.train_config import LossConfig, ModelConfig, TrainConfig
 from landmark_core.wflw_index import index_wflw
 from tests.tiny import TINY_MODEL
 
@@ -34,7 +24,7 @@ TINY = TrainConfig(
     loss=LossConfig(elt_lambda=0.25),
     batch_size=4,
     seed=5,
-)  # fmt: skip
+)
 CPU = torch.device("cpu")
 
 
@@ -72,8 +62,15 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(split, tmp_path):
     train_part, val = split
     full = train(config=TINY, train_records=train_part, val_records=val, out=tmp_path / "a", device=CPU, stop_after=2)
     train(config=TINY, train_records=train_part, val_records=val, out=tmp_path / "b", device=CPU, stop_after=1)
-    resumed = train(config=TINY, train_records=train_part, val_records=val, out=tmp_path / "b", device=CPU,
-                    resume=True, stop_after=1)  # fmt: skip
+    resumed = train(
+        config=TINY,
+        train_records=train_part,
+        val_records=val,
+        out=tmp_path / "b",
+        device=CPU,
+        resume=True,
+        stop_after=1,
+    )
     assert [r.epoch for r in resumed] == [0, 1]
     for a, b in zip(full, resumed, strict=True):
         assert (a.loss, a.loss_gt, a.loss_elt, a.val_nme) == (b.loss, b.loss_gt, b.loss_elt, b.val_nme)
@@ -100,8 +97,9 @@ def test_max_epochs_caps_training_and_a_finished_run_does_not_restart(split, tmp
     train_part, val = split
     config = TrainConfig(**{**TINY.__dict__, "max_epochs": 1})
     assert len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU)) == 1
-    assert len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU,
-                     resume=True)) == 1  # fmt: skip
+    assert (
+        len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU, resume=True)) == 1
+    )
 
 
 def test_resume_refuses_a_changed_config(split, tmp_path):
@@ -117,8 +115,9 @@ def test_resume_refuses_a_changed_config(split, tmp_path):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_training_uses_bf16_autocast_and_channels_last(split, tmp_path):
     train_part, val = split
-    history = train(config=TINY, train_records=train_part, val_records=val, out=tmp_path, device=torch.device("cuda"),
-                    stop_after=1)  # fmt: skip
+    history = train(
+        config=TINY, train_records=train_part, val_records=val, out=tmp_path, device=torch.device("cuda"), stop_after=1
+    )
     assert np.isfinite(history[0].loss)
     model, _, _ = load_checkpoint(tmp_path / LAST, device="cuda")
     assert next(model.parameters()).is_cuda
@@ -130,18 +129,29 @@ def test_training_lowers_the_error_on_held_out_faces(synth_root: Path, tmp_path)
     records = face_records(root=synth_root, faces=faces[faces["split"] == "train"])
     test = face_records(root=synth_root, faces=faces[faces["split"] == "test"])
     config = TrainConfig(
-        model=ModelConfig(size=32, stem_channels=8, encoder_channels=(16, 16, 32, 32), encoder_blocks=(1, 1, 1, 1),
-                          decoder_channels=(32, 16, 16, 16), expansion=2, stages=1),
+        model=ModelConfig(
+            size=32,
+            stem_channels=8,
+            encoder_channels=(16, 16, 32, 32),
+            encoder_blocks=(1, 1, 1, 1),
+            decoder_channels=(32, 16, 16, 16),
+            expansion=2,
+            stages=1,
+        ),
         augment=AugmentConfig(size=32, views=1, max_angle_deg=10, occlusion_p=0, blur_p=0, lighting_p=0),
-        loss=LossConfig(sigma=1.0), batch_size=4, lr=3e-3,
-    )  # fmt: skip
+        loss=LossConfig(sigma=1.0),
+        batch_size=4,
+        lr=3e-3,
+    )
     truth = np.stack([r.landmarks for r in test])
     untrained, _, _ = load_checkpoint_after(config, records, tmp_path / "u", epochs=0)
-    before = nme_per_face(pred=predict_landmarks(model=untrained, records=test, augment=config.augment, device=CPU),
-                          truth=truth).mean()  # fmt: skip
+    before = nme_per_face(
+        pred=predict_landmarks(model=untrained, records=test, augment=config.augment, device=CPU), truth=truth
+    ).mean()
     trained, _, _ = load_checkpoint_after(config, records, tmp_path / "t", epochs=25)
-    after = nme_per_face(pred=predict_landmarks(model=trained, records=test, augment=config.augment, device=CPU),
-                         truth=truth).mean()  # fmt: skip
+    after = nme_per_face(
+        pred=predict_landmarks(model=trained, records=test, augment=config.augment, device=CPU), truth=truth
+    ).mean()
     print(f"NME before {before:.3f} after {after:.3f}")
     assert after < 0.6 * before
 

@@ -82,9 +82,17 @@ def test_malformed_rows_are_quarantined_with_their_reason(broken_root, synth_roo
     train_q = q[q["source"].str.endswith("list_98pt_rect_attr_train.txt")]
     assert train_q["line"].tolist() == list(range(n_train + 1, n_train + 10))
     reasons = train_q["reason"].tolist()
-    expected = ["expected 207 fields, found 206", "landmark field 0 is not a number", "landmark field 3 is not finite",
-                "attribute 'pose' must be 0 or 1, found '7'", "empty bbox", "lies outside the", "missing image",
-                "unreadable image", "duplicate of line 1"]  # fmt: skip
+    expected = [
+        "expected 207 fields, found 206",
+        "landmark field 0 is not a number",
+        "landmark field 3 is not finite",
+        "attribute 'pose' must be 0 or 1, found '7'",
+        "empty bbox",
+        "lies outside the",
+        "missing image",
+        "unreadable image",
+        "duplicate of line 1",
+    ]
     for reason, want in zip(reasons, expected, strict=True):
         assert want in reason
     subset_q = q[q["source"].str.endswith("list_98pt_test_largepose.txt")]

@@ -3,11 +3,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-
-from landmark_core.download import DownloadError
-from landmark_core.subsets import SubsetConfig
-from landmark_core.synth.dataset import SynthConfig
-from landmark_core.wflw_index import index_wflw
 from tasks.data import (
     DOWNLOAD,
     WflwSource,
@@ -17,6 +12,11 @@ from tasks.data import (
     subsets_stage,
     synth_stage,
 )
+
+from landmark_core.download import DownloadError
+from landmark_core.subsets import SubsetConfig
+from landmark_core.synth.dataset import SynthConfig
+from landmark_core.wflw_index import index_wflw
 from tasks.stage import Store, stage_key
 from tests.loopback import Loopback, tar_dir
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from tasks.data import DATASET_DIR, index_stage, synth_stage
+from tasks.gan import DetectParams, FilterParams, _detect_image, align_stage, filter_stage, record_of
 
 from gan_core.align import AlignConfig, render_aligned
 from gan_core.face_filter import FilterConfig
 from landmark_core.synth.dataset import SynthConfig
-from tasks.data import DATASET_DIR, index_stage, synth_stage
-from tasks.gan import DetectParams, FilterParams, _detect_image, align_stage, filter_stage, record_of
 from tasks.stage import Store
 
 SMALL_ALIGN = AlignConfig(output_size=256, transform_size=1024)
@@ -43,8 +43,13 @@ def test_align_records_every_detection_and_quarantines_images_without_one(twin):
 def test_filter_keeps_large_overlapping_faces_with_their_aligned_image_and_says_why_others_went(twin):
     store, dataset, index = twin
     aligned, _ = align_stage(store=store, dataset=dataset, index=index, params=DetectParams(align=SMALL_ALIGN))
-    loose, _ = filter_stage(store=store, dataset=dataset, index=index, aligned=aligned,
-                            params=FilterParams(rules=FilterConfig(min_pixels=2500)))  # fmt: skip
+    loose, _ = filter_stage(
+        store=store,
+        dataset=dataset,
+        index=index,
+        aligned=aligned,
+        params=FilterParams(rules=FilterConfig(min_pixels=2500)),
+    )
     strict, _ = filter_stage(store=store, dataset=dataset, index=index, aligned=aligned)
     for out in (loose, strict):
         assert len(out.manifest()) + len(out.quarantine()) == len(aligned.manifest())

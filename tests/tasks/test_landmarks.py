@@ -7,22 +7,25 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tasks.data import index_stage, subsets_stage, synth_stage
+from tasks.landmarks import TRAIN, evaluate_stage, train_stage
 
-from landmark_core.losses import LossConfig
 from landmark_core.sampler import AugmentConfig
 from landmark_core.subsets import SUBSETS, SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
-from landmark_core.train import BEST, LAST, TrainConfig
-from tasks.data import index_stage, subsets_stage, synth_stage
-from tasks.landmarks import TRAIN, evaluate_stage, train_stage
+from landmark_core.train import BEST, LAST
+from landmark_core.train_config import LossConfig, TrainConfig
 from tasks.stage import Store
 from tests.tiny import TINY_MODEL
 
 TINY = TrainConfig(
     model=TINY_MODEL,
-    augment=AugmentConfig(size=32, r1=0.0, r2=0.05), loss=LossConfig(elt_lambda=0.25), batch_size=4, max_epochs=2,
+    augment=AugmentConfig(size=32, r1=0.0, r2=0.05),
+    loss=LossConfig(elt_lambda=0.25),
+    batch_size=4,
+    max_epochs=2,
     val_fraction=0.2,
-)  # fmt: skip
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +50,18 @@ def test_train_then_evaluate_publish_runs_and_per_face_errors_and_hit_the_cache(
     assert (run / BEST).is_file() and (run / LAST).is_file() and (run / "history.jsonl").is_file()
     assert trained.metadata()["info"]["epochs"] == 2
     assert not (Path(store.root) / ".scratch" / TRAIN.name / trained.key).exists()
-    evaluated, computed = evaluate_stage(store=store, dataset=dataset, index=index, subsets=subsets, trained=trained,
-                                         device="cpu")  # fmt: skip
+    evaluated, computed = evaluate_stage(
+        store=store, dataset=dataset, index=index, subsets=subsets, trained=trained, device="cpu"
+    )
     per_face = evaluated.manifest()
     assert computed and len(per_face) == (index.manifest()["split"] == "test").sum()
     assert {"face_id", "nme", "in_frontal_illumination"} <= set(per_face.columns)
     table = pd.read_csv(Path(evaluated.local_dir()) / "metrics.csv", index_col="subset")
     assert list(table.index) == list(SUBSETS)
     again, computed_train = _train(upstream)
-    _, computed_eval = evaluate_stage(store=store, dataset=dataset, index=index, subsets=subsets, trained=again,
-                                      device="cpu")  # fmt: skip
+    _, computed_eval = evaluate_stage(
+        store=store, dataset=dataset, index=index, subsets=subsets, trained=again, device="cpu"
+    )
     assert (computed_train, computed_eval, again.key) == (False, False, trained.key)
 
 
@@ -77,24 +82,29 @@ def test_a_crashed_training_resumes_from_its_last_epoch(upstream, tmp_path):
             raise KeyboardInterrupt("worker lost")
 
     with pytest.raises(KeyboardInterrupt):
-        train_stage(store=store, dataset=dataset, index=index, config=config, device="cpu",
-                    on_epoch=crash_after_first_epoch)  # fmt: skip
+        train_stage(
+            store=store, dataset=dataset, index=index, config=config, device="cpu", on_epoch=crash_after_first_epoch
+        )
     assert not list((Path(store.root) / TRAIN.name).glob("[!.]*"))  # nothing published
     seen = []
-    resumed, computed = train_stage(store=store, dataset=dataset, index=index, config=config, device="cpu",
-                                    on_epoch=lambda r: seen.append(r.epoch))  # fmt: skip
+    resumed, computed = train_stage(
+        store=store, dataset=dataset, index=index, config=config, device="cpu", on_epoch=lambda r: seen.append(r.epoch)
+    )
     assert computed and seen == [1]  # only the missing epoch ran
-    straight, _ = train_stage(store=Store(tmp_path / "other"), dataset=dataset, index=index, config=config,
-                              device="cpu")  # fmt: skip
-    pd.testing.assert_frame_equal(resumed.manifest().drop(columns=["seconds", "images_per_second"]),
-                                  straight.manifest().drop(columns=["seconds", "images_per_second"]))  # fmt: skip
+    straight, _ = train_stage(
+        store=Store(tmp_path / "other"), dataset=dataset, index=index, config=config, device="cpu"
+    )
+    pd.testing.assert_frame_equal(
+        resumed.manifest().drop(columns=["seconds", "images_per_second"]),
+        straight.manifest().drop(columns=["seconds", "images_per_second"]),
+    )
 
 
 def _augmented_output(store, dataset, index, face_ids, *, with_source=True):
     """A stand-in for the GAN branch's output: inverted copies of some training faces, same annotations."""
     import cv2
-
     from tasks.data import DATASET_DIR
+
     from tasks.stage import StageResult, StageSpec, run_stage
 
     faces = index.manifest().set_index("face_id").loc[face_ids].reset_index()
@@ -112,14 +122,16 @@ def _augmented_output(store, dataset, index, face_ids, *, with_source=True):
         return StageResult(manifest=manifest)
 
     spec = StageSpec(name="augmented_toy", version=1, modules=("tasks.stage",))
-    return run_stage(store=store, spec=spec, params={"faces": list(face_ids), "source": with_source}, inputs={},
-                     compute=compute)[0]  # fmt: skip
+    return run_stage(
+        store=store, spec=spec, params={"faces": list(face_ids), "source": with_source}, inputs={}, compute=compute
+    )[0]
 
 
 def test_an_augmented_set_joins_training_except_copies_of_validation_faces(upstream):
+    from tasks.data import DATASET_DIR
+
     from landmark_core.dataset import face_records
     from landmark_core.train import split_validation
-    from tasks.data import DATASET_DIR
 
     store, dataset, index, _ = upstream
     train_faces = index.manifest().query("split == 'train'")

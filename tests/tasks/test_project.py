@@ -15,15 +15,20 @@ import pytest
 import torch
 
 import tasks.project as project_module
-from gan_core.projector import ProjectorConfig
+from gan_core.projector_config import ProjectorConfig
 from gan_core.published import WEIGHTS
 from landmark_core.download import DownloadError
 from tasks.project import ProjectParams, fetch_weights, project_stage
 from tasks.stage import StageResult, StageSpec, Store, run_stage
 
 FAKE_FILTER = StageSpec(name="filter", version=1, modules=("tasks.project",))
-PARAMS = ProjectParams(generator="random", perceptual="random", batch_size=2, amp=False,
-                       projector=ProjectorConfig(steps=12, w_avg_samples=256, discard_step=6))  # fmt: skip
+PARAMS = ProjectParams(
+    generator="random",
+    perceptual="random",
+    batch_size=2,
+    amp=False,
+    projector=ProjectorConfig(steps=12, w_avg_samples=256, discard_step=6),
+)
 
 
 def _filtered(store: Store, faces: int, broken: tuple[int, ...] = ()):
@@ -43,8 +48,9 @@ def _filtered(store: Store, faces: int, broken: tuple[int, ...] = ()):
             rows.append({"detection_id": f"img{i}#{i}", "aligned_path": path, "wflw_face_id": f"wflw{i}"})
         return StageResult(manifest=pd.DataFrame(rows))
 
-    return run_stage(store=store, spec=FAKE_FILTER, params={"faces": faces, "broken": broken}, inputs={},
-                     compute=compute)[0]  # fmt: skip
+    return run_stage(
+        store=store, spec=FAKE_FILTER, params={"faces": faces, "broken": broken}, inputs={}, compute=compute
+    )[0]
 
 
 def test_stage_writes_every_face_and_says_the_pictures_mean_nothing(tmp_path):
@@ -137,7 +143,8 @@ def test_published_weights_must_be_fetched_first(tmp_path):
 
 def test_published_generator_file_is_used(tmp_path):
     """The code path for real weights, with a tiny rosinality-format file standing in for the FFHQ network."""
-    from gan_core.stylegan2 import TINY, Generator
+    from gan_core.stylegan2 import Generator
+    from gan_core.stylegan2_config import TINY
 
     torch.manual_seed(0)
     weights = tmp_path / "weights"

@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from tasks.data import DATASET_DIR, index_stage, synth_stage
+from tasks.relight import PhysicalParams, RelightControls, face_plan, relight_physical_stage
 
 from landmark_core.synth.dataset import SynthConfig
 from landmark_core.wflw_index import landmarks_array
-from tasks.data import DATASET_DIR, index_stage, synth_stage
-from tasks.relight import PhysicalParams, RelightControls, face_plan, relight_physical_stage
 from tasks.stage import StageResult, StageSpec, Store, run_stage
 
 
@@ -32,8 +32,13 @@ def test_every_training_face_gets_its_variants_with_their_lighting(twin):
     train = faces[faces["split"] == "train"]
     relit = out.manifest()
     assert computed and len(relit) == 2 * len(train) and set(relit["source_face_id"]) == set(train["face_id"])
-    assert out.metadata()["info"] == {"backend": "physical", "faces": len(train), "relit_faces": len(train),
-                                      "variants": len(relit), "quarantined": 0}  # fmt: skip
+    assert out.metadata()["info"] == {
+        "backend": "physical",
+        "faces": len(train),
+        "relit_faces": len(train),
+        "variants": len(relit),
+        "quarantined": 0,
+    }
     root = dataset.local_dir() / DATASET_DIR
     for _, row in relit.iterrows():
         original = train[train["face_id"] == row["source_face_id"]]
@@ -56,8 +61,13 @@ def test_faces_that_cannot_be_relit_are_quarantined(twin, tmp_path):
     first = broken.index[broken["split"] == "train"][0]
     broken.at[first, "landmarks"] = np.full_like(np.asarray(broken.at[first, "landmarks"]), 5.0)  # collapsed
     spec = StageSpec(name="index_wflw", version=99, modules=("tasks.relight",))
-    bad_index, _ = run_stage(store=Store(tmp_path), spec=spec, params={"broken": 1}, inputs={},
-                             compute=lambda work: StageResult(manifest=broken))  # fmt: skip
+    bad_index, _ = run_stage(
+        store=Store(tmp_path),
+        spec=spec,
+        params={"broken": 1},
+        inputs={},
+        compute=lambda work: StageResult(manifest=broken),
+    )
     params = PhysicalParams(controls=RelightControls(n_variants=1), max_faces=3)
     out, _ = relight_physical_stage(store=Store(tmp_path), dataset=dataset, index=bad_index, params=params)
     q = out.quarantine()

@@ -9,18 +9,23 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
-from gan_core.projector import ProjectorConfig
-from landmark_core.synth.dataset import SynthConfig
 from tasks.data import DATASET_DIR, index_stage, synth_stage
-from tasks.project import ProjectParams, project_stage
 from tasks.relight import RelightControls
 from tasks.relight_gan import AttributesParams, StyleFlowParams, attributes_stage, relight_styleflow_stage
+
+from gan_core.projector_config import ProjectorConfig
+from landmark_core.synth.dataset import SynthConfig
+from tasks.project import ProjectParams, project_stage
 from tasks.stage import StageResult, StageSpec, Store, run_stage
 
 SHARED_DPR = Path(__file__).resolve().parents[3] / "shared" / "weights" / "dpr"
-GENERATOR = ProjectParams(generator="random", perceptual="random", batch_size=4, amp=False,
-                          projector=ProjectorConfig(steps=6, w_avg_samples=128, discard_step=3))  # fmt: skip
+GENERATOR = ProjectParams(
+    generator="random",
+    perceptual="random",
+    batch_size=4,
+    amp=False,
+    projector=ProjectorConfig(steps=6, w_avg_samples=128, discard_step=3),
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +55,14 @@ def chain(tmp_path_factory):
 
 def test_attributes_hold_the_condition_of_every_kept_face(chain):
     store, dataset, index, filtered, projected = chain
-    out, _ = attributes_stage(store=store, dataset=dataset, index=index, filtered=filtered, projected=projected,
-                              params=AttributesParams(estimator="fit"))  # fmt: skip
+    out, _ = attributes_stage(
+        store=store,
+        dataset=dataset,
+        index=index,
+        filtered=filtered,
+        projected=projected,
+        params=AttributesParams(estimator="fit"),
+    )
     table = out.manifest()
     assert len(table) == len(projected.manifest()) and (table["estimator"] == "fit").all()
     for _, row in table.iterrows():
@@ -64,8 +75,15 @@ def test_attributes_hold_the_condition_of_every_kept_face(chain):
 @pytest.mark.skipif(not (SHARED_DPR / "trained_model_03.t7").is_file(), reason="published DPR weights not here")
 def test_dpr_estimates_and_its_agreement_with_the_fit_is_recorded(chain):
     store, dataset, index, filtered, projected = chain
-    out, _ = attributes_stage(store=store, dataset=dataset, index=index, filtered=filtered, projected=projected,
-                              params=AttributesParams(estimator="dpr"), weights_dir=SHARED_DPR)  # fmt: skip
+    out, _ = attributes_stage(
+        store=store,
+        dataset=dataset,
+        index=index,
+        filtered=filtered,
+        projected=projected,
+        params=AttributesParams(estimator="dpr"),
+        weights_dir=SHARED_DPR,
+    )
     table = out.manifest()
     assert all(np.allclose(a, b) for a, b in zip(table["sh"], table["sh_dpr"], strict=True))
     agreement = out.metadata()["info"]["dpr_vs_fit"]
@@ -77,8 +95,9 @@ def test_a_table_provider_needs_every_face(chain, tmp_path):
     table = pd.DataFrame({"face_id": [index.manifest()["face_id"][0]], "gender": [1.0]})
     table.to_csv(tmp_path / "attrs.csv", index=False)
     params = AttributesParams(estimator="fit", provider="table", table=str(tmp_path / "attrs.csv"))
-    out, _ = attributes_stage(store=store, dataset=dataset, index=index, filtered=filtered, projected=projected,
-                              params=params)  # fmt: skip
+    out, _ = attributes_stage(
+        store=store, dataset=dataset, index=index, filtered=filtered, projected=projected, params=params
+    )
     assert len(out.manifest()) == 0  # the one listed face lacks attributes, the others are not listed
     reasons = " ".join(out.quarantine()["reason"])
     assert "lacks ['glasses'" in reasons and "is not in the attribute table" in reasons
@@ -86,11 +105,18 @@ def test_a_table_provider_needs_every_face(chain, tmp_path):
 
 def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
     store, dataset, index, filtered, projected = chain
-    attributes, _ = attributes_stage(store=store, dataset=dataset, index=index, filtered=filtered,
-                                     projected=projected, params=AttributesParams(estimator="fit"))  # fmt: skip
+    attributes, _ = attributes_stage(
+        store=store,
+        dataset=dataset,
+        index=index,
+        filtered=filtered,
+        projected=projected,
+        params=AttributesParams(estimator="fit"),
+    )
     params = StyleFlowParams(flow="random", controls=RelightControls(n_variants=2), generator=GENERATOR)
-    out, _ = relight_styleflow_stage(store=store, filtered=filtered, projected=projected, attributes=attributes,
-                                     params=params)  # fmt: skip
+    out, _ = relight_styleflow_stage(
+        store=store, filtered=filtered, projected=projected, attributes=attributes, params=params
+    )
     relit = out.manifest()
     assert len(relit) == 2 * len(attributes.manifest())
     assert (relit["code_change"] > 0).all() and (relit["backend"] == "styleflow").all()
@@ -100,5 +126,10 @@ def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
     for path in relit["image_path"]:
         assert cv2.imread(str(out.local_dir() / path)).shape == (128, 128, 3)
     with pytest.raises(FileNotFoundError, match="eltrepro weights fetch styleflow-large"):
-        relight_styleflow_stage(store=store, filtered=filtered, projected=projected, attributes=attributes,
-                                params=dataclasses.replace(params, flow="styleflow-large"))  # fmt: skip
+        relight_styleflow_stage(
+            store=store,
+            filtered=filtered,
+            projected=projected,
+            attributes=attributes,
+            params=dataclasses.replace(params, flow="styleflow-large"),
+        )

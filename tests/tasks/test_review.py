@@ -23,19 +23,37 @@ from tasks.stage import StageResult, StageSpec, Store, run_stage
 
 
 def projected_output(store: Store, n: int = 4):
-    rows = [{"detection_id": f"img{i}#0", "discarded": i == n - 1, "lpips": 0.1 * (i + 1),
-             "loss_at_discard_step": 0.5 + i, "image_path": f"p{i}.png"} for i in range(n)]  # fmt: skip
+    rows = [
+        {
+            "detection_id": f"img{i}#0",
+            "discarded": i == n - 1,
+            "lpips": 0.1 * (i + 1),
+            "loss_at_discard_step": 0.5 + i,
+            "image_path": f"p{i}.png",
+        }
+        for i in range(n)
+    ]
     spec = StageSpec(name="project", version=1, modules=("tasks.review",))
-    return run_stage(store=store, spec=spec, params={"n": n}, inputs={},
-                     compute=lambda work: StageResult(manifest=pd.DataFrame(rows)))[0]  # fmt: skip
+    return run_stage(
+        store=store,
+        spec=spec,
+        params={"n": n},
+        inputs={},
+        compute=lambda work: StageResult(manifest=pd.DataFrame(rows)),
+    )[0]
 
 
 def test_decisions_are_appended_atomically_and_the_latest_wins(tmp_path):
     store = Store(tmp_path)
     assert read_decisions(store).empty
     assert append_decisions(store, [{"face_id": "a", "decision": "accept", "reviewer": "ann"}]) == 1
-    append_decisions(store, [{"face_id": "a", "decision": "reject", "reason": "blurry", "reviewer": "bob"},
-                             {"face_id": "b", "decision": "accept"}])  # fmt: skip
+    append_decisions(
+        store,
+        [
+            {"face_id": "a", "decision": "reject", "reason": "blurry", "reviewer": "bob"},
+            {"face_id": "b", "decision": "accept"},
+        ],
+    )
     latest = read_decisions(store).set_index("face_id")
     assert latest.loc["a", "decision"] == "reject" and latest.loc["a", "reviewer"] == "bob"
     history = read_decisions(store, history=True)
@@ -56,8 +74,15 @@ def test_pending_faces_and_the_checks(tmp_path):
     known = {"img0#0", "img1#0", "img2#0"}
     ok = [{"face_id": "img0#0", "decision": "accept"}, {"face_id": "img2#0", "decision": "reject"}]
     assert check_decisions(ok, pending=pending, known=known) == []
-    problems = check_decisions([{"face_id": "zzz", "decision": "accept"}, {"face_id": "img0#0", "decision": "ok"},
-                                {"face_id": "img0#0", "decision": "accept"}], pending=pending, known=known)  # fmt: skip
+    problems = check_decisions(
+        [
+            {"face_id": "zzz", "decision": "accept"},
+            {"face_id": "img0#0", "decision": "ok"},
+            {"face_id": "img0#0", "decision": "accept"},
+        ],
+        pending=pending,
+        known=known,
+    )
     assert any("unknown face ids: ['zzz']" in p for p in problems)
     assert any("'accept' or 'reject'" in p for p in problems)
     assert any("decided twice" in p for p in problems)
@@ -73,7 +98,9 @@ def test_auto_and_file_policies(tmp_path):
     (tmp_path / "d.csv").write_text("face_id,decision,reason\nimg0#0,Accept,fine\nimg1#0,reject,\n")
     rows = file_decisions(tmp_path / "d.csv", reviewer="carol")
     assert [(r["face_id"], r["decision"], r["reviewer"], r["policy"]) for r in rows] == [
-        ("img0#0", "accept", "carol", "file"), ("img1#0", "reject", "carol", "file")]  # fmt: skip
+        ("img0#0", "accept", "carol", "file"),
+        ("img1#0", "reject", "carol", "file"),
+    ]
     (tmp_path / "bad.csv").write_text("id,decision\nx,accept\n")
     with pytest.raises(DecisionError, match="missing column\\(s\\) \\['face_id'\\]"):
         file_decisions(tmp_path / "bad.csv")
@@ -84,9 +111,14 @@ def test_review_stage_records_every_faces_outcome_and_is_keyed_by_the_decisions(
     projected = projected_output(store)
     with pytest.raises(DecisionError, match="no review decision"):
         review_stage(store=store, projected=projected, policy=ReviewPolicy())
-    append_decisions(store, [{"face_id": "img0#0", "decision": "accept", "reviewer": "ann"},
-                             {"face_id": "img1#0", "decision": "reject", "reason": "not her", "reviewer": "ann"},
-                             {"face_id": "img2#0", "decision": "accept", "reviewer": "ann"}])  # fmt: skip
+    append_decisions(
+        store,
+        [
+            {"face_id": "img0#0", "decision": "accept", "reviewer": "ann"},
+            {"face_id": "img1#0", "decision": "reject", "reason": "not her", "reviewer": "ann"},
+            {"face_id": "img2#0", "decision": "accept", "reviewer": "ann"},
+        ],
+    )
     first, _ = review_stage(store=store, projected=projected, policy=ReviewPolicy())
     outcome = first.manifest().set_index("detection_id")
     assert list(outcome["status"]) == ["accepted", "rejected", "accepted", "discarded"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import tempfile
 
 import pytest
+from tasks.data import index_stage, subsets_stage, synth_stage
 
 from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
-from tasks.data import index_stage, subsets_stage, synth_stage
 from tasks.stage import STAGE_JSON, TMP_PREFIX, StageResult, StageSpec, Store, run_stage
 from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
 
@@ -35,8 +35,9 @@ def test_data_stages_on_s3_have_the_local_keys_and_rerun_computes_nothing(s3_sto
     again = synth_stage(store=remote, config=config)
     assert again == (outputs["remote"][0], False)
     assert index_stage(store=remote, dataset=again[0])[1] is False
-    assert not list((tmp_path / "tmp").iterdir()) or all(p.name == "eltrepro-store-cache" for p in
-                                                          (tmp_path / "tmp").iterdir())  # fmt: skip
+    assert not list((tmp_path / "tmp").iterdir()) or all(
+        p.name == "eltrepro-store-cache" for p in (tmp_path / "tmp").iterdir()
+    )
 
 
 def test_an_upload_cut_before_stage_json_is_invisible_and_a_rerun_completes(s3_store, tmp_path, monkeypatch):  # noqa: F811

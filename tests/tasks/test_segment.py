@@ -11,13 +11,14 @@ import pytest
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
 
+from tasks.data import DATASET_DIR, index_stage, synth_stage  # noqa: E402
+from tasks.gan import DetectParams, FilterParams, align_stage, filter_stage  # noqa: E402
+
 from gan_core.align import AlignConfig  # noqa: E402
 from gan_core.face_filter import FilterConfig  # noqa: E402
 from gan_core.segment import SegmenterConfig  # noqa: E402
 from landmark_core.synth.dataset import SynthConfig  # noqa: E402
 from landmark_core.wflw_index import landmarks_array  # noqa: E402
-from tasks.data import DATASET_DIR, index_stage, synth_stage  # noqa: E402
-from tasks.gan import DetectParams, FilterParams, align_stage, filter_stage  # noqa: E402
 from tasks.segment import SegmentTrainParams, paste_stage, segment_stage, segment_train_stage  # noqa: E402
 from tasks.stage import Store  # noqa: E402
 
@@ -29,13 +30,23 @@ def chain(tmp_path_factory):
     store = Store(tmp_path_factory.mktemp("store"))
     dataset, _ = synth_stage(store=store, config=SynthConfig(train=24, test=2, seed=4))
     index, _ = index_stage(store=store, dataset=dataset)
-    aligned, _ = align_stage(store=store, dataset=dataset, index=index,
-                             params=DetectParams(align=AlignConfig(output_size=256, transform_size=1024)))  # fmt: skip
-    filtered, _ = filter_stage(store=store, dataset=dataset, index=index, aligned=aligned,
-                               params=FilterParams(rules=FilterConfig(min_pixels=4000)))  # fmt: skip
+    aligned, _ = align_stage(
+        store=store,
+        dataset=dataset,
+        index=index,
+        params=DetectParams(align=AlignConfig(output_size=256, transform_size=1024)),
+    )
+    filtered, _ = filter_stage(
+        store=store,
+        dataset=dataset,
+        index=index,
+        aligned=aligned,
+        params=FilterParams(rules=FilterConfig(min_pixels=4000)),
+    )
     with pytest.warns(UserWarning, match="no ImageNet VGG16 weights"):
-        trained, _ = segment_train_stage(store=store, dataset=dataset, index=index,
-                                         params=SegmentTrainParams(network=TINY_NET))  # fmt: skip
+        trained, _ = segment_train_stage(
+            store=store, dataset=dataset, index=index, params=SegmentTrainParams(network=TINY_NET)
+        )
     return store, dataset, index, filtered, trained
 
 
@@ -63,8 +74,9 @@ def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_f
     row = faces.iloc[0]
     out = cv2.imread(str(pasted.local_dir() / row["image_path"]))
     photo_path = source.loc[row["source_face_id"], "image_path"]
-    photo = cv2.imread(str(dataset.local_dir() / DATASET_DIR / (photo_path.iloc[0] if hasattr(photo_path, "iloc")
-                                                                else photo_path)))  # fmt: skip
+    photo = cv2.imread(
+        str(dataset.local_dir() / DATASET_DIR / (photo_path.iloc[0] if hasattr(photo_path, "iloc") else photo_path))
+    )
     assert out.shape == photo.shape
     diff = np.abs(out.astype(int) - photo.astype(int)).max(axis=2)
     assert (diff > 0).mean() < 0.5 and np.percentile(diff[diff > 0], 50) <= 12  # the unedited face goes back in place
@@ -88,12 +100,18 @@ def test_segment_train_on_lfw_part_labels_fetched_from_a_mirror(tmp_path):
     for split, text in lists.items():
         mirror.files[f"parts_{split}.txt"] = text.encode()
     network = SegmenterConfig(input_size=32, width=0.125, fc_channels=8, epochs=1)
-    params = SegmentTrainParams(data="lfw", lfw_dest=str(tmp_path / "lfw"), lfw_mirror=mirror.url,
-                                lfw_trust_first_download=True, network=network)  # fmt: skip
+    params = SegmentTrainParams(
+        data="lfw",
+        lfw_dest=str(tmp_path / "lfw"),
+        lfw_mirror=mirror.url,
+        lfw_trust_first_download=True,
+        network=network,
+    )
     try:
         with pytest.warns(UserWarning, match="no ImageNet VGG16 weights"):
-            trained, computed = segment_train_stage(store=Store(tmp_path / "store"), dataset=None, index=None,
-                                                    params=params)  # fmt: skip
+            trained, computed = segment_train_stage(
+                store=Store(tmp_path / "store"), dataset=None, index=None, params=params
+            )
     finally:
         mirror.close()
     info = trained.metadata()["info"]

@@ -2,105 +2,112 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
-import sys
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tasks.stage import STAGE_JSON, TMP_PREFIX, StageResult, StageSpec, Store, code_version, file_manifest, run_stage
-
-SPEC = StageSpec(name="toy", version=1, modules=("tasks.stage",))
-
-
-@dataclass(frozen=True)
-class ToyParams:
-    n: int = 3
-    label: str = "a"
+from tasks.stage import stage
+from tasks.store import STAGE_JSON, TMP_PREFIX, StageOutput, StageResult, Store, file_manifest
+from tests.tasks.toy_stages import CALLS, ToyConfig, toy, toy_down
 
 
-def _compute(n: int, calls: list | None = None, sleep: float = 0.0):
-    def compute(work: Path) -> StageResult:
-        if calls is not None:
-            calls.append(1)
-        (work / "payload").mkdir()
-        for i in range(n):
-            (work / "payload" / f"{i}.txt").write_text((str(i) * 1000)[:1000])
-            time.sleep(sleep / max(n, 1))
-        manifest = pd.DataFrame({"item": range(n), "path": [f"payload/{i}.txt" for i in range(n)]})
-        quarantine = pd.DataFrame({"item": [99], "reason": ["bad input"]})
-        return StageResult(manifest=manifest, quarantine=quarantine, info={"note": "toy"})
+@pytest.fixture(autouse=True)
+def _no_calls():
+    CALLS.clear()
 
-    return compute
+
+def test_the_definition_gives_name_config_type_and_inputs():
+    assert toy.name == "toy" and toy.config_type is ToyConfig and toy.module == "tests.tasks.toy_stages"
+    assert [(i.name, i.kind) for i in toy_down.inputs] == [("up", "one"), ("extra", "optional")]
+    assert "tests.tasks.toy_stages" in toy.modules() and "tasks.stage" in toy.modules()
 
 
 def test_same_inputs_same_key_and_no_recomputation(tmp_path):
-    store, calls = Store(tmp_path), []
-    first, computed = run_stage(store=store, spec=SPEC, params=ToyParams(), inputs={}, compute=_compute(3, calls))
-    second, again = run_stage(store=store, spec=SPEC, params=ToyParams(), inputs={}, compute=_compute(3, calls))
-    assert computed and not again and calls == [1]
-    assert first.key == second.key
+    store = Store(tmp_path)
+    first, computed = toy.run(store=store, config=ToyConfig())
+    second, again = toy.run(store=store, config=ToyConfig())
+    assert computed and not again and len(CALLS) == 1
+    assert first.key == second.key == toy.key(config=ToyConfig(), inputs={})
     meta = first.metadata()
-    assert meta["params"] == {"n": 3, "label": "a"} and meta["counts"] == {"rows": 3, "quarantined": 1}
+    assert meta["config"] == {"n": 3, "label": "a", "sleep": 0.0, "die": False}
+    assert meta["counts"] == {"rows": 3, "quarantined": 1} and meta["code_version"] == toy.code_version()
     assert meta["stage"] == "toy" and meta["info"] == {"note": "toy"} and meta["timings"]["seconds"] >= 0
     assert first.manifest()["path"].tolist() == ["payload/0.txt", "payload/1.txt", "payload/2.txt"]
     assert first.quarantine()["reason"].tolist() == ["bad input"]
     assert (Path(first.path) / "payload" / "2.txt").read_text() == "2" * 1000
 
 
-def test_changed_param_or_input_bytes_give_a_new_key(tmp_path):
+def test_fields_marked_out_of_the_key_do_not_change_it(tmp_path):
     store = Store(tmp_path)
-    a, _ = run_stage(store=store, spec=SPEC, params=ToyParams(n=2), inputs={}, compute=_compute(2))
-    b, _ = run_stage(store=store, spec=SPEC, params=ToyParams(n=3), inputs={}, compute=_compute(3))
+    first, _ = toy.run(store=store, config=ToyConfig())
+    slow, computed = toy.run(store=store, config=ToyConfig(sleep=0.01))
+    assert slow.key == first.key and not computed
+
+
+def test_changed_config_or_input_bytes_give_a_new_key(tmp_path):
+    store = Store(tmp_path)
+    a, _ = toy.run(store=store, config=ToyConfig(n=2))
+    b, _ = toy.run(store=store, config=ToyConfig(n=3))
     assert a.key != b.key
-    down = StageSpec(name="down", version=1, modules=("tasks.stage",))
-    from_a, _ = run_stage(store=store, spec=down, params=ToyParams(), inputs={"up": a}, compute=_compute(1))
-    from_b, _ = run_stage(store=store, spec=down, params=ToyParams(), inputs={"up": b}, compute=_compute(1))
-    assert from_a.key != from_b.key
+    from_a, _ = toy_down.run(store=store, config=ToyConfig(), up=a)
+    from_b, _ = toy_down.run(store=store, config=ToyConfig(), up=b)
+    with_extra, _ = toy_down.run(store=store, config=ToyConfig(), up=a, extra=b)
+    assert len({from_a.key, from_b.key, with_extra.key}) == 3
     assert from_a.metadata()["inputs"]["up"] == {"stage": "toy", "key": a.key, "manifest_sha256": a.digest}
-    assert SPEC.key(params=ToyParams(), input_digests={"x": "1"}) != SPEC.key(
-        params=ToyParams(), input_digests={"x": "2"}
-    )
-    bumped = StageSpec(name="toy", version=2, modules=SPEC.modules)
-    assert bumped.key(params=ToyParams(), input_digests={}) != SPEC.key(params=ToyParams(), input_digests={})
+    assert with_extra.manifest()["extra"].tolist() == [True]
 
 
-def test_code_version_follows_the_stage_modules_only(tmp_path, monkeypatch):
-    module = tmp_path / "toy_stage_module.py"
-    module.write_text("X = 1\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    before = code_version(["toy_stage_module"])
-    assert code_version(["toy_stage_module"]) == before
-    module.write_text("X = 2\n")
-    assert code_version(["toy_stage_module"]) != before
-    assert code_version(["tasks.stage"]) == code_version(["tasks.stage"])
-    sys.modules.pop("toy_stage_module", None)
+def test_a_version_bump_changes_the_key():
+    bumped = replace(toy, version=2)
+    assert bumped.key(config=ToyConfig(), inputs={}) != toy.key(config=ToyConfig(), inputs={})
+
+
+def test_wrong_config_type_or_inputs_are_refused(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(TypeError, match="config must be ToyConfig"):
+        toy.run(store=store, config={"n": 3})
+    up, _ = toy.run(store=store, config=ToyConfig())
+    with pytest.raises(TypeError, match=r"unknown \['nope'\], missing \[\]"):
+        toy_down.run(store=store, config=ToyConfig(), up=up, nope=up)
+    with pytest.raises(TypeError, match=r"missing \['up'\]"):
+        toy_down.run(store=store, config=ToyConfig())
+
+
+def test_a_stage_function_must_declare_config_ctx_and_typed_inputs():
+    with pytest.raises(TypeError, match="keyword-only"):
+
+        @stage(version=1)
+        def positional(config: ToyConfig, ctx) -> StageResult: ...
+
+    with pytest.raises(TypeError, match="must be StageOutput"):
+
+        @stage(version=1)
+        def untyped(*, config: ToyConfig, ctx, up: int) -> StageResult: ...
+
+
+@dataclass(frozen=True)
+class Empty:
+    """A config without settings."""
 
 
 def test_a_failing_compute_leaves_nothing_visible(tmp_path):
-    store = Store(tmp_path)
-
-    def boom(work: Path) -> StageResult:
-        (work / "half.txt").write_text("partial")
+    @stage(version=1)
+    def boom(*, config: Empty, ctx) -> StageResult:
+        (ctx.work / "half.txt").write_text("partial")
         raise RuntimeError("crash mid-write")
 
+    store = Store(tmp_path)
     with pytest.raises(RuntimeError, match="crash mid-write"):
-        run_stage(store=store, spec=SPEC, params=ToyParams(), inputs={}, compute=boom)
-    key = SPEC.key(params=ToyParams(), input_digests={})
-    assert not store.is_complete("toy", key)
-    assert list((tmp_path / "toy").iterdir()) == []
+        boom.run(store=store, config=Empty())
+    assert not store.is_complete("boom", boom.key(config=Empty(), inputs={}))
+    assert list((tmp_path / "boom").iterdir()) == []
 
 
 def _killed_writer(root: str) -> None:
-    def die(work: Path) -> StageResult:
-        (work / "half.txt").write_text("partial")
-        os._exit(17)  # a hard crash: no cleanup runs
-
-    run_stage(store=Store(root), spec=SPEC, params=ToyParams(), inputs={}, compute=die)
+    toy.run(store=Store(root), config=ToyConfig(die=True))
 
 
 def test_a_killed_process_leaves_no_visible_output_and_a_rerun_finishes(tmp_path):
@@ -110,10 +117,10 @@ def test_a_killed_process_leaves_no_visible_output_and_a_rerun_finishes(tmp_path
     proc.join(60)
     assert proc.exitcode == 17
     store = Store(tmp_path)
-    key = SPEC.key(params=ToyParams(), input_digests={})
+    key = toy.key(config=ToyConfig(), inputs={})
     assert not store.is_complete("toy", key) and not (tmp_path / "toy" / key).exists()
     assert [p.name.startswith(TMP_PREFIX) for p in (tmp_path / "toy").iterdir()] == [True]
-    out, computed = run_stage(store=store, spec=SPEC, params=ToyParams(), inputs={}, compute=_compute(3))
+    out, computed = toy.run(store=store, config=ToyConfig())
     assert computed and out.key == key
     assert store.clean_temporaries("toy", older_than_s=0) == 1
     assert [p.name for p in (tmp_path / "toy").iterdir()] == [key]
@@ -121,8 +128,7 @@ def test_a_killed_process_leaves_no_visible_output_and_a_rerun_finishes(tmp_path
 
 def _racer(root: str, barrier, results) -> None:
     barrier.wait()
-    out, computed = run_stage(store=Store(root), spec=SPEC, params=ToyParams(n=20), inputs={},
-                              compute=_compute(20, sleep=0.5))  # fmt: skip
+    out, computed = toy.run(store=Store(root), config=ToyConfig(n=20, sleep=0.5))
     results.put((out.key, computed, out.digest))
 
 
@@ -147,21 +153,21 @@ def test_two_processes_same_key_one_result_no_torn_files(tmp_path):
 def test_fsspec_memory_store(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # local work directories land here
     store = Store("memory://eltrepro-test-store")
-    out, computed = run_stage(store=store, spec=SPEC, params=ToyParams(), inputs={}, compute=_compute(2))
+    out, computed = toy.run(store=store, config=ToyConfig(n=2))
     assert computed and store.is_complete("toy", out.key)
     assert out.manifest()["item"].tolist() == [0, 1]
-    again, computed_again = run_stage(store=store, spec=SPEC, params=ToyParams(), inputs={}, compute=_compute(2))
+    again, computed_again = toy.run(store=store, config=ToyConfig(n=2))
     assert not computed_again and again.key == out.key
     local = out.local_dir(cache=tmp_path / "cache")
     assert (local / "payload" / "1.txt").read_text() == "1" * 1000 and (local / STAGE_JSON).is_file()
     assert not [p for p in store.fs.find(store.root) if TMP_PREFIX in p]
-    assert [p.name for p in tmp_path.iterdir()] == ["cache"]  # no local work directory left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no local work directory left behind
     store.fs.rm(store.root, recursive=True)
 
 
-def test_params_must_be_structured():
-    with pytest.raises(TypeError, match="stage params must be"):
-        SPEC.key(params={"obj": object()}, input_digests={})
+def test_configs_must_be_structured():
+    with pytest.raises(TypeError, match="stage configs must be"):
+        toy.key(config={"obj": object()}, inputs={})
 
 
 def test_file_manifest_tracks_bytes_not_only_names(tmp_path):
@@ -175,3 +181,17 @@ def test_file_manifest_tracks_bytes_not_only_names(tmp_path):
     assert first["path"].tolist() == second["path"].tolist()
     assert first["sha256"].tolist()[0] == second["sha256"].tolist()[0]
     assert first["sha256"].tolist()[1] != second["sha256"].tolist()[1]
+
+
+def test_a_family_input_keys_every_member(tmp_path):
+    @stage(version=1)
+    def gather(*, config: ToyConfig, ctx, parts: dict[str, StageOutput]) -> StageResult:
+        return StageResult(manifest=pd.DataFrame({"part": sorted(parts)}))
+
+    store = Store(tmp_path)
+    a, _ = toy.run(store=store, config=ToyConfig(n=1))
+    b, _ = toy.run(store=store, config=ToyConfig(n=2))
+    both, _ = gather.run(store=store, config=ToyConfig(), parts={"a": a, "b": b})
+    swapped, _ = gather.run(store=store, config=ToyConfig(), parts={"a": b, "b": a})
+    assert both.manifest()["part"].tolist() == ["a", "b"] and both.key != swapped.key
+    assert set(both.metadata()["inputs"]["parts"]) == {"a", "b"}

@@ -99,8 +99,18 @@ def test_posit_recovers_the_rendered_pose(synth_root):
 
 
 def test_conditions_change_the_picture(tmp_path):
-    plain = SynthConfig(train=1, test=0, seed=5, p_pose=0, p_expression=0, p_illumination=0, p_makeup=0,
-                        p_occlusion=0, p_blur=0, p_two_faces=0)  # fmt: skip
+    plain = SynthConfig(
+        train=1,
+        test=0,
+        seed=5,
+        p_pose=0,
+        p_expression=0,
+        p_illumination=0,
+        p_makeup=0,
+        p_occlusion=0,
+        p_blur=0,
+        p_two_faces=0,
+    )
     blurred = SynthConfig(**{**plain.__dict__, "p_blur": 1.0})
     synthesize_wflw(out=tmp_path / "plain", config=plain)
     synthesize_wflw(out=tmp_path / "blur", config=blurred)
@@ -115,8 +125,7 @@ def test_conditions_change_the_picture(tmp_path):
 @pytest.mark.slow
 def test_dlib_finds_most_clean_frontal_faces(tmp_path):
     dlib = pytest.importorskip("dlib")
-    config = SynthConfig(train=40, test=0, seed=21, p_pose=0, p_occlusion=0, p_blur=0, p_illumination=0,
-                         p_two_faces=0)  # fmt: skip
+    config = SynthConfig(train=40, test=0, seed=21, p_pose=0, p_occlusion=0, p_blur=0, p_illumination=0, p_two_faces=0)
     synthesize_wflw(out=tmp_path, config=config, workers=2)
     detector = dlib.get_frontal_face_detector()
     found = []

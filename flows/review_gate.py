@@ -1,4 +1,5 @@
-"""The review gate in the flow: decide pending faces by policy, or wait for a person (Prefect pause/suspend).
+"""The review gate: decide pending faces by policy, or wait for a person (Prefect pause/suspend), then run the
+``review`` stage.
 
 With the ``human`` policy and faces still undecided, the flow run waits for input: ``suspend_flow_run`` when it
 runs from a deployment (the worker is freed; on resume the flow re-runs, every upstream stage is a cache hit,
@@ -15,49 +16,59 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import deployment as runtime_deployment
 from pydantic import BaseModel, Field, create_model
 
-from tasks.prefect_stages import StageRef, check_injected_failure
-from tasks.review import (
-    REVIEW,
+from tasks.decisions import (
     DecisionError,
-    ReviewPolicy,
+    ReviewGateConfig,
     append_decisions,
     auto_decisions,
     check_decisions,
+    decisions_digest,
     file_decisions,
     kept_faces,
     pending_faces,
-    review_stage,
 )
-from tasks.stage import Store
+from tasks.prefect_stage import StageRef, StageRunner
+from tasks.review import ReviewConfig, review
+from tasks.store import Store
+
+POLICIES = ("human", "auto", "file")
 
 
 def review_input_model(pending: list[str]) -> type[RunInput]:
     """A RunInput whose face ids must be among ``pending`` (a JSON-schema enum the API enforces)."""
     face_id = Literal[tuple(pending)] if pending else str  # type: ignore[valid-type]
-    decision = create_model("Decision", face_id=(face_id, ...), decision=(Literal["accept", "reject"], ...),
-                            reason=(str, ""), __base__=BaseModel)  # fmt: skip
+    decision = create_model(
+        "Decision",
+        face_id=(face_id, ...),
+        decision=(Literal["accept", "reject"], ...),
+        reason=(str, ""),
+        __base__=BaseModel,
+    )
     return create_model(
-        "ReviewInput", __base__=RunInput,
+        "ReviewInput",
+        __base__=RunInput,
         reviewer=(str, Field(..., min_length=1, description="who decided")),
         decisions=(list[decision], Field(default_factory=list, description="one per pending face")),
         decisions_file=(str | None, Field(None, description="or: a CSV with face_id, decision[, reason]")),
-    )  # fmt: skip
+    )
 
 
-def review_description(*, pending, policy: ReviewPolicy, problems: list[str]) -> str:
+def review_description(*, pending, config: ReviewGateConfig, problems: list[str]) -> str:
     """Markdown for the pause: what to review, where, and (after a refused input) what was wrong."""
     lpips = np.asarray(pending["lpips"], dtype=float)
     quartiles = ", ".join(f"{q:.3f}" for q in np.percentile(lpips, [0, 25, 50, 75, 100])) if len(lpips) else "-"
-    text = (f"### Review {len(pending)} projected face(s)\n\n"
-            f"Open the review page: [{policy.page_url}]({policy.page_url}) (`eltrepro review serve --store ...`), "
-            f"or `eltrepro review apply --store ... --decisions FILE`.\n\n"
-            f"Final LPIPS min / quartiles / max: {quartiles}.\n")  # fmt: skip
+    text = (
+        f"### Review {len(pending)} projected face(s)\n\n"
+        f"Open the review page: [{config.page_url}]({config.page_url}) (`eltrepro review serve --store ...`), "
+        f"or `eltrepro review apply --store ... --decisions FILE`.\n\n"
+        f"Final LPIPS min / quartiles / max: {quartiles}.\n"
+    )
     if problems:
         text += "\n**The last input was refused:**\n" + "".join(f"- {p}\n" for p in problems)
     return text
@@ -75,30 +86,29 @@ def _rows(answer: RunInput) -> list[dict]:
     return [{**d.model_dump(), "reviewer": answer.reviewer, "policy": "human"} for d in answer.decisions]
 
 
-def decide_by_policy(store: Store, projected: StageRef, policy: ReviewPolicy) -> None:
+def decide_by_policy(store: Store, projected: StageRef, config: ReviewGateConfig) -> None:
     """Bring every kept face of ``projected`` to a decision: at once (auto, file) or by waiting for a person."""
+    if config.policy not in POLICIES:
+        raise ValueError(f"review policy must be human, auto or file, got {config.policy!r}")
     logger, output = get_run_logger(), projected.output()
     known = set(kept_faces(output)["detection_id"])
     pending = pending_faces(store, output)
-    if len(pending) and policy.policy == "auto":
-        append_decisions(store, auto_decisions(pending, threshold=policy.lpips_threshold))
-    elif len(pending) and policy.policy == "file":
-        rows = [r for r in file_decisions(Path(policy.decisions_file)) if r["face_id"] in known]
+    if len(pending) and config.policy == "auto":
+        append_decisions(store, auto_decisions(pending, threshold=config.lpips_threshold))
+    elif len(pending) and config.policy == "file":
+        rows = [r for r in file_decisions(Path(config.decisions_file)) if r["face_id"] in known]
         problems = check_decisions(rows, pending=set(pending["detection_id"]), known=known)
         if problems:
-            raise DecisionError(f"{policy.decisions_file}: " + "; ".join(problems))
+            raise DecisionError(f"{config.decisions_file}: " + "; ".join(problems))
         append_decisions(store, [r for r in rows if r["face_id"] in set(pending["detection_id"])])
-    elif policy.policy not in ("human", "auto", "file"):
-        raise ValueError(f"review policy must be human, auto or file, got {policy.policy!r}")
     problems: list[str] = []
     attempt = 0
-    while policy.policy == "human" and len(pending := pending_faces(store, output)):
+    while config.policy == "human" and len(pending := pending_faces(store, output)):
         ids = list(pending["detection_id"])
-        logger.info("review: %d face(s) wait for a decision; flow run paused (%s)", len(ids), policy.page_url)
-        model = review_input_model(ids).with_initial_data(
-            description=review_description(pending=pending, policy=policy, problems=problems), reviewer=""
-        )
-        answer = _wait(model, timeout=policy.timeout_s, key=f"review-{output.key}-{attempt}")
+        logger.info("review: %d face(s) wait for a decision; flow run paused (%s)", len(ids), config.page_url)
+        description = review_description(pending=pending, config=config, problems=problems)
+        model = review_input_model(ids).with_initial_data(description=description, reviewer="")
+        answer = _wait(model, timeout=config.timeout_s, key=f"review-{output.key}-{attempt}")
         attempt += 1
         rows = _rows(answer)
         still = set(pending_faces(store, output)["detection_id"])  # the page writes its decisions before resuming
@@ -109,14 +119,10 @@ def decide_by_policy(store: Store, projected: StageRef, policy: ReviewPolicy) ->
         append_decisions(store, rows)
 
 
-@task(name="review", persist_result=False)
-def review_task(store: str, projected: StageRef, policy: ReviewPolicy) -> StageRef:
-    """The review's outcome per projected face (accepted / rejected / discarded, and why)."""
-    check_injected_failure(REVIEW.name)
-    return StageRef.of(review_stage(store=Store(store), projected=projected.output(), policy=policy)[0])
-
-
-def review_gate(store: str, projected: StageRef, policy: ReviewPolicy) -> StageRef:
+def review_gate(run: StageRunner, projected: StageRef, config: ReviewGateConfig) -> StageRef:
     """Decide every pending face (waiting for a person under the ``human`` policy), then record the outcome."""
-    decide_by_policy(Store(store), projected, policy)
-    return review_task(store=store, projected=projected, policy=policy)
+    store = Store(run.store)
+    decide_by_policy(store, projected, config)
+    digest = decisions_digest(store, projected.output())
+    stage_config = ReviewConfig(policy=config.policy, lpips_threshold=config.lpips_threshold, decisions=digest)
+    return run(review, stage_config, projected=projected)

@@ -1,0 +1,38 @@
+"""The W+ projector's schedule, loss weights and early discard (no torch needed to read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProjectorConfig:
+    """The projector's schedule and loss (defaults: the study's / NVIDIA's values).
+
+    Attributes:
+        steps: optimisation steps per face.
+        w_avg_samples: mapped samples for the mean W and its spread.
+        lr: peak Adam learning rate.
+        lr_rampup: fraction of the steps of linear warm-up.
+        lr_rampdown: fraction of the steps of cosine ramp-down at the end.
+        noise_factor: latent noise std as a fraction of the W spread, at step 0.
+        noise_ramp: fraction of the steps after which the latent noise is zero (it decays quadratically).
+        regularize_noise_weight: weight of the noise-map autocorrelation penalty.
+        discard_step: step after which a face may be discarded.
+        discard_loss: a face whose total loss at ``discard_step`` is above this stops; None keeps every face.
+        compare_size: side the render and the target are box-downsampled to before LPIPS.
+        seed: base of the per-face random streams (latent noise, initial noise maps).
+    """
+
+    steps: int = 1000
+    w_avg_samples: int = 10_000
+    lr: float = 0.1
+    lr_rampup: float = 0.05
+    lr_rampdown: float = 0.25
+    noise_factor: float = 0.05
+    noise_ramp: float = 0.75
+    regularize_noise_weight: float = 1e5
+    discard_step: int = 100
+    discard_loss: float | None = None
+    compare_size: int = 256
+    seed: int = 303

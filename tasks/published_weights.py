@@ -1,0 +1,110 @@
+"""Published weights for the GAN stages: fetch them, find them, and load the generator a config asks for.
+
+Used by ``project``, ``attributes`` and ``relight_styleflow`` (and ``eltrepro weights fetch``). The folder the
+files live in is a ``Runtime`` fact (``weights_dir``), not part of any key: the weights are named by the
+config, and their bytes are checked against pinned digests when they are fetched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gan_core.projector_config import ProjectorConfig
+from gan_core.published import SHA256_PREFIXES, weight_file
+from gan_core.stylegan2_config import TINY, GeneratorConfig
+from landmark_core.download import DownloadError, FetchReport, fetch_files
+
+if TYPE_CHECKING:
+    import torch
+
+RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """What the project stage projects with (also the generator the StyleFlow stage renders with).
+
+    Attributes:
+        generator: a published-weights name (``ffhq-1024``, see ``gan_core.published``) or ``random``: a
+            randomly initialised generator of shape ``random_config`` (mechanics only, meaningless pictures).
+        random_config: the shape of the random generator.
+        random_seed: its initialisation seed (and the LPIPS stand-in's).
+        perceptual: ``lpips-vgg`` (the published LPIPS-VGG, two files) or ``random`` (a tiny stand-in).
+        projector: schedule, loss and early discard.
+        batch_size: faces projected at once.
+        amp: bfloat16 autocast on CUDA.
+    """
+
+    generator: str = "ffhq-1024"
+    random_config: GeneratorConfig = TINY
+    random_seed: int = 0
+    perceptual: str = "lpips-vgg"
+    projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    batch_size: int = 8
+    amp: bool = True
+
+
+def fetch_weights(
+    *,
+    names: list[str],
+    dest: Path,
+    mirror: str | None = None,
+    sha256: dict[str, str] | None = None,
+    trust_first_download: bool = False,
+    progress=None,
+) -> FetchReport:
+    """Download published weights into ``dest`` (resumable, verified; see ``landmark_core.download``).
+
+    Raises:
+        DownloadError: a download failed, a digest differs, or a digest prefix from the file name differs.
+        KeyError: an unknown registry name.
+    """
+    files = [weight_file(n) for n in names]
+    report = fetch_files(
+        files=files,
+        dest=dest,
+        mirror=mirror,
+        sha256=sha256,
+        trust_first_download=trust_first_download,
+        progress=progress,
+    )
+    for name, remote in zip(names, files, strict=True):
+        prefix = SHA256_PREFIXES.get(name)
+        if prefix and not report.sha256[remote.name].startswith(prefix):
+            (dest / remote.name).unlink(missing_ok=True)
+            raise DownloadError(f"{remote.name}: sha256 {report.sha256[remote.name]} does not start with {prefix}")
+    return report
+
+
+def weights_path(weights_dir: Path | None, name: str) -> Path:
+    """The local file of published weights ``name`` in ``weights_dir``; FileNotFoundError names the fetch command."""
+    remote = weight_file(name)
+    path = (weights_dir or Path(".")) / remote.name
+    if weights_dir is None or not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: published weights {name!r} not found; fetch them with "
+            f"`eltrepro weights fetch {name} --dest <dir>` and pass that folder"
+        )
+    return path
+
+
+def load_generator_for(*, config: ProjectConfig, weights_dir: Path | None, device: torch.device):
+    """The frozen generator the config asks for, and its description (``meaningful`` False for a random one)."""
+    import torch
+
+    from gan_core.stylegan2 import Generator
+    from gan_core.stylegan2_weights import load_generator
+
+    torch.manual_seed(config.random_seed)
+    if config.generator == RANDOM:
+        generator = Generator(config.random_config)
+        about = {
+            "generator": f"randomly initialised {config.random_config} (seed {config.random_seed})",
+            "meaningful": False,
+        }
+    else:
+        loaded = load_generator(weights_path(weights_dir, config.generator))
+        generator, about = loaded.generator, {"generator": f"{config.generator} ({loaded.source})", "meaningful": True}
+    return generator.eval().requires_grad_(False).to(device), about
