@@ -2,7 +2,7 @@
 
 Renders ``--faces`` synthetic twin faces, estimates each face's lighting twice: the SH fit on the photo against
 the mean-3D-face normals (``gan_core.relight_physical``), and DPR (``gan_core.dpr``, the published weights) on
-a square crop around the landmarks. Prints ``tasks.relight_gan.sh_agreement``: max / median absolute
+a square crop around the landmarks. Prints ``tasks.attributes.sh_agreement``: max / median absolute
 difference of the DC-normalised coefficients and the median angle between the first-order light directions.
 Also prints the DPR port's own agreement with the published network's value on the reference face of the tests
 (max abs coefficient difference).
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tasks.relight_gan import sh_agreement
+from tasks.attributes import sh_agreement
 
 from gan_core.dpr import estimate_sh, load_dpr
 from gan_core.relight_physical import RelightError, estimate_source_sh, face_geometry

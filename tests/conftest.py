@@ -1,12 +1,15 @@
-"""Shared fixtures: a small synthetic WFLW twin rendered once per test session."""
+"""Shared fixtures: a small synthetic WFLW twin (a folder, or published into a store by the data stages)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
+from tasks.store import StageOutput, Store
 
 SMALL = SynthConfig(train=16, test=24, seed=7)
 
@@ -17,3 +20,34 @@ def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wflw-synth")
     synthesize_wflw(out=root, config=SMALL, workers=2)
     return root
+
+
+@dataclass(frozen=True)
+class Twin:
+    """The data stages of a synthetic twin published into one store."""
+
+    store: Store
+    dataset: StageOutput
+    index: StageOutput
+    subsets: StageOutput
+
+
+@pytest.fixture(scope="session")
+def publish_twin() -> Callable[..., Twin]:
+    """A function that runs the data stages (synth_wflw -> index_wflw -> subsets) into a store.
+
+    Call it as ``publish_twin(store, SynthConfig(train=8, test=6, seed=3))``; every call on the same store and
+    config after the first is a cache hit.
+    """
+    from landmark_core.subsets import SubsetConfig
+    from tasks.index_wflw import IndexConfig, index_wflw
+    from tasks.subsets import subsets
+    from tasks.synth_wflw import synth_wflw
+
+    def publish(store: Store, config: SynthConfig) -> Twin:
+        dataset, _ = synth_wflw.run(store=store, config=config)
+        index, _ = index_wflw.run(store=store, config=IndexConfig(), dataset=dataset)
+        subset, _ = subsets.run(store=store, config=SubsetConfig(), index=index)
+        return Twin(store=store, dataset=dataset, index=index, subsets=subset)
+
+    return publish

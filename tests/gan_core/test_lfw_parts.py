@@ -11,21 +11,8 @@ import pytest
 
 from gan_core.lfw_parts import LFW_PARTS_FILES, face_mask_from_truth, index_lfw_parts, load_pair, parse_split_list
 from landmark_core.download import fetch_files
+from tests.lfw_tree import lfw_tree
 from tests.loopback import Loopback, tar_dir
-
-
-def _tree(root, names):
-    """Funneled images and RGB truth (face = green disc, hair = red band, background = blue) for each name."""
-    for name, number in names:
-        stem = f"{name}_{number:04d}"
-        (root / "lfw_funneled" / name).mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(root / "lfw_funneled" / name / f"{stem}.jpg"), np.full((250, 250, 3), 90, np.uint8))
-        truth = np.zeros((250, 250, 3), np.uint8)
-        truth[...] = (255, 0, 0)  # BGR blue: background
-        truth[20:60] = (0, 0, 255)  # red: hair
-        cv2.circle(truth, (125, 140), 60, (0, 255, 0), -1)  # green: face skin
-        (root / "parts_lfw_funneled_gt_images").mkdir(exist_ok=True)
-        cv2.imwrite(str(root / "parts_lfw_funneled_gt_images" / f"{stem}.ppm"), truth)
 
 
 def test_masks_keep_only_face_skin():
@@ -47,7 +34,7 @@ def test_split_lists_parse_and_bad_lines_name_file_and_line(tmp_path):
 @pytest.mark.server
 def test_fetched_from_a_mirror_indexed_with_missing_faces_quarantined(tmp_path):
     source = tmp_path / "source"
-    _tree(source, [("Aaron_Peirsol", 1), ("Aaron_Peirsol", 2), ("George_W_Bush", 10)])
+    lfw_tree(source, [("Aaron_Peirsol", 1), ("Aaron_Peirsol", 2), ("George_W_Bush", 10)])
     mirror = Loopback()
     mirror.files["lfw-funneled.tgz"] = tar_dir(source, "lfw_funneled")
     mirror.files["parts_lfw_funneled_gt_images.tgz"] = tar_dir(source, "parts_lfw_funneled_gt_images")

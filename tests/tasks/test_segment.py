@@ -11,42 +11,34 @@ import pytest
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
 
-from tasks.data import DATASET_DIR, index_stage, synth_stage  # noqa: E402
-from tasks.gan import DetectParams, FilterParams, align_stage, filter_stage  # noqa: E402
 
 from gan_core.align import AlignConfig  # noqa: E402
 from gan_core.face_filter import FilterConfig  # noqa: E402
 from gan_core.segment import SegmenterConfig  # noqa: E402
 from landmark_core.synth.dataset import SynthConfig  # noqa: E402
 from landmark_core.wflw_index import landmarks_array  # noqa: E402
-from tasks.segment import SegmentTrainParams, paste_stage, segment_stage, segment_train_stage  # noqa: E402
-from tasks.stage import Store  # noqa: E402
+from tasks.align import DetectConfig, align  # noqa: E402
+from tasks.dataset_tree import dataset_root  # noqa: E402
+from tasks.filter_faces import filter_faces  # noqa: E402
+from tasks.paste import PasteConfig, paste  # noqa: E402
+from tasks.segment import SegmentConfig, segment  # noqa: E402
+from tasks.segment_train import SegmentTrainConfig, segment_train  # noqa: E402
+from tasks.store import Store  # noqa: E402
 
 TINY_NET = SegmenterConfig(input_size=64, width=0.25, fc_channels=64, epochs=16, lr=1e-2, lr_step=12, batch_size=4)
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("store"))
-    dataset, _ = synth_stage(store=store, config=SynthConfig(train=24, test=2, seed=4))
-    index, _ = index_stage(store=store, dataset=dataset)
-    aligned, _ = align_stage(
-        store=store,
-        dataset=dataset,
-        index=index,
-        params=DetectParams(align=AlignConfig(output_size=256, transform_size=1024)),
-    )
-    filtered, _ = filter_stage(
-        store=store,
-        dataset=dataset,
-        index=index,
-        aligned=aligned,
-        params=FilterParams(rules=FilterConfig(min_pixels=4000)),
-    )
+def chain(tmp_path_factory, publish_twin):
+    twin = publish_twin(Store(tmp_path_factory.mktemp("store")), SynthConfig(train=24, test=2, seed=4))
+    store, dataset, index = twin.store, twin.dataset, twin.index
+    detect = DetectConfig(align=AlignConfig(output_size=256, transform_size=1024))
+    aligned, _ = align.run(store=store, config=detect, dataset=dataset, index=index)
+    config = FilterConfig(min_pixels=4000)
+    filtered, _ = filter_faces.run(store=store, config=config, dataset=dataset, index=index, aligned=aligned)
     with pytest.warns(UserWarning, match="no ImageNet VGG16 weights"):
-        trained, _ = segment_train_stage(
-            store=store, dataset=dataset, index=index, params=SegmentTrainParams(network=TINY_NET)
-        )
+        config = SegmentTrainConfig(network=TINY_NET)
+        trained, _ = segment_train.run(store=store, config=config, dataset=dataset, index=index)
     return store, dataset, index, filtered, trained
 
 
@@ -61,11 +53,12 @@ def test_segment_train_reports_held_out_accuracy_and_iou(chain):
 def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_face(chain):
     store, dataset, index, filtered, trained = chain
     assert len(filtered.manifest()) >= 1
-    masks, _ = segment_stage(store=store, filtered=filtered, trained=trained)
+    masks, _ = segment.run(store=store, config=SegmentConfig(), filtered=filtered, trained=trained)
     first = masks.manifest().iloc[0]
     mask = cv2.imread(str(masks.local_dir() / first["mask_path"]), cv2.IMREAD_GRAYSCALE)
     assert mask.shape == (256, 256) and set(np.unique(mask)) <= {0, 255} and 0.05 < first["face_fraction"] < 0.95
-    pasted, _ = paste_stage(store=store, dataset=dataset, index=index, filtered=filtered, masks=masks)
+    inputs = {"dataset": dataset, "index": index, "filtered": filtered, "masks": masks}
+    pasted, _ = paste.run(store=store, config=PasteConfig(), **inputs)
     faces = pasted.manifest()
     assert len(faces) == len(filtered.manifest()) and faces["face_id"].str.startswith("paste:").all()
     assert faces["psnr_in_face"].median() >= 35.0, faces["psnr_in_face"].tolist()  # the unedited round trip
@@ -75,7 +68,7 @@ def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_f
     out = cv2.imread(str(pasted.local_dir() / row["image_path"]))
     photo_path = source.loc[row["source_face_id"], "image_path"]
     photo = cv2.imread(
-        str(dataset.local_dir() / DATASET_DIR / (photo_path.iloc[0] if hasattr(photo_path, "iloc") else photo_path))
+        str(dataset_root(dataset) / (photo_path.iloc[0] if hasattr(photo_path, "iloc") else photo_path))
     )
     assert out.shape == photo.shape
     diff = np.abs(out.astype(int) - photo.astype(int)).max(axis=2)
@@ -84,11 +77,11 @@ def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_f
 
 @pytest.mark.server
 def test_segment_train_on_lfw_part_labels_fetched_from_a_mirror(tmp_path):
-    from tests.gan_core.test_lfw_parts import _tree
+    from tests.lfw_tree import lfw_tree
     from tests.loopback import Loopback, tar_dir
 
     source = tmp_path / "source"
-    _tree(source, [("Aaron_Peirsol", 1), ("Aaron_Peirsol", 2), ("George_W_Bush", 10), ("George_W_Bush", 11)])
+    lfw_tree(source, [("Aaron_Peirsol", 1), ("Aaron_Peirsol", 2), ("George_W_Bush", 10), ("George_W_Bush", 11)])
     mirror = Loopback()
     mirror.files["lfw-funneled.tgz"] = tar_dir(source, "lfw_funneled")
     mirror.files["parts_lfw_funneled_gt_images.tgz"] = tar_dir(source, "parts_lfw_funneled_gt_images")
@@ -100,7 +93,7 @@ def test_segment_train_on_lfw_part_labels_fetched_from_a_mirror(tmp_path):
     for split, text in lists.items():
         mirror.files[f"parts_{split}.txt"] = text.encode()
     network = SegmenterConfig(input_size=32, width=0.125, fc_channels=8, epochs=1)
-    params = SegmentTrainParams(
+    config = SegmentTrainConfig(
         data="lfw",
         lfw_dest=str(tmp_path / "lfw"),
         lfw_mirror=mirror.url,
@@ -109,9 +102,7 @@ def test_segment_train_on_lfw_part_labels_fetched_from_a_mirror(tmp_path):
     )
     try:
         with pytest.warns(UserWarning, match="no ImageNet VGG16 weights"):
-            trained, computed = segment_train_stage(
-                store=Store(tmp_path / "store"), dataset=None, index=None, params=params
-            )
+            trained, computed = segment_train.run(store=Store(tmp_path / "store"), config=config)
     finally:
         mirror.close()
     info = trained.metadata()["info"]

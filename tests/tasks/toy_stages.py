@@ -44,3 +44,31 @@ def toy_down(*, config: ToyConfig, ctx: StageContext, up: StageOutput, extra: St
     """Count the upstream's items."""
     CALLS.append(ctx.key)
     return StageResult(manifest=pd.DataFrame({"items": [len(up.manifest())], "extra": [extra is not None]}))
+
+
+@dataclass(frozen=True)
+class InvertConfig:
+    """Which training faces to copy (inverted), and whether the copies name their source face."""
+
+    faces: tuple[str, ...]
+    with_source: bool = True
+
+
+@stage(version=1)
+def inverted_faces(*, config: InvertConfig, ctx: StageContext, dataset: StageOutput, index: StageOutput) -> StageResult:
+    """A stand-in for the GAN branch's output: inverted copies of some training faces, same annotations."""
+    import cv2
+
+    from tasks.dataset_tree import dataset_root
+
+    faces = index.manifest().set_index("face_id").loc[list(config.faces)].reset_index()
+    (ctx.work / "relit").mkdir()
+    paths = []
+    for i, path in enumerate(faces["image_path"]):
+        image = cv2.imread(str(dataset_root(dataset) / path))
+        cv2.imwrite(str(ctx.work / "relit" / f"{i}.png"), 255 - image)
+        paths.append(f"relit/{i}.png")
+    manifest = faces.assign(image_path=paths, face_id=[f"relit-{f}" for f in faces["face_id"]])
+    if config.with_source:
+        manifest["source_face_id"] = faces["face_id"]
+    return StageResult(manifest=manifest)

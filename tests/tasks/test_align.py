@@ -6,29 +6,29 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from tasks.data import DATASET_DIR, index_stage, synth_stage
-from tasks.gan import DetectParams, FilterParams, _detect_image, align_stage, filter_stage, record_of
 
 from gan_core.align import AlignConfig, render_aligned
 from gan_core.face_filter import FilterConfig
 from landmark_core.synth.dataset import SynthConfig
-from tasks.stage import Store
+from tasks.align import DetectConfig, _detect_image, align, record_of
+from tasks.dataset_tree import dataset_root
+from tasks.filter_faces import filter_faces
+from tasks.stage import Runtime
+from tasks.store import Store
 
 SMALL_ALIGN = AlignConfig(output_size=256, transform_size=1024)
 
 
 @pytest.fixture(scope="module")
-def twin(tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("store"))
-    dataset, _ = synth_stage(store=store, config=SynthConfig(train=12, test=2, seed=4))
-    index, _ = index_stage(store=store, dataset=dataset)
-    return store, dataset, index
+def twin(tmp_path_factory, publish_twin):
+    twin = publish_twin(Store(tmp_path_factory.mktemp("store")), SynthConfig(train=12, test=2, seed=4))
+    return twin.store, twin.dataset, twin.index
 
 
 def test_align_records_every_detection_and_quarantines_images_without_one(twin):
     store, dataset, index = twin
-    params = DetectParams(align=SMALL_ALIGN)
-    aligned, computed = align_stage(store=store, dataset=dataset, index=index, params=params, workers=2)
+    config = DetectConfig(align=SMALL_ALIGN)
+    aligned, computed = align.run(store=store, config=config, runtime=Runtime(workers=2), dataset=dataset, index=index)
     info, manifest, quarantine = aligned.metadata()["info"], aligned.manifest(), aligned.quarantine()
     train_images = index.manifest().query("split == 'train'")["image_path"].nunique()
     assert computed and info["images"] == train_images
@@ -37,20 +37,15 @@ def test_align_records_every_detection_and_quarantines_images_without_one(twin):
     assert set(quarantine["reason"]) <= {"no face detected"}
     row = manifest.iloc[0]
     assert len(row["landmarks68"]) == 136 and len(row["quad"]) == 8 and row["source_mode"] == "bgr"
-    assert align_stage(store=store, dataset=dataset, index=index, params=params)[1] is False  # cached
+    assert align.run(store=store, config=config, dataset=dataset, index=index)[1] is False  # cached, 1 or 2 workers
 
 
 def test_filter_keeps_large_overlapping_faces_with_their_aligned_image_and_says_why_others_went(twin):
     store, dataset, index = twin
-    aligned, _ = align_stage(store=store, dataset=dataset, index=index, params=DetectParams(align=SMALL_ALIGN))
-    loose, _ = filter_stage(
-        store=store,
-        dataset=dataset,
-        index=index,
-        aligned=aligned,
-        params=FilterParams(rules=FilterConfig(min_pixels=2500)),
-    )
-    strict, _ = filter_stage(store=store, dataset=dataset, index=index, aligned=aligned)
+    aligned, _ = align.run(store=store, config=DetectConfig(align=SMALL_ALIGN), dataset=dataset, index=index)
+    inputs = {"dataset": dataset, "index": index, "aligned": aligned}
+    loose, _ = filter_faces.run(store=store, config=FilterConfig(min_pixels=2500), **inputs)
+    strict, _ = filter_faces.run(store=store, config=FilterConfig(), **inputs)
     for out in (loose, strict):
         assert len(out.manifest()) + len(out.quarantine()) == len(aligned.manifest())
     kept = loose.manifest()
@@ -59,7 +54,7 @@ def test_filter_keeps_large_overlapping_faces_with_their_aligned_image_and_says_
     first = kept.iloc[0]
     image = cv2.imread(str(loose.local_dir() / first["aligned_path"]))
     assert image.shape == (256, 256, 3)
-    photo = cv2.imread(str(dataset.local_dir() / DATASET_DIR / first["image_path"]))
+    photo = cv2.imread(str(dataset_root(dataset) / first["image_path"]))
     again = render_aligned(image=photo, record=record_of(first, output_size=256), config=SMALL_ALIGN)
     assert np.array_equal(again, image)  # the stored record reproduces the aligned image exactly
     dropped = strict.quarantine()
@@ -70,7 +65,7 @@ def test_filter_keeps_large_overlapping_faces_with_their_aligned_image_and_says_
 
 def test_odd_photos_are_converted_or_quarantined_with_a_reason(twin, tmp_path):
     _, dataset, index = twin
-    root = dataset.local_dir() / DATASET_DIR
+    root = dataset_root(dataset)
     face_image = index.manifest().query("split == 'train'")["image_path"].iloc[0]
     photo = cv2.imread(str(root / face_image))
     (tmp_path / "ev").mkdir()

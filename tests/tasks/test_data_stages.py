@@ -3,22 +3,34 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from tasks.data import (
-    DOWNLOAD,
-    WflwSource,
-    download_params,
-    download_stage,
-    index_stage,
-    subsets_stage,
-    synth_stage,
-)
 
 from landmark_core.download import DownloadError
 from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
-from landmark_core.wflw_index import index_wflw
-from tasks.stage import Store, stage_key
+from landmark_core.wflw_index import index_wflw as index_tree
+from tasks.download_wflw import DownloadConfig, WflwSourceConfig, download_wflw, fetch_wflw
+from tasks.index_wflw import IndexConfig, index_wflw
+from tasks.store import Store
+from tasks.subsets import subsets
+from tasks.synth_wflw import synth_wflw
 from tests.loopback import Loopback, tar_dir
+
+
+def synth_stage(*, store, config):
+    return synth_wflw.run(store=store, config=config)
+
+
+def index_stage(*, store, dataset):
+    return index_wflw.run(store=store, config=IndexConfig(), dataset=dataset)
+
+
+def subsets_stage(*, store, index, config):
+    return subsets.run(store=store, config=config, index=index)
+
+
+def download_stage(*, store, source):
+    config, _ = fetch_wflw(source)
+    return download_wflw.run(store=store, config=config)
 
 
 def test_data_stages_chain_cache_and_recompute_only_what_changed(tmp_path):
@@ -26,9 +38,9 @@ def test_data_stages_chain_cache_and_recompute_only_what_changed(tmp_path):
     config = SynthConfig(train=4, test=4, seed=1)
     dataset, c1 = synth_stage(store=store, config=config)
     index, c2 = index_stage(store=store, dataset=dataset)
-    subsets, c3 = subsets_stage(store=store, index=index, config=SubsetConfig())
+    subset, c3 = subsets_stage(store=store, index=index, config=SubsetConfig())
     assert (c1, c2, c3) == (True, True, True)
-    assert len(index.manifest()) == len(subsets.manifest()) >= 8
+    assert len(index.manifest()) == len(subset.manifest()) >= 8
     files = dataset.manifest()
     assert files["path"].str.startswith("wflw/").all() and files["sha256"].str.len().eq(64).all()
     assert files["path"].str.startswith("wflw/WFLW_images/").sum() == 8
@@ -37,8 +49,8 @@ def test_data_stages_chain_cache_and_recompute_only_what_changed(tmp_path):
     index2, d2 = index_stage(store=store, dataset=dataset2)
     subsets2, d3 = subsets_stage(store=store, index=index2, config=SubsetConfig(frontal_limit_deg=20.0))
     assert (d1, d2, d3) == (False, False, True)
-    assert index2.key == index.key and subsets2.key != subsets.key
-    assert subsets2.manifest()["in_frontal"].sum() >= subsets.manifest()["in_frontal"].sum()
+    assert index2.key == index.key and subsets2.key != subset.key
+    assert subsets2.manifest()["in_frontal"].sum() >= subset.manifest()["in_frontal"].sum()
 
 
 def test_new_dataset_bytes_under_the_same_names_reindex(tmp_path):
@@ -67,19 +79,20 @@ def test_download_stage_publishes_the_fetched_wflw_and_is_keyed_by_the_archive_d
     wflw_mirror, synth_root, tmp_path
 ):
     store = Store(tmp_path / "store")
-    source = WflwSource(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, trust_first_download=True)
+    source = WflwSourceConfig(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, trust_first_download=True)
     assert source.known_digests() is None  # nothing pinned yet: the key is known only after the download
     dataset, computed = download_stage(store=store, source=source)
     assert computed and dataset.stage == "download_wflw"
     expected = {name: hashlib.sha256(data).hexdigest() for name, data in wflw_mirror.files.items()}
     assert dataset.metadata()["info"]["archives"] == expected
     assert source.known_digests() == expected  # pinned in dest/checksums.json by the first download
-    assert dataset.key == stage_key(spec=DOWNLOAD, params=download_params(expected), inputs={})
+    config = DownloadConfig(sha256=tuple(sorted(expected.items())), dest="elsewhere")  # where is not in the key
+    assert dataset.key == download_wflw.key(config=config, inputs={})
     index, _ = index_stage(store=store, dataset=dataset)
-    assert len(index.manifest()) == len(index_wflw(root=synth_root).faces) and index.quarantine().empty
+    assert len(index.manifest()) == len(index_tree(root=synth_root).faces) and index.quarantine().empty
 
     requests = len(wflw_mirror.requests)
-    pinned = WflwSource(dest=source.dest, mirror=wflw_mirror.url)  # no trust flag needed once pinned
+    pinned = WflwSourceConfig(dest=source.dest, mirror=wflw_mirror.url)  # no trust flag needed once pinned
     again, computed_again = download_stage(store=store, source=pinned)
     assert not computed_again and again.key == dataset.key and len(wflw_mirror.requests) == requests
 
@@ -88,8 +101,9 @@ def test_download_stage_publishes_the_fetched_wflw_and_is_keyed_by_the_archive_d
 def test_download_stage_refuses_unpinned_archives_and_publishes_nothing(wflw_mirror, tmp_path):
     store = Store(tmp_path / "store")
     with pytest.raises(DownloadError, match="trust-first-download"):
-        download_stage(store=store, source=WflwSource(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url))
+        download_stage(store=store, source=WflwSourceConfig(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url))
     wrong = (("WFLW_annotations.tar.gz", "0" * 64), ("WFLW_images.tar.gz", "0" * 64))
     with pytest.raises(DownloadError, match="sha256 mismatch"):
-        download_stage(store=store, source=WflwSource(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, sha256=wrong))
-    assert not (tmp_path / "store" / DOWNLOAD.name).exists() or not any((tmp_path / "store" / DOWNLOAD.name).iterdir())
+        download_stage(store=store, source=WflwSourceConfig(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, sha256=wrong))
+    published = tmp_path / "store" / download_wflw.name
+    assert not published.exists() or not any(published.iterdir())
