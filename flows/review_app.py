@@ -38,12 +38,13 @@ def review_catalog(store: Store) -> pd.DataFrame:
     frames = []
     for meta_path in sorted(store.fs.glob(f"{store.root.rstrip('/')}/project/*/{STAGE_JSON}")):
         project = store.output("project", meta_path.rstrip("/").split("/")[-2])
-        filtered = store.output("filter", project.metadata()["inputs"]["filtered"]["key"])
+        source = project.metadata()["inputs"]["filtered"]
+        filtered = store.output(source["stage"], source["key"])
         inputs = filtered.metadata()["inputs"]
         faces = project.manifest()
         faces = faces[~faces["discarded"].astype(bool)].drop(columns=["wflw_face_id"])
         faces = faces.rename(columns={"image_path": "projected_path"}).merge(filtered.manifest(), on="detection_id")
-        index = store.output("index_wflw", inputs["index"]["key"]).manifest().set_index("face_id")
+        index = store.output(inputs["index"]["stage"], inputs["index"]["key"]).manifest().set_index("face_id")
         for flag in FLAGS:
             faces[flag] = [int(index.loc[f, flag]) if f in index.index else 0 for f in faces["wflw_face_id"]]
         faces["project_dir"] = str(project.local_dir())

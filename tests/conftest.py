@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,3 +52,33 @@ def publish_twin() -> Callable[..., Twin]:
         return Twin(store=store, dataset=dataset, index=index, subsets=subset)
 
     return publish
+
+
+def _wait_until(predicate: Callable[[], object], *, timeout: float = 60.0, interval: float = 0.5, what: str = ""):
+    """Poll ``predicate`` until it returns something truthy (returned); AssertionError naming ``what`` on timeout."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or predicate}")
+
+
+@pytest.fixture(scope="session")
+def wait_until() -> Callable[..., object]:
+    """``wait_until(predicate, timeout=60, what="the run to pause")``: poll until truthy, or fail naming it."""
+    return _wait_until
+
+
+@pytest.fixture(scope="module")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary Prefect server for one test module, with its home (results, remote-store cache records) in a
+    temporary folder; yields that home."""
+    from prefect.settings import PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    home = tmp_path_factory.mktemp("prefect-home")
+    updates = {PREFECT_HOME: str(home), PREFECT_LOCAL_STORAGE_PATH: str(home / "storage")}
+    with prefect_test_harness(server_startup_timeout=120), temporary_settings(updates=updates):
+        yield home

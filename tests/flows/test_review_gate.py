@@ -7,64 +7,29 @@ import threading
 import time
 
 import pytest
-from prefect import flow
-from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
-from prefect.testing.utilities import prefect_test_harness
-from tasks.prefect_review import review_gate
-from tasks.prefect_stages import StageRef
 
-from tasks.review import ReviewPolicy, read_decisions
-from tasks.stage import Store
-from tests.tasks.test_review import projected_output
+from tasks.decisions import ReviewGateConfig, read_decisions
+from tasks.prefect_stage import StageRef
+from tasks.store import Store
+from tests.flows.gate import gate_flow, paused_gate_run, state_of
+from tests.tasks.toy_stages import ProjectedConfig, project
 
 pytestmark = pytest.mark.server
 
 
-@flow(name="review-gate-test")
-def gate_flow(store: str, projected: StageRef, policy: ReviewPolicy) -> StageRef:
-    return review_gate(store, projected, policy)
+def projected_ref(store: Store) -> StageRef:
+    return StageRef.of(project.run(store=store, config=ProjectedConfig(faces=4))[0])
 
 
-@pytest.fixture(scope="module")
-def harness():
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
-def _runs(name: str = "review-gate-test"):
-    with get_client(sync_client=True) as client:
-        return [r for r in client.read_flow_runs() if r.name and r.flow_id and client.read_flow(r.flow_id).name == name]
-
-
-def _wait_for(predicate, timeout: float = 60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError("timed out")
-
-
-def _state(run_id):
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(run_id).state
-
-
-def _paused_with(run_id, key_count: int):
-    state = _state(run_id)
-    return state.is_paused() and state.state_details.run_input_keyset and key_count
-
-
-def test_gate_pauses_refuses_bad_input_and_resumes_with_good_input(harness, tmp_path):
+def test_gate_pauses_refuses_bad_input_and_resumes_with_good_input(prefect_harness, wait_until, tmp_path):
     store = Store(tmp_path)
-    projected = StageRef.of(projected_output(store))
-    policy = ReviewPolicy(policy="human", timeout_s=300)
+    projected = projected_ref(store)
+    policy = ReviewGateConfig(policy="human", timeout_s=300)
     result = []
     thread = threading.Thread(target=lambda: result.append(gate_flow(str(tmp_path), projected, policy)))
     thread.start()
-    run = _wait_for(lambda: next((r for r in _runs() if r.state.is_paused()), None))
+    run = wait_until(paused_gate_run, what="the gate run to pause")
     description = run.state.state_details.run_input_keyset
     assert description  # the run waits for input
 
@@ -72,11 +37,10 @@ def test_gate_pauses_refuses_bad_input_and_resumes_with_good_input(harness, tmp_
         resume_flow_run(
             run.id, run_input={"reviewer": "ann", "decisions": [{"face_id": "no-such-face", "decision": "accept"}]}
         )
-    time.sleep(1)
-    assert _state(run.id).is_paused()
+    assert state_of(run.id).is_paused()  # the API refused it synchronously: the run never left its pause
     # valid for the schema but incomplete: the gate refuses it and waits again
     resume_flow_run(run.id, run_input={"reviewer": "ann", "decisions": [{"face_id": "img0#0", "decision": "accept"}]})
-    _wait_for(lambda: _state(run.id).is_paused() and not result, timeout=60)
+    wait_until(lambda: state_of(run.id).is_paused() and not result, what="the gate to pause again")
     assert read_decisions(store).empty  # nothing of a refused batch was written
     resume_flow_run(
         run.id,
@@ -101,10 +65,10 @@ def test_gate_pauses_refuses_bad_input_and_resumes_with_good_input(harness, tmp_
     assert again.key == result[0].key and time.time() - started < 30
 
 
-def test_auto_policy_never_pauses(harness, tmp_path):
+def test_auto_policy_never_pauses(prefect_harness, tmp_path):
     store = Store(tmp_path)
-    projected = StageRef.of(projected_output(store))
-    out = gate_flow(str(tmp_path), projected, ReviewPolicy(policy="auto", lpips_threshold=0.15))
+    projected = projected_ref(store)
+    out = gate_flow(str(tmp_path), projected, ReviewGateConfig(policy="auto", lpips_threshold=0.15))
     statuses = out.output().manifest()["status"].tolist()
     assert statuses == ["accepted", "rejected", "rejected", "discarded"]
     assert set(read_decisions(store)["policy"]) == {"auto"}

@@ -9,100 +9,20 @@ uninterrupted run.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from tasks.prefect_stages import FAIL_STAGE_ENV, FAIL_SWITCH_ENV
 
-from tests.flows.test_reproduce import MATRIX, PROFILE
+from tasks.prefect_stage import FAIL_STAGE_ENV, FAIL_SWITCH_ENV
+from tests.flows.server import BIN, ROOT
+from tests.flows.server import prefect_cli as _cli
+from tests.flows.tiny_profile import MATRIX, PROFILE
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 RUN_TIMEOUT_S = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Processes:
-    """Background processes (own process groups, output in log files), all killed at the end."""
-
-    def __init__(self, logs: Path) -> None:
-        self.logs, self.procs = logs, []
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 (closed with the process group)
-        proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs.append((proc, log))
-        return proc
-
-    def stop(self) -> None:
-        for proc, log in self.procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-            log.close()
-
-
-@pytest.fixture(scope="module")
-def infra(tmp_path_factory):
-    """A Prefect server on a free loopback port (SQLite in a temporary home), its environment, the processes."""
-    base = tmp_path_factory.mktemp("prefect-e2e")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {
-        "PREFECT_HOME": str(base / "home"),
-        "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "false",
-        "PREFECT_WORKER_QUERY_SECONDS": "1",
-        "ELTREPRO_HOME": str(ROOT),
-    }
-    procs = Processes(base)
-    server = procs.start(
-        "server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env
-    )
-    try:
-        _wait_healthy(f"http://127.0.0.1:{port}/api/health", server, base / "server.log")
-        yield base, env, procs
-    finally:
-        procs.stop()
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"prefect server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"prefect server not healthy after {timeout_s} s:\n{log.read_text()[-3000:]}")
-
-
-def _cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
-    )
-    assert result.returncode == 0, f"prefect {' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return result.stdout
 
 
 def _snapshot(store: Path) -> dict[str, bytes]:

@@ -104,6 +104,8 @@ def test_download_stage_refuses_unpinned_archives_and_publishes_nothing(wflw_mir
         download_stage(store=store, source=WflwSourceConfig(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url))
     wrong = (("WFLW_annotations.tar.gz", "0" * 64), ("WFLW_images.tar.gz", "0" * 64))
     with pytest.raises(DownloadError, match="sha256 mismatch"):
-        download_stage(store=store, source=WflwSourceConfig(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, sha256=wrong))
+        download_stage(
+            store=store, source=WflwSourceConfig(dest=str(tmp_path / "dl"), mirror=wflw_mirror.url, sha256=wrong)
+        )
     published = tmp_path / "store" / download_wflw.name
     assert not published.exists() or not any(published.iterdir())

@@ -47,7 +47,13 @@ def _train(upstream, config=TINY, runtime=CPU, **inputs):
 def _evaluate(upstream, trained):
     store, dataset, index, subsets = upstream
     return evaluate_landmarks.run(
-        store=store, config=EvaluateConfig(), runtime=CPU, dataset=dataset, index=index, subsets=subsets, trained=trained
+        store=store,
+        config=EvaluateConfig(),
+        runtime=CPU,
+        dataset=dataset,
+        index=index,
+        subsets=subsets,
+        trained=trained,
     )
 
 
@@ -88,14 +94,19 @@ def test_a_crashed_training_resumes_from_its_last_epoch(upstream, tmp_path):
     store = Store(tmp_path)
     inputs = {"dataset": upstream[1], "index": upstream[2]}
     with pytest.raises(KeyboardInterrupt):
-        train_landmarks.run(store=store, config=config, runtime=Runtime(device="cpu", progress=crash_in_the_second_epoch), **inputs)
+        train_landmarks.run(
+            store=store, config=config, runtime=Runtime(device="cpu", progress=crash_in_the_second_epoch), **inputs
+        )
     assert not list((Path(store.root) / train_landmarks.name).glob("[!.]*"))  # nothing published
     resumed_reports, straight_reports = [], []
     resumed, computed = train_landmarks.run(
         store=store, config=config, runtime=Runtime(device="cpu", progress=resumed_reports.append), **inputs
     )
     straight, _ = train_landmarks.run(
-        store=Store(tmp_path / "other"), config=config, runtime=Runtime(device="cpu", progress=straight_reports.append), **inputs
+        store=Store(tmp_path / "other"),
+        config=config,
+        runtime=Runtime(device="cpu", progress=straight_reports.append),
+        **inputs,
     )
     assert computed and 2 * len(resumed_reports) == len(straight_reports)  # only the missing epoch ran
     pd.testing.assert_frame_equal(resumed.manifest(), straight.manifest())

@@ -6,11 +6,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -18,11 +16,13 @@ import tasks.project as project_module
 from gan_core.projector_config import ProjectorConfig
 from gan_core.published import WEIGHTS
 from landmark_core.download import DownloadError
-from tasks.project import ProjectParams, fetch_weights, project_stage
-from tasks.stage import StageResult, StageSpec, Store, run_stage
+from tasks.project import project
+from tasks.published_weights import ProjectConfig, fetch_weights
+from tasks.stage import Runtime
+from tasks.store import Store
+from tests.tasks.toy_stages import AlignedFacesConfig, aligned_faces
 
-FAKE_FILTER = StageSpec(name="filter", version=1, modules=("tasks.project",))
-PARAMS = ProjectParams(
+PARAMS = ProjectConfig(
     generator="random",
     perceptual="random",
     batch_size=2,
@@ -32,25 +32,13 @@ PARAMS = ProjectParams(
 
 
 def _filtered(store: Store, faces: int, broken: tuple[int, ...] = ()):
-    """A filter-stage output with ``faces`` aligned 64x64 images (smooth colour gradients)."""
+    """A filter-stage output with ``faces`` aligned 64x64 images."""
+    return aligned_faces.run(store=store, config=AlignedFacesConfig(faces=faces, broken=broken))[0]
 
-    def compute(work: Path) -> StageResult:
-        (work / "aligned").mkdir()
-        rows = []
-        for i in range(faces):
-            path = f"aligned/img{i}__face_{i}.png"
-            yy, xx = np.mgrid[0:64, 0:64]
-            image = np.stack([xx * 4, yy * 4, np.full_like(xx, 40 * i)], axis=2).astype(np.uint8)
-            if i in broken:
-                (work / path).write_bytes(b"not a png")
-            else:
-                cv2.imwrite(str(work / path), image)
-            rows.append({"detection_id": f"img{i}#{i}", "aligned_path": path, "wflw_face_id": f"wflw{i}"})
-        return StageResult(manifest=pd.DataFrame(rows))
 
-    return run_stage(
-        store=store, spec=FAKE_FILTER, params={"faces": faces, "broken": broken}, inputs={}, compute=compute
-    )[0]
+def project_stage(*, store, filtered, params, weights_dir=None):
+    runtime = Runtime(weights_dir=str(weights_dir) if weights_dir else "")
+    return project.run(store=store, config=params, runtime=runtime, filtered=filtered)
 
 
 def test_stage_writes_every_face_and_says_the_pictures_mean_nothing(tmp_path):
@@ -87,7 +75,7 @@ def test_discarded_faces_keep_only_their_loss_curve(tmp_path):
 def test_a_crash_keeps_the_faces_already_projected(tmp_path, monkeypatch):
     store = Store(tmp_path / "a")
     filtered = _filtered(store, 5)
-    real, calls, crashed = project_module.project, [], []
+    real, calls, crashed = project_module.project_batch, [], []
 
     def crashing(**kwargs):
         calls.append(kwargs["targets"].shape[0])
@@ -96,7 +84,7 @@ def test_a_crash_keeps_the_faces_already_projected(tmp_path, monkeypatch):
             raise RuntimeError("worker lost")
         return real(**kwargs)
 
-    monkeypatch.setattr(project_module, "project", crashing)
+    monkeypatch.setattr(project_module, "project_batch", crashing)
     with pytest.raises(RuntimeError, match="worker lost"):
         project_stage(store=store, filtered=filtered, params=PARAMS)
     assert calls == [2, 2]
@@ -106,7 +94,7 @@ def test_a_crash_keeps_the_faces_already_projected(tmp_path, monkeypatch):
     assert out.metadata()["info"]["resumed_faces"] == 2
 
     clean_store = Store(tmp_path / "b")
-    monkeypatch.setattr(project_module, "project", real)
+    monkeypatch.setattr(project_module, "project_batch", real)
     clean, _ = project_stage(store=clean_store, filtered=_filtered(clean_store, 5), params=PARAMS)
     assert clean.key == out.key
     for a, b in zip(out.manifest()["latent_path"], clean.manifest()["latent_path"], strict=True):
@@ -116,10 +104,7 @@ def test_a_crash_keeps_the_faces_already_projected(tmp_path, monkeypatch):
 def test_a_half_written_face_is_projected_again(tmp_path):
     store = Store(tmp_path)
     filtered = _filtered(store, 2)
-    from tasks.project import PROJECT
-    from tasks.stage import stage_key
-
-    scratch = store.scratch("project", stage_key(spec=PROJECT, params=PARAMS, inputs={"filtered": filtered}))
+    scratch = store.scratch("project", project.key(config=PARAMS, inputs={"filtered": filtered}))
     (scratch / "faces" / "img0__face_0").mkdir(parents=True)  # no result.json: never finished
     (scratch / "faces" / "img0__face_0" / "losses.npy").write_bytes(b"garbage")
     out, _ = project_stage(store=store, filtered=filtered, params=PARAMS)
@@ -136,7 +121,7 @@ def test_unreadable_aligned_images_are_quarantined_with_the_file_named(tmp_path)
 
 def test_published_weights_must_be_fetched_first(tmp_path):
     store = Store(tmp_path)
-    params = ProjectParams(generator="ffhq-1024", perceptual="random", projector=PARAMS.projector)
+    params = ProjectConfig(generator="ffhq-1024", perceptual="random", projector=PARAMS.projector)
     with pytest.raises(FileNotFoundError, match="eltrepro weights fetch ffhq-1024"):
         project_stage(store=store, filtered=_filtered(store, 1), params=params, weights_dir=tmp_path / "none")
 
@@ -152,7 +137,7 @@ def test_published_generator_file_is_used(tmp_path):
     torch.save({"g_ema": Generator(TINY).state_dict()}, weights / "ffhq.pt")
     stand_in = {**WEIGHTS, "tiny-test": dataclasses.replace(WEIGHTS["ffhq-1024"], name="ffhq.pt")}
     store = Store(tmp_path / "store")
-    params = ProjectParams(
+    params = ProjectConfig(
         generator="tiny-test", perceptual="random", batch_size=2, amp=False, projector=PARAMS.projector
     )
     with pytest.MonkeyPatch.context() as mp:

@@ -7,9 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.review import (
+from tasks.decisions import (
     DecisionError,
-    ReviewPolicy,
     append_decisions,
     auto_decisions,
     check_decisions,
@@ -17,30 +16,21 @@ from tasks.review import (
     file_decisions,
     pending_faces,
     read_decisions,
-    review_stage,
 )
-from tasks.stage import StageResult, StageSpec, Store, run_stage
+from tasks.review import ReviewConfig, review
+from tasks.store import Store
+from tests.tasks.toy_stages import ProjectedConfig
+from tests.tasks.toy_stages import project as toy_project
 
 
 def projected_output(store: Store, n: int = 4):
-    rows = [
-        {
-            "detection_id": f"img{i}#0",
-            "discarded": i == n - 1,
-            "lpips": 0.1 * (i + 1),
-            "loss_at_discard_step": 0.5 + i,
-            "image_path": f"p{i}.png",
-        }
-        for i in range(n)
-    ]
-    spec = StageSpec(name="project", version=1, modules=("tasks.review",))
-    return run_stage(
-        store=store,
-        spec=spec,
-        params={"n": n},
-        inputs={},
-        compute=lambda work: StageResult(manifest=pd.DataFrame(rows)),
-    )[0]
+    return toy_project.run(store=store, config=ProjectedConfig(faces=n))[0]
+
+
+def review_stage(*, store, projected):
+    """The review stage as the gate runs it: keyed by the digest of the decisions it reads."""
+    config = ReviewConfig(policy="human", lpips_threshold=0.3, decisions=decisions_digest(store, projected))
+    return review.run(store=store, config=config, projected=projected)
 
 
 def test_decisions_are_appended_atomically_and_the_latest_wins(tmp_path):
@@ -110,7 +100,7 @@ def test_review_stage_records_every_faces_outcome_and_is_keyed_by_the_decisions(
     store = Store(tmp_path)
     projected = projected_output(store)
     with pytest.raises(DecisionError, match="no review decision"):
-        review_stage(store=store, projected=projected, policy=ReviewPolicy())
+        review_stage(store=store, projected=projected)
     append_decisions(
         store,
         [
@@ -119,14 +109,14 @@ def test_review_stage_records_every_faces_outcome_and_is_keyed_by_the_decisions(
             {"face_id": "img2#0", "decision": "accept", "reviewer": "ann"},
         ],
     )
-    first, _ = review_stage(store=store, projected=projected, policy=ReviewPolicy())
+    first, _ = review_stage(store=store, projected=projected)
     outcome = first.manifest().set_index("detection_id")
     assert list(outcome["status"]) == ["accepted", "rejected", "accepted", "discarded"]
     assert outcome.loc["img1#0", "reason"] == "not her" and "early-discard" in outcome.loc["img3#0", "reason"]
     digest = decisions_digest(store, projected)
     append_decisions(store, [{"face_id": "img2#0", "decision": "reject", "reviewer": "bob"}])
     assert decisions_digest(store, projected) != digest
-    second, computed = review_stage(store=store, projected=projected, policy=ReviewPolicy())
+    second, computed = review_stage(store=store, projected=projected)
     assert computed and second.key != first.key
     assert second.manifest().set_index("detection_id").loc["img2#0", "status"] == "rejected"
     assert Path(first.local_dir()).is_dir()  # the earlier outcome stays as it was

@@ -67,9 +67,7 @@ def test_segment_and_paste_make_new_wflw_faces_that_match_the_photo_inside_the_f
     row = faces.iloc[0]
     out = cv2.imread(str(pasted.local_dir() / row["image_path"]))
     photo_path = source.loc[row["source_face_id"], "image_path"]
-    photo = cv2.imread(
-        str(dataset_root(dataset) / (photo_path.iloc[0] if hasattr(photo_path, "iloc") else photo_path))
-    )
+    photo = cv2.imread(str(dataset_root(dataset) / (photo_path.iloc[0] if hasattr(photo_path, "iloc") else photo_path)))
     assert out.shape == photo.shape
     diff = np.abs(out.astype(int) - photo.astype(int)).max(axis=2)
     assert (diff > 0).mean() < 0.5 and np.percentile(diff[diff > 0], 50) <= 12  # the unedited face goes back in place

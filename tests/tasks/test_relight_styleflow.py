@@ -9,17 +9,20 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from tasks.data import DATASET_DIR, index_stage, synth_stage
-from tasks.relight import RelightControls
-from tasks.relight_gan import AttributesParams, StyleFlowParams, attributes_stage, relight_styleflow_stage
 
 from gan_core.projector_config import ProjectorConfig
 from landmark_core.synth.dataset import SynthConfig
-from tasks.project import ProjectParams, project_stage
-from tasks.stage import StageResult, StageSpec, Store, run_stage
+from tasks.attributes import AttributesConfig, attributes
+from tasks.project import project
+from tasks.published_weights import ProjectConfig
+from tasks.relight_styleflow import StyleFlowConfig, relight_styleflow
+from tasks.relight_variants import VariantsConfig
+from tasks.stage import Runtime
+from tasks.store import Store
+from tests.tasks.toy_stages import CropConfig, face_crops
 
 SHARED_DPR = Path(__file__).resolve().parents[3] / "shared" / "weights" / "dpr"
-GENERATOR = ProjectParams(
+GENERATOR = ProjectConfig(
     generator="random",
     perceptual="random",
     batch_size=4,
@@ -29,28 +32,23 @@ GENERATOR = ProjectParams(
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("store"))
-    dataset, _ = synth_stage(store=store, config=SynthConfig(train=4, test=1, seed=8))
-    index, _ = index_stage(store=store, dataset=dataset)
-    faces = index.manifest()
-    root = dataset.local_dir() / DATASET_DIR
-
-    def compute(work: Path) -> StageResult:  # aligned stand-ins: the face box of each photo, 128x128
-        (work / "aligned").mkdir()
-        rows = []
-        for i, face in faces.iterrows():
-            photo = cv2.imread(str(root / face["image_path"]))
-            x0, y0, x1, y1 = (int(face[k]) for k in ("bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max"))
-            path = f"aligned/face_{i}.png"
-            cv2.imwrite(str(work / path), cv2.resize(photo[y0:y1, x0:x1], (128, 128)))
-            rows.append({"detection_id": f"det{i}", "aligned_path": path, "wflw_face_id": face["face_id"]})
-        return StageResult(manifest=pd.DataFrame(rows))
-
-    spec = StageSpec(name="filter", version=1, modules=("tasks.relight_gan",))
-    filtered, _ = run_stage(store=store, spec=spec, params={"n": len(faces)}, inputs={}, compute=compute)
-    projected, _ = project_stage(store=store, filtered=filtered, params=GENERATOR)
+def chain(tmp_path_factory, publish_twin):
+    twin = publish_twin(Store(tmp_path_factory.mktemp("store")), SynthConfig(train=4, test=1, seed=8))
+    store, dataset, index = twin.store, twin.dataset, twin.index
+    filtered, _ = face_crops.run(store=store, config=CropConfig(size=128), dataset=dataset, index=index)
+    projected, _ = project.run(store=store, config=GENERATOR, filtered=filtered)
     return store, dataset, index, filtered, projected
+
+
+def attributes_stage(*, store, dataset, index, filtered, projected, params, weights_dir=None):
+    runtime = Runtime(weights_dir=str(weights_dir) if weights_dir else "")
+    inputs = {"dataset": dataset, "index": index, "filtered": filtered, "projected": projected}
+    return attributes.run(store=store, config=params, runtime=runtime, **inputs)
+
+
+def relight_styleflow_stage(*, store, filtered, projected, attributes, params):
+    inputs = {"filtered": filtered, "projected": projected, "attributes": attributes}
+    return relight_styleflow.run(store=store, config=params, **inputs)
 
 
 def test_attributes_hold_the_condition_of_every_kept_face(chain):
@@ -61,7 +59,7 @@ def test_attributes_hold_the_condition_of_every_kept_face(chain):
         index=index,
         filtered=filtered,
         projected=projected,
-        params=AttributesParams(estimator="fit"),
+        params=AttributesConfig(estimator="fit"),
     )
     table = out.manifest()
     assert len(table) == len(projected.manifest()) and (table["estimator"] == "fit").all()
@@ -81,7 +79,7 @@ def test_dpr_estimates_and_its_agreement_with_the_fit_is_recorded(chain):
         index=index,
         filtered=filtered,
         projected=projected,
-        params=AttributesParams(estimator="dpr"),
+        params=AttributesConfig(estimator="dpr"),
         weights_dir=SHARED_DPR,
     )
     table = out.manifest()
@@ -94,7 +92,7 @@ def test_a_table_provider_needs_every_face(chain, tmp_path):
     store, dataset, index, filtered, projected = chain
     table = pd.DataFrame({"face_id": [index.manifest()["face_id"][0]], "gender": [1.0]})
     table.to_csv(tmp_path / "attrs.csv", index=False)
-    params = AttributesParams(estimator="fit", provider="table", table=str(tmp_path / "attrs.csv"))
+    params = AttributesConfig(estimator="fit", provider="table", table=str(tmp_path / "attrs.csv"))
     out, _ = attributes_stage(
         store=store, dataset=dataset, index=index, filtered=filtered, projected=projected, params=params
     )
@@ -105,20 +103,20 @@ def test_a_table_provider_needs_every_face(chain, tmp_path):
 
 def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
     store, dataset, index, filtered, projected = chain
-    attributes, _ = attributes_stage(
+    conditions, _ = attributes_stage(
         store=store,
         dataset=dataset,
         index=index,
         filtered=filtered,
         projected=projected,
-        params=AttributesParams(estimator="fit"),
+        params=AttributesConfig(estimator="fit"),
     )
-    params = StyleFlowParams(flow="random", controls=RelightControls(n_variants=2), generator=GENERATOR)
+    params = StyleFlowConfig(flow="random", variants=VariantsConfig(n_variants=2), generator=GENERATOR)
     out, _ = relight_styleflow_stage(
-        store=store, filtered=filtered, projected=projected, attributes=attributes, params=params
+        store=store, filtered=filtered, projected=projected, attributes=conditions, params=params
     )
     relit = out.manifest()
-    assert len(relit) == 2 * len(attributes.manifest())
+    assert len(relit) == 2 * len(conditions.manifest())
     assert (relit["code_change"] > 0).all() and (relit["backend"] == "styleflow").all()
     assert all(len(t) == 9 for t in relit["target_sh"]) and all(len(p) == 3 for p in relit["presets"])
     info = out.metadata()["info"]
@@ -130,6 +128,6 @@ def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
             store=store,
             filtered=filtered,
             projected=projected,
-            attributes=attributes,
+            attributes=conditions,
             params=dataclasses.replace(params, flow="styleflow-large"),
         )
