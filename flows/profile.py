@@ -125,7 +125,7 @@ def load_profile(path: Path) -> Profile:
     device = data.get("device", "auto")
     try:
         check_device(str(device))
-    except ValueError as err:
+    except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
     matrix = MATRIX_DIR / data.get("matrix", "study.toml")
     published = MATRIX_DIR / data.get("published", "published.toml")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
+import threading
+
 from prefect import flow
 from prefect.client.orchestration import get_client
 
@@ -34,3 +37,11 @@ def state_of(run_id):
     """The current state of a flow run."""
     with get_client(sync_client=True) as client:
         return client.read_flow_run(run_id).state
+
+
+def gate_in_thread(store: str, projected: StageRef, config: ReviewGateConfig, result: list) -> threading.Thread:
+    """Start ``gate_flow`` in a thread that sees this thread's Prefect settings; its result lands in ``result``."""
+    context = contextvars.copy_context()  # the test's temporary Prefect settings live in context variables
+    thread = threading.Thread(target=context.run, args=(lambda: result.append(gate_flow(store, projected, config)),))
+    thread.start()
+    return thread

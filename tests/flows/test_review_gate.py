@@ -3,7 +3,6 @@ paused, good input resumes it, decisions persist, and a second run asks nothing.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -12,7 +11,7 @@ from prefect.flow_runs import resume_flow_run
 from tasks.decisions import ReviewGateConfig, read_decisions
 from tasks.prefect_stage import StageRef
 from tasks.store import Store
-from tests.flows.gate import gate_flow, paused_gate_run, state_of
+from tests.flows.gate import gate_flow, gate_in_thread, paused_gate_run, state_of
 from tests.tasks.toy_stages import ProjectedConfig, project
 
 pytestmark = pytest.mark.server
@@ -27,8 +26,7 @@ def test_gate_pauses_refuses_bad_input_and_resumes_with_good_input(prefect_harne
     projected = projected_ref(store)
     policy = ReviewGateConfig(policy="human", timeout_s=300)
     result = []
-    thread = threading.Thread(target=lambda: result.append(gate_flow(str(tmp_path), projected, policy)))
-    thread.start()
+    thread = gate_in_thread(str(tmp_path), projected, policy, result)
     run = wait_until(paused_gate_run, what="the gate run to pause")
     description = run.state.state_details.run_input_keyset
     assert description  # the run waits for input

@@ -3,44 +3,34 @@ worker is free), the review page's submit resumes it, the worker runs it again a
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.flows.test_review_page import review_store
-from tests.flows.test_server_e2e import BIN, _cli, infra  # noqa: F401
+from tests.flows.review_chain import review_store
+from tests.flows.server import BIN, prefect_cli
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
-def _wait_state(client, run_id, predicate, timeout_s: float = 180.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = client.read_flow_run(run_id)
-        if predicate(run.state):
-            return run
-        time.sleep(1)
-    raise AssertionError(f"flow run {run_id} stuck in {client.read_flow_run(run_id).state}")
-
-
-def test_a_suspended_review_run_is_resumed_by_the_page_and_completes(infra, tmp_path):  # noqa: F811
+def test_a_suspended_review_run_is_resumed_by_the_page_and_completes(infra, wait_until, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from starlette.testclient import TestClient
 
     from flows.review_app import create_app
-    from tasks.review import read_decisions
+    from tasks.decisions import read_decisions
 
     base, env, procs = infra
-    _cli(env, "work-pool", "create", "cpu-pool", "--type", "process")
-    _cli(env, "--no-prompt", "deploy", "--name", "review")
+    prefect_cli(env, "work-pool", "create", "cpu-pool", "--type", "process")
+    prefect_cli(env, "--no-prompt", "deploy", "--name", "review")
     store, projected = review_store(tmp_path / "store", n=3)
     procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "cpu-pool"], env)
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):
         run = run_deployment("review/review", parameters={"store": store.url, "projected": projected.key}, timeout=0)
         with get_client(sync_client=True) as client:
-            suspended = _wait_state(client, run.id, lambda s: s.is_paused())
+            suspended = wait_until(
+                lambda: (r := client.read_flow_run(run.id)).state.is_paused() and r, timeout=180, what="a suspension"
+            )
             assert suspended.state.name == "Suspended"  # a deployment run suspends: no process holds the worker
             page = TestClient(create_app(store=store.url))
             faces = page.get("/api/faces").json()["faces"]
@@ -55,7 +45,9 @@ def test_a_suspended_review_run_is_resumed_by_the_page_and_completes(infra, tmp_
             }
             answer = page.post("/api/decisions", json=body).json()
             assert answer["written"] == 3 and answer["resumed"] == [str(run.id)]
-            done = _wait_state(client, run.id, lambda s: s.is_final())
+            done = wait_until(
+                lambda: (r := client.read_flow_run(run.id)).state.is_final() and r, timeout=180, what="the end"
+            )
             assert done.state.is_completed(), done.state
     decided = read_decisions(store).set_index("face_id")
     assert dict(decided["decision"]) == {"p0.png#0": "accept", "p1.png#0": "reject", "p2.png#0": "accept"}

@@ -78,24 +78,3 @@ def test_evaluate_writes_per_face_errors_and_every_subset(runs, synth_root, tmp_
     assert table.loc["full", "faces"] == len(per_face)
     assert table.loc["full", "nme"] == pytest.approx(100 * per_face["nme"].mean(), abs=1e-3)
     assert "| frontal_illumination |" in (tmp_path / "metrics.md").read_text()
-
-
-def test_bad_config_and_missing_checkpoint_fail_with_a_clear_message(synth_root, tmp_path):
-    bad = tmp_path / "bad.toml"
-    bad.write_text("[loss]\nelt_lamda = 1\n")
-    args = ["train", "--data", str(synth_root), "--out", str(tmp_path / "o"), "--config", str(bad)]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2 and "elt_lamda" in result.output and "bad.toml" in result.output
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--checkpoint",
-            str(tmp_path / "none.pt"),
-            "--data",
-            str(synth_root),
-            "--out",
-            str(tmp_path / "e"),
-        ],
-    )
-    assert result.exit_code == 2 and "no such checkpoint" in result.output
