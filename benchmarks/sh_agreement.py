@@ -20,12 +20,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tasks.attributes import sh_agreement
 
 from gan_core.dpr import estimate_sh, load_dpr
 from gan_core.relight_physical import RelightError, estimate_source_sh, face_geometry
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
 from landmark_core.wflw_index import index_wflw, landmarks_array
+from tasks.attributes import sh_agreement
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 

@@ -2,7 +2,7 @@
 
 A stage output is the directory ``<store>/<stage>/<key>/`` holding ``manifest.parquet`` (one row per item),
 ``quarantine.parquet`` (rows that could not be processed, with a reason), ``stage.json`` (stage, key,
-params, inputs, code version, counts, timings) and the payload files the manifest references by relative
+config, inputs, code version, counts, timings) and the payload files the manifest references by relative
 path.
 
 * ``key`` is the stage's key (``tasks.stage``): stage name and version, config, input manifest digests and
