@@ -200,7 +200,7 @@ def run(
 ) -> None:
     """Run the Prefect graph of a profile: data -> index -> subsets -> train/evaluate per row -> report."""
     from flows.experiments import load_matrix, select_rows
-    from flows.profile import load_profile, profile_path
+    from flows.run_profile import load_profile, profile_path
 
     rows = [r.strip() for r in experiments.split(",") if r.strip()] if experiments else None
     path = profile_path(profile)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from flows.profile import GanConfig
+from flows.run_profile import GanConfig
 from flows.refs import DataRefs, GanRefs
 from flows.review_gate import review_gate
 from tasks.align import align

@@ -23,7 +23,7 @@ from prefect.futures import wait
 
 from flows.experiments import ExperimentRow, load_matrix, load_published, row_config, select_rows
 from flows.gan_branch import gan_branch
-from flows.profile import Profile, load_profile, profile_path
+from flows.run_profile import Profile, load_profile, profile_path
 from flows.refs import DataRefs, GanRefs, Reproduction
 from flows.train_experiment import DEPLOYMENT, row_complete, train_row
 from landmark_core.config import to_dict

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.profile import PROFILE_DIR, load_profile
+from flows.run_profile import PROFILE_DIR, load_profile
 from flows.reproduce import reproduce
 from tasks.prefect_stage import prefect_dir
 from tests.flows.tiny_profile import write_profile
@@ -133,13 +133,13 @@ def test_pool_mode_launches_only_unfinished_rows(prefect_harness, tmp_path):
 
 
 def test_demo_command_runs_the_demo_profile(prefect_harness, tmp_path, monkeypatch, capsys):
-    import flows.profile
+    import flows.run_profile
     from flows.cli import app
 
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "demo.toml").write_text(write_profile(tmp_path, 0.25).read_text())
-    monkeypatch.setattr(flows.profile, "PROFILE_DIR", profiles)
+    monkeypatch.setattr(flows.run_profile, "PROFILE_DIR", profiles)
     app(["demo", "--store", str(tmp_path / "store")], standalone_mode=False)
     output = capsys.readouterr().out
     assert "report.md" in output and "train_landmarks-elt" in output  # the progress bar's line
