@@ -1,9 +1,13 @@
 """The ``reproduce`` flow: the design's stage diagram, read top to bottom.
 
-    data:    synth_wflw | fetch + download_wflw  ->  index_wflw  ->  subsets
-    GAN:     flows/gan_branch.py (align -> filter_faces -> ... -> the relit faces), when the profile has [gan]
-    rows:    train_landmarks -> evaluate_landmarks, per experiment row (relit rows add the relit faces)
+    data:    synth_wflw | fetch_wflw + download_wflw -> index_wflw -> subsets                  (data_branch)
+    GAN:     align -> filter_faces -> segment_train -> segment -> paste                       (gan_branch)
+             relight_physical                                              (physical backend)
+             filter_faces -> project -> [review gate] -> attributes -> relight_styleflow -> paste "relit"
+    rows:    train_landmarks -> evaluate_landmarks, per experiment row; relit rows add the relit faces
     report:  report (every evaluated row, the GAN branch's outputs)
+
+Every stage this file runs is imported at the top from ``tasks/<stage>.py``, its one definition.
 
 Every stage is a cached Prefect task derived from its definition in ``tasks/<stage>.py``: a re-run computes
 only what is missing, and changing one row's config re-runs only that row's training and evaluation, and
@@ -13,28 +17,37 @@ GPU pool; the rows' stages below are then cache hits that return the pool's outp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.deployments import run_deployment
-from prefect.futures import wait
 
 from flows.experiments import ExperimentRow, load_matrix, load_published, row_config, select_rows
-from flows.gan_branch import gan_branch
-from flows.run_profile import Profile, load_profile, profile_path
-from flows.refs import DataRefs, GanRefs, Reproduction
-from flows.train_experiment import DEPLOYMENT, row_complete, train_row
-from landmark_core.config import to_dict
+from flows.pool import DEPLOYMENT, launch_rows
+from flows.refs import DataRefs, GanRefs, Reproduction, RowRefs
+from flows.review_gate import review_gate
+from flows.run_profile import GanConfig, Profile, load_profile, profile_path
+from landmark_core.train_config import TrainConfig
+from tasks.align import align
+from tasks.attributes import attributes
 from tasks.dataset_tree import default_workers
 from tasks.download_wflw import DownloadConfig, WflwSourceConfig, download_wflw, fetch_wflw
+from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
+from tasks.filter_faces import filter_faces
 from tasks.index_wflw import IndexConfig, index_wflw
+from tasks.paste import paste
 from tasks.prefect_stage import StageRef, StageRunner
+from tasks.project import project
+from tasks.relight_physical import relight_physical
+from tasks.relight_styleflow import relight_styleflow
 from tasks.report import ReportConfig, report
+from tasks.segment import segment
+from tasks.segment_train import segment_train
 from tasks.stage import Runtime
 from tasks.subsets import subsets
 from tasks.synth_wflw import synth_wflw
+from tasks.train_landmarks import train_landmarks
 
 
 @flow(name="reproduce")
@@ -104,6 +117,73 @@ def fetch_archives(source: WflwSourceConfig) -> DownloadConfig:
     return config
 
 
+def gan_branch(run: StageRunner, config: GanConfig, data: DataRefs) -> GanRefs:
+    """Run the GAN branch of one profile; every stage is a cached task of ``run``'s store."""
+    dataset, index = data.dataset, data.index
+    aligned = run(align, config.detect, dataset=dataset, index=index)
+    filtered = run(filter_faces, config.filter, dataset=dataset, index=index, aligned=aligned)
+    twin = config.segment_train.data == "twin"
+    segmenter = run(segment_train, config.segment_train, **({"dataset": dataset, "index": index} if twin else {}))
+    masks = run(segment, config.segment, filtered=filtered, trained=segmenter)
+    pasted = run(paste, config.paste, dataset=dataset, index=index, filtered=filtered, masks=masks)
+    refs = GanRefs(aligned=aligned, filtered=filtered, segmenter=segmenter, masks=masks, pasted=pasted)
+    if config.relight_backend == "physical":
+        refs = replace(refs, augmented=run(relight_physical, config.physical, dataset=dataset, index=index))
+    if config.project is None:
+        return refs
+    projected = run(project, config.project, filtered=filtered)
+    reviewed = review_gate(run, projected, config.review) if config.review is not None else None
+    refs = replace(refs, projected=projected, reviewed=reviewed)
+    if config.attributes is not None and config.styleflow is not None:
+        refs = styleflow_path(run, config, data, refs)
+    return refs
+
+
+def styleflow_path(run: StageRunner, config: GanConfig, data: DataRefs, refs: GanRefs) -> GanRefs:
+    """attributes (of the accepted faces, when reviewed) -> relight_styleflow -> paste of the relit faces."""
+    dataset, index = data.dataset, data.index
+    conditions = run(
+        attributes,
+        config.attributes,
+        dataset=dataset,
+        index=index,
+        filtered=refs.filtered,
+        projected=refs.projected,
+        reviewed=refs.reviewed,
+    )
+    flow_config = replace(config.styleflow, generator=config.project)  # render with the projection's generator
+    relit = run(relight_styleflow, flow_config, filtered=refs.filtered, projected=refs.projected, attributes=conditions)
+    relit_pasted: StageRef = run(
+        paste,
+        config.paste,
+        label="relit",
+        dataset=dataset,
+        index=index,
+        filtered=refs.filtered,
+        masks=refs.masks,
+        relit=relit,
+    )
+    augmented = relit_pasted if config.relight_backend == "styleflow" else refs.augmented
+    return replace(refs, attributes=conditions, relit=relit, relit_pasted=relit_pasted, augmented=augmented)
+
+
+def train_row(
+    run: StageRunner, *, row: str, config: TrainConfig, data: DataRefs, augmented: StageRef | None = None
+) -> RowRefs:
+    """Train and evaluate one row with the cached stage tasks (``augmented``: a relit row's extra faces)."""
+    trained = run(train_landmarks, config, label=row, dataset=data.dataset, index=data.index, augmented=augmented)
+    evaluated = run(
+        evaluate_landmarks,
+        EvaluateConfig(),
+        label=row,
+        dataset=data.dataset,
+        index=data.index,
+        subsets=data.subsets,
+        trained=trained,
+    )
+    return RowRefs(trained=trained, evaluated=evaluated)
+
+
 def trainable_rows(rows: list[ExperimentRow], gan: GanRefs | None) -> list[ExperimentRow]:
     """The rows that can train: relit rows need the GAN branch's relit faces (skipped, with a log line, without)."""
     if gan is not None and gan.augmented is not None:
@@ -111,66 +191,6 @@ def trainable_rows(rows: list[ExperimentRow], gan: GanRefs | None) -> list[Exper
     for row in [r for r in rows if r.relit]:
         get_run_logger().info("row %s needs relit faces: set gan.relight_backend in the profile; skipped", row.name)
     return [r for r in rows if not r.relit]
-
-
-@task(name="run-train-experiment")
-def launch_row(deployment: str, row: str, parameters: dict) -> str:
-    """Run one row as a flow run of the ``train-experiment`` deployment and wait for it; returns its id."""
-    run = run_deployment(
-        name=deployment, parameters=parameters, flow_run_name=f"train-{row}", timeout=None, poll_interval=2
-    )
-    if run.state is None or not run.state.is_completed():
-        raise RuntimeError(f"row {row}: flow run {run.name} ({run.id}) ended {run.state.name if run.state else None}")
-    return str(run.id)
-
-
-def check_deployment(deployment: str) -> None:
-    """Fail early, naming the fix, when the train-experiment deployment is not on the Prefect server."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    with get_client(sync_client=True) as client:
-        try:
-            client.read_deployment_by_name(deployment)
-        except ObjectNotFound as err:
-            raise ValueError(
-                f"deployment {deployment!r} is not on the Prefect server at {client.api_url}; "
-                "create it with `prefect --no-prompt deploy --all` (prefect.yaml) or run with --local"
-            ) from err
-
-
-@dataclass(frozen=True)
-class _Launch:
-    row: ExperimentRow
-    parameters: dict
-
-
-def launch_rows(
-    run: StageRunner, rows: list[ExperimentRow], prof: Profile, data: DataRefs, deployment: str, gan: GanRefs | None
-) -> None:
-    """Start every unfinished row on the GPU pool at once; wait for all (failures raise after all ended)."""
-    launches = []
-    for row in rows:
-        config = row_config(base=prof.train, row=row)
-        augmented = gan.augmented if gan and row.relit else None
-        if row_complete(run, config=config, data=data, augmented=augmented):
-            continue
-        parameters = {"store": run.store, "row": row.name, "config": to_dict(config), "device": prof.device}
-        parameters |= {name: ref.model_dump() for name, ref in vars(data).items()}
-        if augmented is not None:
-            parameters["augmented"] = augmented.model_dump()
-        launches.append(_Launch(row=row, parameters=parameters))
-    if launches:
-        check_deployment(deployment)
-    futures = [
-        launch_row.with_options(task_run_name=f"launch-{item.row.name}").submit(
-            deployment=deployment, row=item.row.name, parameters=item.parameters
-        )
-        for item in launches
-    ]
-    wait(futures)
-    for future in futures:
-        future.result()
 
 
 def publish_report_artifacts(made: StageRef) -> None:

@@ -7,13 +7,16 @@ Input mistakes (a missing config file, a bad value, an unknown device, a folder 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from flows.console import console
 from landmark_core.config import ConfigError, load_config
 from landmark_core.device import check_device
-from landmark_core.train_config import TrainConfig
+
+if TYPE_CHECKING:  # the configs import OpenCV: loaded when a command runs, not for --help
+    from landmark_core.train_config import TrainConfig
 
 NORMALISERS = ("inter_ocular", "inter_pupil")
 
@@ -35,6 +38,8 @@ def _faces(data: Path, split: str):
 
 
 def _config(path: Path | None, epochs: int | None, workers: int | None) -> TrainConfig:
+    from landmark_core.train_config import TrainConfig
+
     config = load_config(TrainConfig, path) if path else TrainConfig()
     changes = {k: v for k, v in (("max_epochs", epochs), ("workers", workers)) if v is not None}
     return TrainConfig(**{**config.__dict__, **changes}) if changes else config

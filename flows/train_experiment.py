@@ -12,48 +12,13 @@ from prefect import flow
 from prefect.concurrency.sync import concurrency
 
 from flows.refs import DataRefs, RowRefs
+from flows.reproduce import train_row
 from landmark_core.train_config import TrainConfig
 from tasks.dataset_tree import default_workers
-from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
 from tasks.prefect_stage import StageRef, StageRunner
 from tasks.stage import Runtime
-from tasks.train_landmarks import train_landmarks
 
-DEPLOYMENT = "train-experiment/train-experiment"
 GPU_LIMIT = "eltrepro-gpu"
-
-
-def train_row(
-    run: StageRunner, *, row: str, config: TrainConfig, data: DataRefs, augmented: StageRef | None = None
-) -> RowRefs:
-    """Train and evaluate one row with the cached stage tasks (``augmented``: a relit row's extra faces)."""
-    trained = run(train_landmarks, config, label=row, dataset=data.dataset, index=data.index, augmented=augmented)
-    evaluated = run(
-        evaluate_landmarks,
-        EvaluateConfig(),
-        label=row,
-        dataset=data.dataset,
-        index=data.index,
-        subsets=data.subsets,
-        trained=trained,
-    )
-    return RowRefs(trained=trained, evaluated=evaluated)
-
-
-def row_complete(run: StageRunner, *, config: TrainConfig, data: DataRefs, augmented: StageRef | None) -> bool:
-    """Whether a row's training and its evaluation are both complete in the store (nothing left to run)."""
-    inputs = {"dataset": data.dataset, "index": data.index, "augmented": augmented}
-    if not run.is_complete(train_landmarks, config, **inputs):
-        return False
-    trained = StageRef(store=run.store, stage=train_landmarks.name, key=run.key(train_landmarks, config, **inputs))
-    return run.is_complete(
-        evaluate_landmarks,
-        EvaluateConfig(),
-        dataset=data.dataset,
-        index=data.index,
-        subsets=data.subsets,
-        trained=trained,
-    )
 
 
 @flow(name="train-experiment", flow_run_name="train-{row}")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.run_profile import PROFILE_DIR, load_profile
 from flows.reproduce import reproduce
+from flows.run_profile import PROFILE_DIR, load_profile
 from tasks.prefect_stage import prefect_dir
 from tests.flows.tiny_profile import write_profile
 from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
