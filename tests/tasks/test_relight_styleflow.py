@@ -40,10 +40,12 @@ def chain(tmp_path_factory, publish_twin):
     return store, dataset, index, filtered, projected
 
 
-def attributes_stage(*, store, dataset, index, filtered, projected, params, weights_dir=None):
+def conditions_of(chain, config: AttributesConfig, weights_dir=None):
+    """The attributes stage on the chain's projected faces."""
+    store, dataset, index, filtered, projected = chain
     runtime = Runtime(weights_dir=str(weights_dir) if weights_dir else "")
     inputs = {"dataset": dataset, "index": index, "filtered": filtered, "projected": projected}
-    return attributes.run(store=store, config=params, runtime=runtime, **inputs)
+    return attributes.run(store=store, config=config, runtime=runtime, **inputs)[0]
 
 
 def relight_styleflow_stage(*, store, filtered, projected, attributes, params):
@@ -53,14 +55,7 @@ def relight_styleflow_stage(*, store, filtered, projected, attributes, params):
 
 def test_attributes_hold_the_condition_of_every_kept_face(chain):
     store, dataset, index, filtered, projected = chain
-    out, _ = attributes_stage(
-        store=store,
-        dataset=dataset,
-        index=index,
-        filtered=filtered,
-        projected=projected,
-        params=AttributesConfig(estimator="fit"),
-    )
+    out = conditions_of(chain, AttributesConfig(estimator="fit"))
     table = out.manifest()
     assert len(table) == len(projected.manifest()) and (table["estimator"] == "fit").all()
     for _, row in table.iterrows():
@@ -73,15 +68,7 @@ def test_attributes_hold_the_condition_of_every_kept_face(chain):
 @pytest.mark.skipif(not (SHARED_DPR / "trained_model_03.t7").is_file(), reason="published DPR weights not here")
 def test_dpr_estimates_and_its_agreement_with_the_fit_is_recorded(chain):
     store, dataset, index, filtered, projected = chain
-    out, _ = attributes_stage(
-        store=store,
-        dataset=dataset,
-        index=index,
-        filtered=filtered,
-        projected=projected,
-        params=AttributesConfig(estimator="dpr"),
-        weights_dir=SHARED_DPR,
-    )
+    out = conditions_of(chain, AttributesConfig(estimator="dpr"), weights_dir=SHARED_DPR)
     table = out.manifest()
     assert all(np.allclose(a, b) for a, b in zip(table["sh"], table["sh_dpr"], strict=True))
     agreement = out.metadata()["info"]["dpr_vs_fit"]
@@ -93,9 +80,7 @@ def test_a_table_provider_needs_every_face(chain, tmp_path):
     table = pd.DataFrame({"face_id": [index.manifest()["face_id"][0]], "gender": [1.0]})
     table.to_csv(tmp_path / "attrs.csv", index=False)
     params = AttributesConfig(estimator="fit", provider="table", table=str(tmp_path / "attrs.csv"))
-    out, _ = attributes_stage(
-        store=store, dataset=dataset, index=index, filtered=filtered, projected=projected, params=params
-    )
+    out = conditions_of(chain, params)
     assert len(out.manifest()) == 0  # the one listed face lacks attributes, the others are not listed
     reasons = " ".join(out.quarantine()["reason"])
     assert "lacks ['glasses'" in reasons and "is not in the attribute table" in reasons
@@ -103,14 +88,7 @@ def test_a_table_provider_needs_every_face(chain, tmp_path):
 
 def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
     store, dataset, index, filtered, projected = chain
-    conditions, _ = attributes_stage(
-        store=store,
-        dataset=dataset,
-        index=index,
-        filtered=filtered,
-        projected=projected,
-        params=AttributesConfig(estimator="fit"),
-    )
+    conditions = conditions_of(chain, AttributesConfig(estimator="fit"))
     params = StyleFlowConfig(flow="random", variants=VariantsConfig(n_variants=2), generator=GENERATOR)
     out, _ = relight_styleflow_stage(
         store=store, filtered=filtered, projected=projected, attributes=conditions, params=params
