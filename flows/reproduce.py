@@ -96,7 +96,15 @@ def reproduce(
     config = ReportConfig(tags=tuple((r.name, r.tables) for r in rows), published=load_published(prof.published))
     evaluations = {name: refs.evaluated for name, refs in trained.items()}
     gan_inputs = gan.report_inputs() if gan else {}
-    made = run(report, config, evaluations=evaluations, dataset=data.dataset, index=data.index, **gan_inputs)
+    made = run(
+        report,
+        config,
+        evaluations=evaluations,
+        dataset=data.dataset,
+        index=data.index,
+        subsets=data.subsets,
+        **gan_inputs,
+    )
     publish_report_artifacts(made)
     return Reproduction(data=data, gan=gan, rows=trained, report=made)
 

@@ -161,8 +161,8 @@ def face_geometry(
         raise RelightError("degenerate landmarks: need 98 finite (x, y) points")
     box = _box(landmarks, image_shape[:2], config)
     try:
-        rotation, translation, K = solve_head_pose(landmarks=landmarks, width=image_shape[1], height=image_shape[0])
-    except (ValueError, cv2.error) as error:
+        rotation, translation, K = solve_head_pose(landmarks=landmarks)
+    except ValueError as error:
         raise RelightError(f"degenerate landmarks: no head pose ({error})") from None
     points, triangles, vertex_n = face_mesh()
     camera = (MODEL_TO_CAMERA @ rotation @ points.T).T + translation

@@ -1,8 +1,15 @@
 """Head pose (yaw, pitch, roll) from 98 WFLW landmarks against a mean 3D face.
 
-The study used POSIT; OpenCV's Python API no longer exposes POSIT, so the pose is solved with
-``cv2.solvePnP`` (SQPnP for a global initial solution, then Levenberg-Marquardt refinement), which solves
-the same perspective-n-point problem.
+The study's estimator: POSIT (``landmark_core.posit``) in the face's own frame. The principal point is put on
+the face (its nose tip) and the focal length is tied to the face's size, not to the photo's: a web photo's
+camera is unknown, and a face's pose is read from the relative positions of its landmarks. So the estimate of a
+face does not change with where it sits in the photo, with the photo's height, or with the face's size; it is
+the pose relative to the line of sight. The landmark set is a setting: all 98, or the rigid inner points (brows,
+nose, eye corners), leaving out the jaw contour and the mouth, which move with expression.
+
+``solve_head_pose`` (SQPnP, then Levenberg-Marquardt) fits the mean 3D face into the image itself, camera and
+all, minimising the reprojection error: the relighting backend renders that fit. It uses the same face-frame
+camera, so a small face in a tall photo is as well conditioned as a large one.
 
 Conventions (written once, used by the estimator and by the synthetic renderer):
 
@@ -20,14 +27,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 import cv2
 import numpy as np
 
+from landmark_core.posit import PoseError, posit
 from landmark_core.wflw import NUM_LANDMARKS
 
 MODEL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 FRONTAL_LIMIT_DEG = 12.5
+NOSE_TIP = 54  # the model's origin; the face frame's principal point
+RIGID_LANDMARKS: tuple[int, ...] = (*range(33, 51), *range(51, 60), 60, 64, 68, 72)  # brows, nose, eye corners
+LANDMARK_SETS: dict[str, tuple[int, ...]] = {"all": tuple(range(NUM_LANDMARKS)), "rigid": RIGID_LANDMARKS}
+FOCAL_FACE_RATIO = 4.0  # focal length in landmark-box diagonals: a face about five face widths from the camera
+LandmarkSet = Literal["all", "rigid"]
+
 
 
 @dataclass(frozen=True)
@@ -39,8 +54,9 @@ class HeadPose:
     roll: float
 
     def is_frontal(self, limit_deg: float = FRONTAL_LIMIT_DEG) -> bool:
-        """True when |yaw|, |pitch| and |roll| are all below ``limit_deg`` (the study's frontal subset)."""
-        return max(abs(self.yaw), abs(self.pitch), abs(self.roll)) < limit_deg
+        """True when |yaw|, |pitch| and |roll| are all below ``limit_deg`` (the study's frontal subset); an unknown
+        (NaN) angle is never frontal."""
+        return all(abs(angle) < limit_deg for angle in (self.yaw, self.pitch, self.roll))
 
 
 @lru_cache(maxsize=1)
@@ -82,18 +98,59 @@ def pose_from_rotation(rotation: np.ndarray) -> HeadPose:
 
 
 def camera_matrix(*, width: int, height: int, focal: float | None = None) -> np.ndarray:
-    """Pinhole intrinsics with the principal point at the image centre.
+    """Pinhole intrinsics with the principal point at the image centre (the synthetic twin's camera).
 
     Args:
         width, height: image size in pixels.
-        focal: focal length in pixels; default ``max(width, height)`` (a ~53 degree field of view, the usual
-            guess when the camera is unknown, as for WFLW's web photos).
+        focal: focal length in pixels; default ``max(width, height)``.
 
     Returns:
         (3, 3) float64 intrinsic matrix K.
     """
     f = float(max(width, height) if focal is None else focal)
     return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+
+
+def face_camera(*, landmarks: np.ndarray, focal_face_ratio: float = FOCAL_FACE_RATIO) -> np.ndarray:
+    """The face-frame camera of a face: principal point on its nose tip, focal length tied to its size.
+
+    Args:
+        landmarks: (98, 2) pixel xy, WFLW order.
+        focal_face_ratio: focal length in diagonals of the landmarks' bounding box.
+
+    Returns:
+        (3, 3) float64 intrinsic matrix K.
+
+    Raises:
+        PoseError: non-finite landmarks or a collapsed face (zero size).
+    """
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.shape != (NUM_LANDMARKS, 2) or not np.all(np.isfinite(points)):
+        raise PoseError(f"head pose needs {NUM_LANDMARKS} finite (x, y) landmarks")
+    size = float(np.hypot(*np.ptp(points, axis=0)))
+    if size <= 1e-6:
+        raise PoseError("head pose needs a face of non-zero size (the landmarks are collapsed)")
+    f = focal_face_ratio * size
+    cx, cy = points[NOSE_TIP]
+    return np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
+
+
+def line_of_sight_rotation(translation: np.ndarray) -> np.ndarray:
+    """The model-frame rotation that turns a face posed relative to the optical axis to the same pose relative to
+    the line of sight ``translation`` (camera frame): ``R_camera = line_of_sight_rotation(t) @ R_pose``.
+
+    Returns:
+        (3, 3) rotation; the identity for a face on the optical axis.
+    """
+    d = np.asarray(translation, dtype=np.float64) / np.linalg.norm(translation)
+    axis = np.cross([0.0, 0.0, 1.0], d)
+    sin, cos = np.linalg.norm(axis), d[2]
+    if sin < 1e-12:
+        return np.eye(3)
+    axis /= sin
+    skew = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    turn = np.eye(3) + sin * skew + (1 - cos) * skew @ skew  # camera frame: optical axis -> line of sight
+    return MODEL_TO_CAMERA @ turn @ MODEL_TO_CAMERA
 
 
 def project_points(*, points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, K: np.ndarray) -> np.ndarray:
@@ -114,42 +171,61 @@ def project_points(*, points: np.ndarray, rotation: np.ndarray, translation: np.
 
 
 def solve_head_pose(
-    *, landmarks: np.ndarray, width: int, height: int, model: np.ndarray | None = None, focal: float | None = None
+    *, landmarks: np.ndarray, model: np.ndarray | None = None, focal_face_ratio: float = FOCAL_FACE_RATIO
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fit the mean 3D face to 98 landmarks (SQPnP, then Levenberg-Marquardt).
+    """Fit the mean 3D face into the image through its face-frame camera (SQPnP, then Levenberg-Marquardt).
 
     Args:
         landmarks: (98, 2) pixel xy, WFLW order.
-        width, height: image size in pixels (sets the assumed camera).
         model: (98, 3) model points; default the shipped mean 3D face.
-        focal: focal length in pixels; default ``max(width, height)``.
+        focal_face_ratio: the face-frame camera's focal length in face sizes (``face_camera``).
 
     Returns:
         (rotation (3, 3) in the model frame, camera-frame translation (3,), intrinsics K (3, 3)); a model point
         ``p`` projects through ``project_points(points=p, rotation=..., translation=..., K=K)``.
 
     Raises:
-        ValueError: solvePnP found no pose.
+        PoseError: degenerate landmarks, or the solver found no pose or failed (the reason is kept).
     """
     model = mean_face_3d() if model is None else model
+    K = face_camera(landmarks=landmarks, focal_face_ratio=focal_face_ratio)
     image_points = np.ascontiguousarray(landmarks, dtype=np.float64).reshape(-1, 1, 2)
     object_points = np.ascontiguousarray(model, dtype=np.float64).reshape(-1, 1, 3)
-    K = camera_matrix(width=width, height=height, focal=focal)
-    ok, rvec, tvec = cv2.solvePnP(object_points, image_points, K, None, flags=cv2.SOLVEPNP_SQPNP)
-    if not ok:
-        raise ValueError("solvePnP found no pose for these landmarks")
-    rvec, tvec = cv2.solvePnPRefineLM(object_points, image_points, K, None, rvec, tvec)
+    try:
+        ok, rvec, tvec = cv2.solvePnP(object_points, image_points, K, None, flags=cv2.SOLVEPNP_SQPNP)
+        if not ok:
+            raise PoseError("solvePnP found no pose for these landmarks")
+        rvec, tvec = cv2.solvePnPRefineLM(object_points, image_points, K, None, rvec, tvec)
+    except cv2.error as error:
+        raise PoseError(f"solvePnP failed: {str(error).strip().splitlines()[-1]}") from None
     rotation_cv, _ = cv2.Rodrigues(rvec)
     return MODEL_TO_CAMERA @ rotation_cv, tvec.reshape(3), K
 
 
 def estimate_head_pose(
-    *, landmarks: np.ndarray, width: int, height: int, model: np.ndarray | None = None, focal: float | None = None
+    *,
+    landmarks: np.ndarray,
+    landmark_set: LandmarkSet = "rigid",
+    focal_face_ratio: float = FOCAL_FACE_RATIO,
+    model: np.ndarray | None = None,
 ) -> HeadPose:
-    """Estimate yaw/pitch/roll of a face from its 98 landmarks (see :func:`solve_head_pose`).
+    """Yaw/pitch/roll of a face from its landmarks: POSIT in the face's own frame (see the module docstring).
+
+    Args:
+        landmarks: (98, 2) pixel xy, WFLW order (points outside the photo are used as they are).
+        landmark_set: ``rigid`` (brows, nose, eye corners) or ``all`` 98 points.
+        focal_face_ratio: the face-frame camera's focal length in face sizes.
+        model: (98, 3) model points; default the shipped mean 3D face.
 
     Returns:
-        The head pose in degrees.
+        The head pose in degrees, relative to the line of sight.
+
+    Raises:
+        PoseError: degenerate landmarks or no pose (the reason says which).
     """
-    rotation, _, _ = solve_head_pose(landmarks=landmarks, width=width, height=height, model=model, focal=focal)
-    return pose_from_rotation(rotation)
+    model = mean_face_3d() if model is None else np.asarray(model, dtype=np.float64)
+    K = face_camera(landmarks=landmarks, focal_face_ratio=focal_face_ratio)
+    used = list(LANDMARK_SETS[landmark_set])
+    image = np.asarray(landmarks, dtype=np.float64)[used] - K[:2, 2]
+    rotation_cv, _ = posit(model=model[used], image=image, focal=K[0, 0], reference=used.index(NOSE_TIP))
+    return pose_from_rotation(MODEL_TO_CAMERA @ rotation_cv)

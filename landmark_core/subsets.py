@@ -1,33 +1,43 @@
 """The study's evaluation subsets: WFLW's six attribute subsets plus ``frontal`` and ``frontal_illumination``.
 
-``frontal`` holds the faces whose estimated head pose has |yaw|, |pitch| and |roll| all below 12.5 degrees;
-``frontal_illumination`` is frontal intersected with WFLW's illumination subset.
+``frontal`` holds the faces whose estimated head pose (POSIT in the face's own frame, ``landmark_core.headpose``)
+has |yaw|, |pitch| and |roll| all below 12.5 degrees; ``frontal_illumination`` is frontal intersected with
+WFLW's illumination subset. A face whose pose cannot be estimated, for any reason, gets NaN angles, is not
+frontal and says why in ``pose_status``: one face never stops the stage.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
+import numpy as np
 import pandas as pd
+from pydantic import Field
 
-from landmark_core.headpose import FRONTAL_LIMIT_DEG, estimate_head_pose
+from landmark_core.headpose import FOCAL_FACE_RATIO, FRONTAL_LIMIT_DEG, HeadPose, estimate_head_pose
 from landmark_core.wflw import TEST_SUBSET_FILES
 from landmark_core.wflw_index import landmarks_array
 
 SUBSETS: tuple[str, ...] = (*TEST_SUBSET_FILES, "frontal", "frontal_illumination")
+POSE_OK = "ok"
+STUDY_TEST_COUNTS = {"full": 2500, "frontal": 1042, "frontal_illumination": 323}  # the study's WFLW test split
 
 
 @dataclass(frozen=True)
 class SubsetConfig:
-    """Parameters of the subsets stage.
+    """Settings of the subsets stage.
 
     Attributes:
         frontal_limit_deg: a face is frontal when |yaw|, |pitch|, |roll| are all below this (study: 12.5).
-        focal: assumed focal length in pixels; None means max(image width, height).
+        landmark_set: the landmarks POSIT fits: ``rigid`` (brows, nose, eye corners; the jaw contour and the mouth
+            move with expression) or ``all`` 98.
+        focal_face_ratio: the face-frame camera's focal length in face sizes (landmark-box diagonals).
     """
 
-    frontal_limit_deg: float = FRONTAL_LIMIT_DEG
-    focal: float | None = None
+    frontal_limit_deg: Annotated[float, Field(gt=0, le=90)] = FRONTAL_LIMIT_DEG
+    landmark_set: Literal["all", "rigid"] = "rigid"
+    focal_face_ratio: Annotated[float, Field(gt=0)] = FOCAL_FACE_RATIO
 
 
 def compute_subsets(*, faces: pd.DataFrame, config: SubsetConfig = SubsetConfig()) -> pd.DataFrame:
@@ -38,24 +48,40 @@ def compute_subsets(*, faces: pd.DataFrame, config: SubsetConfig = SubsetConfig(
         config: frontal threshold and camera assumption.
 
     Returns:
-        One row per face: ``face_id``, ``split``, ``yaw``, ``pitch``, ``roll`` (degrees) and one boolean
-        ``in_<subset>`` column for every name in SUBSETS.
+        One row per face: ``face_id``, ``split``, ``yaw``, ``pitch``, ``roll`` (degrees, NaN when unknown),
+        ``pose_status`` (``ok`` or why there is no pose) and one boolean ``in_<subset>`` column for every name in
+        SUBSETS.
     """
-    points = landmarks_array(faces)
-    poses = [
-        estimate_head_pose(landmarks=p, width=int(w), height=int(h), focal=config.focal)
-        for p, w, h in zip(points, faces["image_width"], faces["image_height"], strict=True)
-    ]
+    points = landmarks_array(faces) if len(faces) else np.zeros((0, 98, 2))
+    estimates = [face_pose(landmarks=p, config=config) for p in points]
+    poses = [pose for pose, _ in estimates]
     out = faces[["face_id", "split"]].copy()
     out["yaw"] = [p.yaw for p in poses]
     out["pitch"] = [p.pitch for p in poses]
     out["roll"] = [p.roll for p in poses]
+    out["pose_status"] = [status for _, status in estimates]
     for name in TEST_SUBSET_FILES:
         out[f"in_{name}"] = faces[f"in_{name}"].astype(bool).to_numpy()
-    frontal = [p.is_frontal(config.frontal_limit_deg) for p in poses]
+    frontal = [p.is_frontal(config.frontal_limit_deg) for p in poses]  # NaN angles are never frontal
     out["in_frontal"] = pd.Series(frontal, index=out.index, dtype=bool) & out["in_full"]
     out["in_frontal_illumination"] = out["in_frontal"] & out["in_illumination"]
     return out.reset_index(drop=True)
+
+
+def face_pose(*, landmarks: np.ndarray, config: SubsetConfig) -> tuple[HeadPose, str]:
+    """One face's head pose and ``ok``; or NaN angles and the reason, whatever failed (one line).
+
+    Shapes:
+        landmarks (98, 2) pixel xy.
+    """
+    try:
+        pose = estimate_head_pose(
+            landmarks=landmarks, landmark_set=config.landmark_set, focal_face_ratio=config.focal_face_ratio
+        )
+    except Exception as error:  # any failure of one face's pose costs that face only
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+        return HeadPose(np.nan, np.nan, np.nan), f"{type(error).__name__}: {reason}".rstrip(": ")
+    return pose, POSE_OK
 
 
 def subset_table(subsets: pd.DataFrame) -> pd.DataFrame:

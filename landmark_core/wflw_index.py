@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
+from landmark_core.image_size import ImageSizeError, image_size
 from landmark_core.wflw import (
     ATTRIBUTES,
     IMAGES_DIR,
@@ -86,7 +86,7 @@ def _face_id(split: str, image: str, face: WflwFace) -> str:
 
 
 class _ImageSizes:
-    """Reads each image once; remembers its (width, height) or why it cannot be used."""
+    """Reads each image's header once; remembers its (width, height) or why it cannot be used."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -100,11 +100,10 @@ class _ImageSizes:
             elif not path.is_file():
                 self.cache[image] = f"missing image: {IMAGES_DIR}/{image}"
             else:
-                pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-                if pixels is None or pixels.size == 0:
-                    self.cache[image] = f"unreadable image: {IMAGES_DIR}/{image}"
-                else:
-                    self.cache[image] = (int(pixels.shape[1]), int(pixels.shape[0]))
+                try:
+                    self.cache[image] = image_size(path)
+                except (ImageSizeError, OSError) as error:
+                    self.cache[image] = f"unreadable image: {IMAGES_DIR}/{image} ({error})"
         return self.cache[image]
 
 

@@ -54,7 +54,7 @@ def _provider_rows(config: AttributesConfig) -> pd.DataFrame | None:
 
 
 def _face_attributes(face_id: str, source: pd.Series, lm: np.ndarray, table: pd.DataFrame | None) -> dict[str, float]:
-    pose = estimate_head_pose(landmarks=lm, width=int(source["image_width"]), height=int(source["image_height"]))
+    pose = estimate_head_pose(landmarks=lm)
     if table is None:
         return stats_attributes(yaw=pose.yaw, pitch=pose.pitch)
     if face_id not in table.index:

@@ -18,6 +18,7 @@ import pandas as pd
 from landmark_core.dataset import face_records, read_image
 from landmark_core.evaluate import metric_table
 from landmark_core.figures import ced_figure, prediction_grid
+from landmark_core.markdown import markdown_table
 from landmark_core.report import study_tables, tables_markdown
 from landmark_core.subsets import SUBSETS
 from tasks.dataset_tree import dataset_root
@@ -38,6 +39,18 @@ class ReportConfig:
     hardest_faces: int = HARDEST_FACES
 
 
+def subset_counts_markdown(subsets: StageOutput) -> str:
+    """Markdown: faces per split in full, frontal and frontal illumination, the study's test counts beside."""
+    counts = subsets.metadata()["info"]["counts"]
+    study = counts.pop("study_test")
+    table = pd.DataFrame(counts).rename(columns=lambda split: f"ours ({split})")
+    table["study (test)"] = pd.Series(study)
+    rows = markdown_table(table.astype("Int64"), header=["subset", *table.columns])
+    no_pose = subsets.metadata()["info"].get("no_pose", 0)
+    note = f"{no_pose} face(s) without a pose (NaN angles, not frontal; listed in the subsets quarantine).\n"
+    return "\n## Faces per subset\n\n" + "\n".join(rows) + "\n\n" + note
+
+
 @stage(version=3)
 def report(
     *,
@@ -46,6 +59,7 @@ def report(
     evaluations: Mapping[str, StageOutput],
     dataset: StageOutput | None = None,
     index: StageOutput | None = None,
+    subsets: StageOutput | None = None,
     aligned: StageOutput | None = None,
     filtered: StageOutput | None = None,
     segmenter: StageOutput | None = None,
@@ -73,6 +87,8 @@ def report(
         long.append(stacked.rename(columns={"level_1": "column"}).assign(table=table_id))
     figures = _figures(work / "figures", evaluations, config, dataset, index)
     markdown = tables_markdown(tables)
+    if subsets is not None:
+        markdown += subset_counts_markdown(subsets)
     if aligned is not None and filtered is not None and segmenter is not None and masks is not None:
         gan = GanOutputs(
             aligned=aligned,

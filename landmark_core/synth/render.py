@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from landmark_core.headpose import MODEL_TO_CAMERA, camera_matrix, project_points, rotation_from_pose
+from landmark_core.headpose import (
+    MODEL_TO_CAMERA,
+    camera_matrix,
+    line_of_sight_rotation,
+    project_points,
+    rotation_from_pose,
+)
 from landmark_core.synth.face import (
     BROW_LEFT,
     BROW_RIGHT,
@@ -68,7 +74,7 @@ class FaceSpec:
 
     Attributes:
         shape: (98, 3) model-space landmarks (identity and expression applied).
-        yaw, pitch, roll: head pose in degrees (``landmark_core.headpose`` conventions).
+        yaw, pitch, roll: head pose in degrees relative to the line of sight (``landmark_core.headpose``).
         center: pixel xy where the nose tip lands.
         face_width: frontal face width in pixels (sets the camera distance).
         mouth_open: the expression's jaw drop in [0, 1] (shows teeth and mouth interior).
@@ -115,7 +121,8 @@ def _camera(spec: FaceSpec, width: int, height: int, focal: float) -> _Camera:
     distance = focal * FACE_WIDTH_UNITS / spec.face_width
     u, v = spec.center
     t = np.array([(u - K[0, 2]) * distance / focal, (v - K[1, 2]) * distance / focal, distance])
-    return _Camera(K=K, R=rotation_from_pose(yaw=spec.yaw, pitch=spec.pitch, roll=spec.roll), t=t)
+    pose = rotation_from_pose(yaw=spec.yaw, pitch=spec.pitch, roll=spec.roll)
+    return _Camera(K=K, R=line_of_sight_rotation(t) @ pose, t=t)  # the pose is relative to the line of sight
 
 
 def _ray_cast(cam: _Camera, ellipsoid: Ellipsoid, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,3 +33,46 @@ def test_table_counts_each_subset_per_split(synth_root):
     np.testing.assert_array_equal(
         table["test"].to_numpy(), [int(subsets.loc[subsets["split"] == "test", f"in_{s}"].sum()) for s in SUBSETS]
     )
+
+
+def test_the_twin_s_known_poses_are_recovered_within_3_degrees_median(synth_root):
+    import pandas as pd
+
+    from landmark_core.synth.dataset import SYNTH_DIR
+
+    faces = index_wflw(root=synth_root).faces
+    estimated = compute_subsets(faces=faces).set_index(["split", faces["line"].to_numpy()])
+    for split in ("train", "test"):
+        truth = pd.read_parquet(synth_root / SYNTH_DIR / f"truth_{split}.parquet").set_index("line")
+        mine = estimated.loc[split]
+        errors = (mine[["yaw", "pitch", "roll"]] - truth.loc[mine.index, ["yaw", "pitch", "roll"]]).abs()
+        assert (errors.median() <= 3.0).all(), errors.median()
+
+
+def test_a_face_without_a_pose_costs_its_row_only(synth_root, monkeypatch):
+    import landmark_core.subsets as subsets_module
+
+    faces = index_wflw(root=synth_root).faces
+    collapsed = faces.copy()
+    collapsed.at[collapsed.index[0], "landmarks"] = [7.0] * 196
+    out = compute_subsets(faces=collapsed)
+    first = out.iloc[0]
+    assert np.isnan(first[["yaw", "pitch", "roll"]].to_numpy(float)).all() and not first["in_frontal"]
+    assert first["pose_status"].startswith("PoseError:") and "collapsed" in first["pose_status"]
+    assert (out["pose_status"].iloc[1:] == "ok").all() and len(out) == len(faces)
+
+    def solver_bug(**kwargs):
+        raise RuntimeError("the solver fell over\nwith a second line")
+
+    monkeypatch.setattr(subsets_module, "estimate_head_pose", solver_bug)  # any error type, not only PoseError
+    broken = compute_subsets(faces=faces.head(3))
+    assert broken["pose_status"].tolist() == ["RuntimeError: with a second line"] * 3
+    assert not broken["in_frontal"].any()
+
+
+def test_the_landmark_set_is_a_setting(synth_root):
+    faces = index_wflw(root=synth_root).faces.head(10)
+    rigid = compute_subsets(faces=faces, config=SubsetConfig(landmark_set="rigid"))
+    every = compute_subsets(faces=faces, config=SubsetConfig(landmark_set="all"))
+    assert not np.allclose(rigid["pitch"], every["pitch"])  # different points, different fits
+    assert (rigid[["yaw", "pitch", "roll"]] - every[["yaw", "pitch", "roll"]]).abs().median().max() < 5

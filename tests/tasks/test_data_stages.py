@@ -109,3 +109,19 @@ def test_download_stage_refuses_unpinned_archives_and_publishes_nothing(wflw_mir
         )
     published = tmp_path / "store" / download_wflw.name
     assert not published.exists() or not any(published.iterdir())
+
+
+def test_subsets_quarantine_a_face_without_a_pose_and_count_the_frontal_faces(tmp_path, publish_twin):
+    from tests.tasks.toy_stages import CollapseConfig, collapsed_index
+
+    twin = publish_twin(Store(tmp_path), SynthConfig(train=4, test=4, seed=1))
+    bad_index, _ = collapsed_index.run(store=twin.store, config=CollapseConfig(face=0), index=twin.index)
+    out, _ = subsets.run(store=twin.store, config=SubsetConfig(), index=bad_index)
+    table, quarantine = out.manifest(), out.quarantine()
+    broken = bad_index.manifest().query("split == 'train'")["face_id"].iloc[0]
+    assert quarantine["face_id"].tolist() == [broken] and "collapsed" in quarantine["reason"][0]
+    assert len(table) == len(bad_index.manifest())  # the face keeps its row, without a pose
+    counts = out.metadata()["info"]["counts"]
+    assert counts["study_test"] == {"full": 2500, "frontal": 1042, "frontal_illumination": 323}
+    assert counts["test"]["full"] == int((table["split"] == "test").sum())
+    assert counts["test"]["frontal"] == int(table.query("split == 'test'")["in_frontal"].sum())
