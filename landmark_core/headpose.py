@@ -44,7 +44,6 @@ FOCAL_FACE_RATIO = 4.0  # focal length in landmark-box diagonals: a face about f
 LandmarkSet = Literal["all", "rigid"]
 
 
-
 @dataclass(frozen=True)
 class HeadPose:
     """Yaw, pitch and roll in degrees (conventions in the module docstring)."""

@@ -73,7 +73,9 @@ def test_a_face_gets_the_same_pose_in_the_centre_and_in_a_corner_of_a_tall_photo
     corner = estimate_head_pose(landmarks=_face(angles, face_px=150, at=(40, 9080)))  # partly outside the photo
     short = estimate_head_pose(landmarks=_face(angles, face_px=150, at=(512, 137)))  # of a 1024x275 photo
     for other in (corner, short):
-        np.testing.assert_allclose((other.yaw, other.pitch, other.roll), (centre.yaw, centre.pitch, centre.roll), atol=1)
+        np.testing.assert_allclose(
+            (other.yaw, other.pitch, other.roll), (centre.yaw, centre.pitch, centre.roll), atol=1
+        )
 
 
 def test_the_pose_does_not_change_with_the_size_of_the_face():
