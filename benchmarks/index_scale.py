@@ -42,14 +42,14 @@ def photo_height(rng: np.random.Generator) -> int:
 
 def face_landmarks(rng: np.random.Generator, height: int) -> np.ndarray:
     """98 landmarks of a randomly posed face 70-500 px wide somewhere in a 1024 x ``height`` photo."""
-    face_px = float(np.exp(rng.uniform(np.log(70), np.log(500))))
+    face_px = min(float(np.exp(rng.uniform(np.log(70), np.log(500)))), 0.7 * height)
     angles = rng.normal(0, [20, 10, 10])
     distance = WIDTH * 1.42 / face_px
     rotation = rotation_from_pose(yaw=angles[0], pitch=angles[1], roll=angles[2])
     K = camera_matrix(width=0, height=0, focal=WIDTH)
     points = project_points(points=mean_face_3d(), rotation=rotation, translation=np.array([0, 0, distance]), K=K)
-    margin = 0.1 * face_px if rng.random() < 0.05 else -0.6 * face_px  # some faces stick out of the photo
-    at = rng.uniform([-margin, -margin], [WIDTH + margin, height + margin])
+    inset = -0.1 * face_px if rng.random() < 0.05 else 0.6 * face_px  # some faces stick out of the photo
+    at = rng.uniform([inset, inset], [WIDTH - inset, max(height - inset, inset)])
     return points - points[54] + at
 
 

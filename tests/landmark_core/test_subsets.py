@@ -62,3 +62,17 @@ def test_the_landmark_set_is_a_setting(synth_root):
     every = compute_subsets(faces=faces, config=SubsetConfig(landmark_set="all"))
     assert not np.allclose(rigid["pitch"], every["pitch"])  # different points, different fits
     assert (rigid[["yaw", "pitch", "roll"]] - every[["yaw", "pitch", "roll"]]).abs().median().max() < 5
+
+
+def test_landmarks_outside_the_photo_are_kept_and_posed(synth_root):
+    faces = index_wflw(root=synth_root).faces.head(2).copy()
+    inside = compute_subsets(faces=faces)
+    points = np.asarray(faces.at[faces.index[0], "landmarks"]).reshape(98, 2)
+    faces.at[faces.index[0], "landmarks"] = (points - points.min(axis=0) - [40.0, 30.0]).ravel().tolist()
+    outside = compute_subsets(faces=faces)  # the face now sticks out of the photo's top-left corner
+    assert (outside["pose_status"] == "ok").all()
+    np.testing.assert_allclose(
+        outside.loc[0, ["yaw", "pitch", "roll"]].to_numpy(float),
+        inside.loc[0, ["yaw", "pitch", "roll"]].to_numpy(float),
+        atol=1e-6,
+    )
