@@ -83,7 +83,7 @@ def data_index(
 ) -> None:
     """Index a WFLW root: faces.parquet (one row per face) and quarantine.parquet (rejected lines)."""
     from landmark_core.atomic import atomic_write
-    from landmark_core.subsets import SubsetConfig, compute_subsets, subset_table
+    from landmark_core.subsets import STUDY_TEST_COUNTS, SubsetConfig, compute_subsets, subset_table
     from landmark_core.wflw_index import index_wflw
 
     if not root.is_dir():
@@ -103,7 +103,15 @@ def data_index(
     for reason, n in result.quarantine["reason"].str.split(":").str[0].value_counts().items():
         console.print(f"  quarantined: {n} x {reason}")
     if pose:
-        _print_table(subset_table(faces), "faces per subset", "subset")
+        table = subset_table(faces)
+        table["study (test)"] = [STUDY_TEST_COUNTS.get(name, "") for name in table.index]
+        _print_table(table, "faces per subset", "subset")
+        no_pose = faces[faces["pose_status"] != "ok"]
+        if len(no_pose):
+            console.print(
+                f"  {len(no_pose)} face(s) without a head pose (NaN angles, not frontal), e.g. "
+                f"{no_pose['face_id'].iloc[0]}: {no_pose['pose_status'].iloc[0]}"
+            )
 
 
 def _print_table(table, title: str, index_name: str) -> None:
