@@ -20,7 +20,7 @@ from landmark_core.evaluate import metric_table
 from landmark_core.figures import ced_figure, prediction_grid
 from landmark_core.markdown import markdown_table
 from landmark_core.report import study_tables, tables_markdown
-from landmark_core.subsets import SUBSETS
+from landmark_core.subsets import STUDY_TEST_COUNTS, SUBSETS
 from tasks.dataset_tree import dataset_root
 from tasks.report_gan import GanOutputs, gan_figures, gan_summary
 from tasks.stage import StageContext, stage
@@ -43,7 +43,9 @@ def subset_counts_markdown(subsets: StageOutput) -> str:
     """Markdown: faces per split in full, frontal and frontal illumination, the study's test counts beside."""
     counts = subsets.metadata()["info"]["counts"]
     study = counts.pop("study_test")
-    table = pd.DataFrame(counts).rename(columns=lambda split: f"ours ({split})")
+    splits = [s for s in ("test", "train") if s in counts]
+    table = pd.DataFrame(counts).reindex(index=list(STUDY_TEST_COUNTS), columns=splits)
+    table = table.rename(columns=lambda split: f"ours ({split})")
     table["study (test)"] = pd.Series(study)
     rows = markdown_table(table.astype("Int64"), header=["subset", *table.columns])
     no_pose = subsets.metadata()["info"].get("no_pose", 0)

@@ -95,6 +95,8 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(prefect_harness, tm
     assert list(pd.read_csv(folder / "tables" / "table_4.5.csv", index_col="row").index) == ["elt"]
     markdown = (folder / "report.md").read_text()
     assert markdown.count("## Table") == 9 and (folder / "report.html").is_file()
+    test_faces = int((result.data.subsets.output().manifest()["split"] == "test").sum())
+    assert f"| full | {test_faces} |" in markdown and "| frontal_illumination |" in markdown and "| 1042 |" in markdown
     for figure in ("ced", "hardest"):  # the CED of every row and Fig. 4.1's grid of the hardest faces
         png = folder / "figures" / f"{figure}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
