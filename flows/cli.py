@@ -397,7 +397,7 @@ def review_apply(
     decisions: Path = typer.Option(..., help="CSV with face_id, decision (accept/reject)[, reason, reviewer]."),
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store holding the projections."),
     reviewer: str = typer.Option("", help="Reviewer name for rows without one."),
-    resume: bool = typer.Option(True, help="Resume paused reproduce runs afterwards."),
+    resume: bool = typer.Option(True, help="Resume the runs paused at a review of this store afterwards."),
 ) -> None:
     """Write decisions from a file (no browser) and resume paused runs."""
     import asyncio
@@ -418,7 +418,8 @@ def review_apply(
     left = len(known - set(read_decisions(target)["face_id"]))
     console.print(f"{written} decision(s) written; {left} face(s) still pending")
     if resume and written:
-        console.print(f"resumed flow runs: {asyncio.run(resume_paused_runs(reviewer or 'file')) or 'none paused'}")
+        resumed = asyncio.run(resume_paused_runs(reviewer or "file", store))
+        console.print(f"resumed flow runs: {resumed or 'none paused on this store'}")
 
 
 def input_errors() -> tuple[type[BaseException], ...]:

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import cv2
+import fsspec
 import numpy as np
 import pandas as pd
 from starlette.applications import Starlette
@@ -71,8 +72,16 @@ def _original_crop(photo: str, box: tuple[float, float, float, float]) -> np.nda
     return image[max(0, int(y0 - m)) : int(y1 + m), max(0, int(x0 - m)) : int(x1 + m)]
 
 
-async def resume_paused_runs(reviewer: str) -> list[str]:
-    """Resume every paused ``reproduce`` flow run (its gate re-reads the decisions from the store)."""
+def store_identity(url: str) -> tuple[str, str]:
+    """(filesystem protocol, absolute root) of a store URL: two spellings of one store compare equal."""
+    fs, root = fsspec.core.url_to_fs(str(url))
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return protocol, root.rstrip("/")
+
+
+async def resume_paused_runs(reviewer: str, store: str) -> list[str]:
+    """Resume the paused flow runs whose review gate waits on ``store`` (their ``store`` parameter is it); each
+    gate re-reads the decisions from the store. Runs gated on other stores stay paused."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
     from prefect.client.schemas.objects import StateType
@@ -81,9 +90,10 @@ async def resume_paused_runs(reviewer: str) -> list[str]:
     flow_filter = FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED])))
     async with get_client() as client:
         runs = await client.read_flow_runs(flow_run_filter=flow_filter)
-    resumed = []
+    resumed, ours = [], store_identity(store)
     for run in runs:
-        if run.state and run.state.state_details.run_input_keyset:
+        gated_here = "store" in run.parameters and store_identity(run.parameters["store"]) == ours
+        if gated_here and run.state and run.state.state_details.run_input_keyset:
             await resume_flow_run(run.id, run_input={"reviewer": reviewer, "decisions": []})
             resumed.append(str(run.id))
     return resumed
@@ -172,7 +182,7 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
             written = await asyncio.to_thread(append_decisions, target, rows)
         except DecisionError as error:
             return JSONResponse({"error": str(error)}, status_code=400)
-        resumed = await resume_paused_runs(reviewer) if resume and written else []
+        resumed = await resume_paused_runs(reviewer, store) if resume and written else []
         return JSONResponse({"written": written, "resumed": resumed, "pending": len(waiting) - written})
 
     return Starlette(

@@ -70,3 +70,31 @@ def test_auto_policy_never_pauses(prefect_harness, tmp_path):
     statuses = out.output().manifest()["status"].tolist()
     assert statuses == ["accepted", "rejected", "rejected", "discarded"]
     assert set(read_decisions(store)["policy"]) == {"auto"}
+
+
+def test_the_page_resumes_only_the_runs_gated_on_its_own_store(prefect_harness, wait_until, tmp_path):
+    from starlette.testclient import TestClient
+
+    from flows.review_app import create_app
+    from tests.flows.gate import gate_runs
+    from tests.flows.review_chain import review_store
+
+    config = ReviewGateConfig(policy="human", timeout_s=300)
+    (store_a, projected_a), (store_b, projected_b) = (review_store(tmp_path / n, n=2) for n in ("a", "b"))
+    results_a, results_b = [], []
+    thread_a = gate_in_thread(store_a.url, projected_a, config, results_a)
+    thread_b = gate_in_thread(store_b.url, projected_b, config, results_b)
+    paused = wait_until(lambda: len([r for r in gate_runs() if r.state.is_paused()]) == 2 and gate_runs())
+    run_of = {r.parameters["store"]: r.id for r in paused if r.state.is_paused()}
+    body = {"reviewer": "ann", "decisions": [{"face_id": f"p{i}.png#0", "decision": "accept"} for i in range(2)]}
+
+    answer = TestClient(create_app(store=store_a.url)).post("/api/decisions", json=body).json()
+    assert answer["resumed"] == [str(run_of[store_a.url])]  # not the run gated on the other store
+    thread_a.join(timeout=120)
+    assert results_a and state_of(run_of[store_a.url]).is_completed()
+    assert state_of(run_of[store_b.url]).is_paused() and not results_b
+
+    answer = TestClient(create_app(store=store_b.url)).post("/api/decisions", json=body).json()
+    assert answer["resumed"] == [str(run_of[store_b.url])]
+    thread_b.join(timeout=120)
+    assert results_b and state_of(run_of[store_b.url]).is_completed()
