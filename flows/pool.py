@@ -1,8 +1,10 @@
 """Training rows on the GPU work pool: each unfinished row becomes a flow run of the ``train-experiment``
-deployment, started at once and awaited; rows whose training and evaluation are complete are not sent."""
+deployment, started at once and awaited; rows whose training and evaluation are complete are not sent. A run
+that no worker takes within the profile's ``pool_wait_s`` is cancelled and fails naming the pool."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from prefect import task
@@ -19,6 +21,7 @@ from tasks.prefect_stage import StageRef, StageRunner
 from tasks.train_landmarks import train_landmarks
 
 DEPLOYMENT = "train-experiment/train-experiment"
+POLL_S = 2.0
 
 
 def row_complete(run: StageRunner, *, config: TrainConfig, data: DataRefs, augmented: StageRef | None) -> bool:
@@ -37,14 +40,36 @@ def row_complete(run: StageRunner, *, config: TrainConfig, data: DataRefs, augme
     )
 
 
+class NoWorkerError(RuntimeError):
+    """No worker of the pool took a flow run within the wait (the message names the pool and the fix)."""
+
+
 @task(name="run-train-experiment")
-def launch_row(deployment: str, row: str, parameters: dict) -> str:
-    """Run one row as a flow run of the ``train-experiment`` deployment and wait for it; returns its id."""
-    run = run_deployment(
-        name=deployment, parameters=parameters, flow_run_name=f"train-{row}", timeout=None, poll_interval=2
-    )
-    if run.state is None or not run.state.is_completed():
-        raise RuntimeError(f"row {row}: flow run {run.name} ({run.id}) ended {run.state.name if run.state else None}")
+def launch_row(deployment: str, row: str, parameters: dict, worker_wait_s: float = 600.0) -> str:
+    """Run one row as a flow run of the ``train-experiment`` deployment and wait for it; returns its id.
+
+    A run that no worker takes within ``worker_wait_s`` is cancelled and the row fails with ``NoWorkerError``
+    naming the pool and the command that starts a worker, instead of waiting forever.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelled
+
+    started = time.monotonic()
+    run = run_deployment(name=deployment, parameters=parameters, flow_run_name=f"train-{row}", timeout=0)
+    with get_client(sync_client=True) as client:
+        while not (run.state and run.state.is_final()):
+            waiting = run.state is None or run.state.is_scheduled() or run.state.is_pending()
+            if waiting and time.monotonic() - started > worker_wait_s:
+                pool = client.read_deployment_by_name(deployment).work_pool_name
+                client.set_flow_run_state(run.id, Cancelled(message="no worker took the run"), force=True)
+                raise NoWorkerError(
+                    f"row {row}: no worker of pool {pool!r} took flow run {run.name} in {worker_wait_s:.0f} s; "
+                    f"start one with `prefect worker start --pool {pool}` (or run with --local)"
+                )
+            time.sleep(POLL_S)
+            run = client.read_flow_run(run.id)
+    if not run.state.is_completed():
+        raise RuntimeError(f"row {row}: flow run {run.name} ({run.id}) ended {run.state.name}")
     return str(run.id)
 
 
@@ -88,7 +113,7 @@ def launch_rows(
         check_deployment(deployment)
     futures = [
         launch_row.with_options(task_run_name=f"launch-{item.row.name}").submit(
-            deployment=deployment, row=item.row.name, parameters=item.parameters
+            deployment=deployment, row=item.row.name, parameters=item.parameters, worker_wait_s=prof.pool_wait_s
         )
         for item in launches
     ]

@@ -28,7 +28,7 @@ from tasks.segment import SegmentConfig
 from tasks.segment_train import SegmentTrainConfig
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-PROFILE_KEYS = {"matrix", "published", "device", "data", "synth", "subsets", "train", "gan"}
+PROFILE_KEYS = {"matrix", "published", "device", "pool_wait_s", "data", "synth", "subsets", "train", "gan"}
 RELIGHT_BACKENDS = ("", "physical", "styleflow")
 
 
@@ -77,6 +77,7 @@ class Profile:
         matrix: the experiment matrix file.
         published: the study's published values.
         device: ``auto``, ``cpu``, ``cuda[:n]``.
+        pool_wait_s: with ``--pool``, how long a row's flow run may wait for a worker before the run fails.
         gan: the GAN branch; None leaves it out.
     """
 
@@ -87,6 +88,7 @@ class Profile:
     matrix: Path = MATRIX_DIR / "study.toml"
     published: Path = MATRIX_DIR / "published.toml"
     device: str = "auto"
+    pool_wait_s: float = 600.0
     gan: GanConfig | None = None
 
 
@@ -141,8 +143,15 @@ def load_profile(path: Path) -> Profile:
         matrix=matrix,
         published=published,
         device=str(device),
+        pool_wait_s=_pool_wait(data.get("pool_wait_s", 600.0), where=where),
         gan=from_dict(GanConfig, data["gan"], where=where, key="gan") if "gan" in data else None,
     )
+
+
+def _pool_wait(value: object, *, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{where}: pool_wait_s = {value!r}: expected a positive number of seconds")
+    return float(value)
 
 
 def _data_source(section: dict[str, Any], *, where: str) -> WflwSourceConfig | None:

@@ -1,0 +1,40 @@
+"""Rows on the GPU pool against a real `prefect server`: a run that no worker takes fails, naming the pool and
+the command that starts a worker, instead of waiting forever."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.pool import NoWorkerError
+from flows.reproduce import reproduce
+from tests.flows.server import prefect_cli
+from tests.flows.tiny_profile import write_profile
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+
+def test_a_row_sent_to_a_pool_without_a_worker_fails_naming_the_pool(infra, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    base, env, _ = infra
+    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process")
+    prefect_cli(env, "--no-prompt", "deploy", "--name", "train-experiment")  # as prefect.yaml declares it
+    profile = write_profile(tmp_path, 0.25)
+    profile.write_text("pool_wait_s = 3\n" + profile.read_text())
+    settings = {
+        PREFECT_API_URL: env["PREFECT_API_URL"],
+        PREFECT_HOME: str(tmp_path / "home"),
+        PREFECT_LOCAL_STORAGE_PATH: str(tmp_path / "home" / "storage"),
+    }
+    with temporary_settings(updates=settings):
+        with pytest.raises(NoWorkerError, match=r"no worker of pool 'gpu-pool' took flow run .* in 3 s; start one"):
+            reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt"], local=False)
+        with get_client(sync_client=True) as client:
+            rows = [r for r in client.read_flow_runs() if r.name == "train-elt"]
+        APILogWorker.drain_all(timeout=10)  # send this run's last logs while the server is still up
+        EventsWorker.drain_all(timeout=10)
+    assert len(rows) == 1 and rows[0].state.name == "Cancelled"  # nothing left waiting in the queue
+    assert not (tmp_path / "store" / "train_landmarks").exists()
