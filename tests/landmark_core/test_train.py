@@ -164,3 +164,17 @@ def load_checkpoint_after(config: TrainConfig, records, out: Path, epochs: int):
         return build_model(config.model, seed=config.seed, device=CPU), config, None
     train(config=config, train_records=records, val_records=records[:4], out=out, device=CPU, stop_after=epochs)
     return load_checkpoint(out / LAST)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("code ran while loading a checkpoint",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    import pickle
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "config": {}, "payload": _RunsCode()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint(path)
