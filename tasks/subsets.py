@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from landmark_core.subsets import POSE_OK, STUDY_TEST_COUNTS, SubsetConfig, compute_subsets
+from landmark_core.subsets import POSE_OK, STUDY_TEST_COUNTS, SubsetConfig, compute_subsets, subset_table
 from tasks.stage import StageContext, stage
 from tasks.store import StageOutput, StageResult
 
@@ -18,10 +18,8 @@ COUNTED = ("full", "frontal", "frontal_illumination")
 
 def frontal_counts(table: pd.DataFrame) -> dict[str, dict[str, int]]:
     """Faces per split in full, frontal and frontal_illumination, and the study's test-split counts."""
-    counts = {
-        split: {name: int(group[f"in_{name}"].sum()) for name in COUNTED}
-        for split, group in table.groupby("split", sort=True)
-    }
+    per_split = subset_table(table).loc[list(COUNTED)]
+    counts = {split: {name: int(n) for name, n in per_split[split].items()} for split in per_split.columns}
     return counts | {"study_test": dict(STUDY_TEST_COUNTS)}
 
 
