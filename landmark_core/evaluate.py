@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ def evaluate_faces(
     device: torch.device,
     batch_size: int = 32,
     workers: int = 0,
+    on_progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
     """Predict every face and measure it.
 
@@ -36,13 +38,20 @@ def evaluate_faces(
         subsets: ``face_id`` plus boolean ``in_<subset>`` columns (``landmark_core.subsets.compute_subsets``).
         augment: gives the crop (size, factor) used in training.
         device: where to run.
+        on_progress: called with the fraction of faces predicted after each batch.
 
     Returns:
         One row per face: ``face_id``, ``nme`` (inter-ocular), ``nme_inter_pupil`` (fractions), ``pred``
         (196 floats, original pixels) and the subsets' ``in_*`` columns.
     """
     pred = predict_landmarks(
-        model=model, records=records, augment=augment, device=device, batch_size=batch_size, workers=workers
+        model=model,
+        records=records,
+        augment=augment,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        on_progress=on_progress,
     )
     truth = np.stack([r.landmarks for r in records])
     out = pd.DataFrame(

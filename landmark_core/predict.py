@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -26,8 +28,11 @@ def predict_landmarks(
     device: torch.device,
     batch_size: int = 32,
     workers: int = 0,
+    on_progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Landmarks of every face in original-image pixels (top-1 decoding of the last stage).
+
+    ``on_progress`` is called with the fraction of faces done after each batch.
 
     Returns:
         (N, 98, 2) float64 pixel xy, in the order of ``records``.
@@ -44,4 +49,6 @@ def predict_landmarks(
         crop_points = decode_argmax(stages[-1].float()).cpu().double().numpy()  # (B, K, 2)
         inverse = np.linalg.inv(batch["matrix"][:, 0].numpy())  # (B, 3, 3) crop -> original
         out.append(crop_points @ inverse[:, :2, :2].transpose(0, 2, 1) + inverse[:, None, :2, 2])
+        if on_progress is not None:
+            on_progress(sum(len(o) for o in out) / len(records))
     return np.concatenate(out)

@@ -9,8 +9,10 @@ e) and augments item i from (seed, e, i); the only draws from torch's global gen
 drops, and its state is saved in every checkpoint. So resuming from ``last.pt`` continues exactly as an
 uninterrupted run would on CPU. On CUDA the loop uses bf16 autocast and channels_last.
 
-Files written to ``out``: ``config.json``, ``history.jsonl`` (one line per epoch), ``last.pt``, ``best.pt``.
-Each checkpoint is written to a temporary name and renamed, so a crash never leaves a torn file.
+Files written to ``out``: ``config.json``, ``history.jsonl`` (one line per epoch), ``last.pt``, ``best.pt`` and
+``timing.jsonl`` (seconds and images/s per epoch). Timings are machine facts, kept apart from the other files,
+so a run and a resumed run leave byte-identical checkpoints and history. Each file is written to a temporary
+name and renamed, so a crash never leaves a torn file.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +43,8 @@ from landmark_core.train_config import ModelConfig, TrainConfig
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.jsonl"
+TIMING_FILE = "timing.jsonl"
+TIMING_FIELDS = ("seconds", "images_per_second")  # machine facts, never in a checkpoint
 LAST = "last.pt"
 BEST = "best.pt"
 
@@ -182,6 +188,7 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     schedule = PlateauSchedule(lr=config.lr, factor=config.lr_factor, patience=config.patience, min_lr=config.min_lr)
     history, start = _maybe_resume(out / LAST, resume, config, model, optimizer, schedule, device)
+    timing = _read_timing(out / TIMING_FILE, epochs=start) if start else []
     atomic_write_text(out / CONFIG_FILE, json.dumps(to_dict(config), indent=2))
     dataset = ViewDataset(
         records=train_records,
@@ -194,12 +201,36 @@ def train(
     epoch, done = start, 0
     while not stop and epoch < config.max_epochs and (stop_after is None or done < stop_after):
         record, stop = _run_epoch(epoch, model, optimizer, schedule, dataset, val_records, config, device, on_batch)
-        history.append({**record.__dict__, "stopped": stop})
+        fields = record.__dict__
+        history.append({**{k: v for k, v in fields.items() if k not in TIMING_FIELDS}, "stopped": stop})
+        timing.append({k: fields[k] for k in TIMING_FIELDS})
         _write_epoch(out, record, history, model, optimizer, schedule, config)
+        atomic_write_text(out / TIMING_FILE, "".join(json.dumps(t) + "\n" for t in timing))
         if on_epoch:
             on_epoch(record)
         epoch, done = epoch + 1, done + 1
-    return [EpochRecord(**{k: v for k, v in h.items() if k != "stopped"}) for h in history]
+    return [
+        EpochRecord(**{k: v for k, v in h.items() if k != "stopped"}, **t) for h, t in zip(history, timing, strict=True)
+    ]
+
+
+def _interned(value: Any) -> Any:
+    """``value`` with every string interned: pickle writes a string seen before as a back-reference, so the
+    same checkpoint content gives the same bytes whether its strings came from code or from a loaded file."""
+    if isinstance(value, str):
+        return sys.intern(value)
+    if isinstance(value, dict):
+        return {_interned(k): _interned(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_interned(v) for v in value)
+    return value
+
+
+def _read_timing(path: Path, *, epochs: int) -> list[dict[str, float]]:
+    """The timings of the first ``epochs`` epochs (zeros where the file is missing or short)."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    known = [json.loads(line) for line in lines[:epochs]]
+    return known + [dict.fromkeys(TIMING_FIELDS, 0.0)] * (epochs - len(known))
 
 
 RESUMABLE_CHANGES = ("max_epochs", "workers", "eval_batch_size")  # may differ between a run and its resume
@@ -268,6 +299,7 @@ def _write_epoch(out: Path, record: EpochRecord, history, model, optimizer, sche
         "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_available() else None,
         "parameters": parameter_count(model),
     }
+    ckpt = _interned(ckpt)
     atomic_write(out / LAST, lambda tmp: torch.save(ckpt, tmp))
     if record.val_nme <= record.best_val_nme:
         atomic_write(out / BEST, lambda tmp: shutil.copyfile(out / LAST, tmp))

@@ -3,11 +3,17 @@
 ``stage_task(stage, store)`` is the one Prefect task of a ``tasks.stage.Stage`` in one store. It takes the
 store URL, the stage's config, its inputs as ``StageRef``s and a ``Runtime``, runs the stage and returns a
 ``StageRef``. Its cache key is ``<stage>-<stage key>-<store hash>``: the same key the output directory has,
-so a Prefect cache hit and an existing directory agree. Tasks run with SERIALIZABLE isolation and a file lock
-manager, so two identical runs started together compute once; a stage whose output directory exists returns
-it without work even when Prefect's cache records are gone. A record whose output was deleted is dropped when
-its key is computed, so Prefect never hands out a reference to a missing output. Records and locks live in
-``<store>/.prefect/`` for a local store and under the Prefect home for a remote one.
+so a Prefect cache hit and an existing directory agree.
+
+* Records: a record is the whole cached result (plain JSON, never a pickle) in ``<store>/.prefect/records``
+  for a local store, so another worker, machine or container reading the same store gets the same cache
+  hits. A remote store keeps records in each Prefect home; there the store's ``stage.json`` alone decides
+  reuse, so another machine's run reuses every output (it only misses the record, and runs the stage
+  function, which returns the existing output at once).
+* A record is read only when its output is complete and it holds exactly the JSON reference to it; anything
+  else (a deleted output, a record that names another serializer) is dropped before Prefect sees it.
+* No Prefect lock: ``Stage.run`` holds the key's lease (``tasks.lease``), so two identical runs compute once,
+  and a run that dies (``kill -9``) never blocks the next.
 
 ``StageRunner`` is what a flow calls: ``run(index_wflw, IndexConfig(), dataset=dataset)``.
 """
@@ -15,7 +21,10 @@ its key is computed, so Prefect never hands out a reference to a missing output.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -24,7 +33,7 @@ from typing import Any
 from prefect import Task, task
 from prefect.cache_policies import CacheKeyFnPolicy, CachePolicy
 from prefect.context import TaskRunContext
-from prefect.locking.filesystem import FileSystemLockManager
+from prefect.serializers import JSONSerializer
 from prefect.settings import get_current_settings
 from pydantic import BaseModel
 
@@ -64,12 +73,15 @@ def outputs_of(refs: dict[str, RefValue]) -> dict[str, Any]:
     return out
 
 
-def prefect_dir(store: str) -> Path:
-    """Where cache records and locks of ``store`` live."""
+def records_dir(store: str) -> Path:
+    """Where the Prefect cache records of ``store`` live: inside a local store (``<store>/.prefect/records``),
+    so every machine and Prefect home that reads the store reads the same records. A remote store keeps them
+    in the Prefect home: there a record only saves the look-up, the store's own ``stage.json`` decides reuse."""
     s = Store(store)
     if s.local:
-        return Path(s.root) / ".prefect"
-    return Path(get_current_settings().home) / "eltrepro" / hashlib.sha256(store.encode()).hexdigest()[:16]
+        return Path(s.root).resolve() / ".prefect" / "records"
+    home = Path(get_current_settings().home)
+    return home / "eltrepro-records" / hashlib.sha256(store.encode()).hexdigest()[:16]
 
 
 FAIL_STAGE_ENV = "ELTREPRO_FAIL_STAGE"
@@ -94,27 +106,77 @@ def check_injected_failure(stage: str) -> None:
         raise InjectedFailureError(f"{stage}: failure injected by {FAIL_STAGE_ENV}{where}")
 
 
+HOLD_STAGE_ENV = "ELTREPRO_HOLD_STAGE"
+HOLD_FILE_ENV = "ELTREPRO_HOLD_FILE"
+
+
+def hold_for_drill(stage: str, progress: Callable[[float], None]) -> Callable[[float], None]:
+    """``progress``, made to stop ``stage`` part-way when ``ELTREPRO_HOLD_STAGE`` names it (a drill switch).
+
+    At the first progress report strictly between 0 and 1, the stage writes its process id to the file named
+    by ``ELTREPRO_HOLD_FILE`` and waits while that file exists: a test then kills the process in the middle
+    of the stage's real work (its lease held, its work folder and checkpoints half-written).
+    """
+    marker = os.environ.get(HOLD_FILE_ENV)
+    if os.environ.get(HOLD_STAGE_ENV) != stage or not marker:
+        return progress
+
+    def held(fraction: float) -> None:
+        progress(fraction)
+        if 0.0 < fraction < 1.0 and not Path(f"{marker}.done").exists():
+            Path(f"{marker}.done").touch()
+            Path(marker).write_text(str(os.getpid()))
+            while Path(marker).exists():
+                time.sleep(0.05)
+
+    return held
+
+
 def cache_key(stage: Stage, store: str, config: Any, inputs: dict[str, RefValue]) -> str:
-    """The Prefect cache key of one stage call; drops a record whose output is gone."""
+    """The Prefect cache key of one stage call.
+
+    A record is dropped (so the stage runs, and finds or makes its output) unless its output is complete and
+    the record is exactly the plain JSON reference to it: a record that points at a missing output, or that
+    asks Prefect to unpickle something, is never read.
+    """
     key = stage.key(config=config, inputs=outputs_of(inputs))
     record = f"{stage.name}-{key}-{hashlib.sha256(store.encode()).hexdigest()[:8]}"
-    if not Store(store).is_complete(stage.name, key):
-        (prefect_dir(store) / "cache" / record).unlink(missing_ok=True)  # never serve a missing output
+    expected = StageRef(store=store, stage=stage.name, key=key)
+    if not Store(store).is_complete(stage.name, key) or not _record_is(store, record, expected):
+        _drop_record(store, record)
     return record
 
 
+JSON_SERIALIZER = JSONSerializer().model_dump(mode="json")  # the only serializer a record may name
+
+
+def _record_is(store: str, record: str, expected: StageRef) -> bool:
+    """True when the record is absent or holds exactly ``expected`` serialised as JSON."""
+    path = records_dir(store) / record
+    if not path.exists():
+        return True
+    try:
+        data = json.loads(path.read_bytes())
+        metadata, result = data["metadata"], json.loads(data["result"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    wanted = {"__class__": f"{StageRef.__module__}.{StageRef.__qualname__}", "data": expected.model_dump()}
+    plain = metadata.get("serializer") == JSON_SERIALIZER and metadata.get("storage_block_id") is None
+    return plain and result == wanted
+
+
+def _drop_record(store: str, record: str) -> None:
+    (records_dir(store) / record).unlink(missing_ok=True)
+
+
 def stage_policy(stage: Stage, store: str) -> CachePolicy:
-    """The cache policy of one stage's task in one store (SERIALIZABLE, file locks beside the records)."""
-    base = prefect_dir(store)
+    """The cache policy of one stage's task in one store. There is no Prefect lock: ``Stage.run`` holds the
+    key's lease (``tasks.lease``), which a dead run cannot keep."""
 
     def key_fn(context: Any, parameters: dict[str, Any]) -> str:
         return cache_key(stage, parameters["store"], parameters["config"], parameters["inputs"])
 
-    return CacheKeyFnPolicy(cache_key_fn=key_fn).configure(
-        key_storage=base / "cache",
-        lock_manager=FileSystemLockManager(lock_files_directory=base / "locks"),
-        isolation_level="SERIALIZABLE",
-    )
+    return CacheKeyFnPolicy(cache_key_fn=key_fn)
 
 
 @cache
@@ -123,7 +185,7 @@ def _task_of(stage: Stage) -> Task:
         check_injected_failure(stage.name)
         run = TaskRunContext.get()
         progress = StageProgress(run.task_run.name if run else stage.name)
-        runtime = replace(runtime, progress=progress.update)
+        runtime = replace(runtime, progress=hold_for_drill(stage.name, progress.update))
         output, _ = stage.run(store=Store(store), config=config, runtime=runtime, **outputs_of(inputs))
         progress.update(1.0)
         return StageRef.of(output)
@@ -134,8 +196,11 @@ def _task_of(stage: Stage) -> Task:
 
 
 def stage_task(stage: Stage, store: str) -> Task:
-    """The Prefect task of ``stage`` bound to ``store``'s cache policy (call it inside a flow)."""
-    return _task_of(stage).with_options(cache_policy=stage_policy(stage, store))
+    """The Prefect task of ``stage`` bound to ``store``: its cache policy, and its records (plain JSON) kept in
+    the store (call it inside a flow)."""
+    return _task_of(stage).with_options(
+        cache_policy=stage_policy(stage, store), result_storage=records_dir(store), result_serializer="json"
+    )
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tasks import lease
 from tasks.code_version import code_version, import_closure
 from tasks.store import (
     KEY_LENGTH,
@@ -173,12 +174,16 @@ class Stage:
         if store.is_complete(self.name, key):
             shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)
             return store.output(self.name, key), False
-        work = work_dir(store, self.name, key)
-        try:
-            self._compute(store, config, runtime, inputs, key=key, code=code, work=work)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)  # published: checkpoints are in it
+        with lease.hold(store, self.name, key):  # one writer per key; a dead writer's lease is taken over
+            if store.is_complete(self.name, key):  # the run we waited for made it
+                return store.output(self.name, key), False
+            store.clean_temporaries(self.name, key=key)  # a killed writer's half-written copies
+            work = work_dir(store, self.name, key)
+            try:
+                self._compute(store, config, runtime, inputs, key=key, code=code, work=work)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)  # published: checkpoints are in it
         return store.output(self.name, key), True
 
     def _compute(self, store, config, runtime, inputs, *, key: str, code: str, work: Path) -> None:

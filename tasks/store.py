@@ -135,14 +135,16 @@ class Store:
         base = Path(self.root) / ".scratch" if self.local else Path(tempfile.gettempdir()) / "eltrepro-scratch"
         return base / stage / key
 
-    def clean_temporaries(self, stage: str, older_than_s: float = 3600.0) -> int:
-        """Remove leftovers of crashed writers (``.tmp-*`` older than ``older_than_s``); returns how many."""
+    def clean_temporaries(self, stage: str, *, key: str | None = None, older_than_s: float = 0.0) -> int:
+        """Remove half-written copies of crashed writers (``.tmp-<key>-*``; every key when ``key`` is None)
+        older than ``older_than_s``; returns how many. Call it holding the key's lease (``tasks.lease``): then
+        no live writer of that key exists."""
         if not self.local:
             return 0
         base = Path(self.root) / stage
         removed = 0
-        for tmp in base.glob(f"{TMP_PREFIX}*") if base.is_dir() else []:
-            if time.time() - tmp.stat().st_mtime > older_than_s:
+        for tmp in base.glob(f"{TMP_PREFIX}{key or ''}*") if base.is_dir() else []:
+            if time.time() - tmp.stat().st_mtime >= older_than_s:
                 shutil.rmtree(tmp, ignore_errors=True)
                 removed += 1
         return removed

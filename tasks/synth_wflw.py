@@ -14,6 +14,8 @@ from tasks.store import StageResult, file_manifest
 @stage(version=1)
 def synth_wflw(*, config: SynthConfig, ctx: StageContext) -> StageResult:
     """Render the synthetic twin in the WFLW layout (``ctx.runtime.workers`` processes)."""
-    counts = synthesize_wflw(out=ctx.work / DATASET_DIR, config=config, workers=ctx.runtime.workers)
+    counts = synthesize_wflw(
+        out=ctx.work / DATASET_DIR, config=config, workers=ctx.runtime.workers, on_progress=ctx.report
+    )
     manifest = file_manifest(work=ctx.work, under=DATASET_DIR)
     return StageResult(manifest=manifest, info={"faces": counts, "sidecar": f"{DATASET_DIR}/{SYNTH_DIR}"})

@@ -15,7 +15,9 @@ same for a seed whatever the number of worker processes.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -255,13 +257,20 @@ def _write_image(job: _Job, image: np.ndarray, faces: list, focal: float) -> lis
     return records
 
 
-def synthesize_wflw(*, out: Path, config: SynthConfig = SynthConfig(), workers: int = 1) -> dict[str, int]:
+def synthesize_wflw(
+    *,
+    out: Path,
+    config: SynthConfig = SynthConfig(),
+    workers: int = 1,
+    on_progress: Callable[[float], None] | None = None,
+) -> dict[str, int]:
     """Render the synthetic twin into ``out`` (see the module docstring for the layout).
 
     Args:
         out: destination folder (created; existing files with the same names are overwritten).
         config: dataset size, seed and condition rates.
         workers: processes to render with (the output does not depend on it).
+        on_progress: called with the fraction of images rendered.
 
     Returns:
         Number of faces written per split.
@@ -271,13 +280,15 @@ def synthesize_wflw(*, out: Path, config: SynthConfig = SynthConfig(), workers: 
         split: [_Job(config, split, i, str(out)) for i in range(n)]
         for split, n in (("train", config.train), ("test", config.test))
     }
-    results: dict[str, list[list[dict]]] = {}
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for split, split_jobs in jobs.items():
-                results[split] = list(pool.map(_render_image, split_jobs, chunksize=8))
-    else:
-        results = {split: [_render_image(j) for j in split_jobs] for split, split_jobs in jobs.items()}
+    total = max(1, sum(len(j) for j in jobs.values()))
+    results: dict[str, list[list[dict]]] = {split: [] for split in jobs}
+    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:
+        for split, split_jobs in jobs.items():
+            rendered = pool.map(_render_image, split_jobs, chunksize=8) if pool else map(_render_image, split_jobs)
+            for image in rendered:
+                results[split].append(image)
+                if on_progress is not None:
+                    on_progress(sum(len(r) for r in results.values()) / total)
     faces_by_split, counts = {}, {}
     for split, per_image in results.items():
         records = [r for image_records in per_image for r in image_records]

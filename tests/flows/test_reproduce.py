@@ -12,7 +12,7 @@ import pytest
 
 from flows.reproduce import reproduce
 from flows.run_profile import PROFILE_DIR, load_profile
-from tasks.prefect_stage import prefect_dir
+from tasks.prefect_stage import records_dir
 from tests.flows.tiny_profile import write_profile
 from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
 
@@ -50,8 +50,8 @@ def test_rerun_is_cached_and_a_changed_row_recomputes_only_itself(prefect_harnes
     states = _task_states(state)
     assert len(states) == 8 and set(states.values()) == {"Cached"}, states
     assert _stage_json(store, "train_landmarks") == trained and _stage_json(store, "evaluate_landmarks") == evaluated
-    assert any((prefect_dir(str(store)) / "cache").iterdir())
-    assert any((prefect_harness / "storage").iterdir())  # persisted task results stay in the test's Prefect home
+    assert any(records_dir(str(store)).iterdir())
+    assert not [p for p in prefect_harness.rglob("train_landmarks-*")]  # no stage record in the Prefect home
     state = reproduce(store=str(store), profile_file=str(write_profile(tmp_path, 0.5)), return_state=True)
     changed = state.result()
     recomputed = sorted(name for name, s in _task_states(state).items() if s != "Cached")

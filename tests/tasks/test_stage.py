@@ -122,8 +122,8 @@ def test_a_killed_process_leaves_no_visible_output_and_a_rerun_finishes(tmp_path
     assert [p.name.startswith(TMP_PREFIX) for p in (tmp_path / "toy").iterdir()] == [True]
     out, computed = toy.run(store=store, config=ToyConfig())
     assert computed and out.key == key
-    assert store.clean_temporaries("toy", older_than_s=0) == 1
-    assert [p.name for p in (tmp_path / "toy").iterdir()] == [key]
+    assert [p.name for p in (tmp_path / "toy").iterdir()] == [key]  # the dead writer's copy was cleaned
+    assert list((tmp_path / ".locks").iterdir()) == []  # its lease was taken over, then released
 
 
 def _racer(root: str, barrier, results) -> None:
@@ -143,6 +143,7 @@ def test_two_processes_same_key_one_result_no_torn_files(tmp_path):
         p.join(60)
         assert p.exitcode == 0
     assert len({key for key, _, _ in outcomes}) == 1 and len({d for _, _, d in outcomes}) == 1
+    assert sorted(computed for _, computed, _ in outcomes) == [False, True]  # the lease: computed once
     entries = list((tmp_path / "toy").iterdir())
     assert [e.name for e in entries] == [outcomes[0][0]]  # one result, no leftover temporaries
     files = sorted(p.name for p in (entries[0] / "payload").iterdir())
@@ -161,7 +162,8 @@ def test_fsspec_memory_store(tmp_path, monkeypatch):
     local = out.local_dir(cache=tmp_path / "cache")
     assert (local / "payload" / "1.txt").read_text() == "1" * 1000 and (local / STAGE_JSON).is_file()
     assert not [p for p in store.fs.find(store.root) if TMP_PREFIX in p]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no local work directory left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "eltrepro-locks"]  # no work directory left
+    assert not list((tmp_path / "eltrepro-locks").rglob("*.lease"))  # the lease was released
     store.fs.rm(store.root, recursive=True)
 
 
