@@ -425,7 +425,13 @@ def review_apply(
 def input_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean a mistake in the user's input (one line, no traceback)."""
     errors: list[type[BaseException]] = [ConfigError, FileNotFoundError]
-    for module, name in (("landmark_core.download", "DownloadError"), ("tasks.decisions", "DecisionError")):
+    known = (
+        ("landmark_core.download", "DownloadError"),
+        ("tasks.decisions", "DecisionError"),
+        ("landmark_core.weights_file", "WeightsFileError"),
+        ("gan_core.safe_pickle", "UnsafePickleError"),
+    )
+    for module, name in known:
         loaded = sys.modules.get(module)  # only where already imported: the check must not import them
         if loaded is not None:
             errors.append(getattr(loaded, name))

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gan_core.strict import load_strict
+from landmark_core.weights_file import load_weights_file
 
 N_LIGHT_FEATURES = 27  # innermost channels that carry the lighting
 
@@ -135,7 +136,7 @@ def load_dpr(path: Path) -> HourglassNet:
         WeightsMismatchError: keys or shapes differ from the network's.
     """
     model = HourglassNet()
-    load_strict(model, torch.load(path, map_location="cpu", weights_only=True), source=f"{path} (DPR 512)")
+    load_strict(model, load_weights_file(path, what="DPR weights"), source=f"{path} (DPR 512)")
     return model.eval().requires_grad_(False)
 
 

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from landmark_core.weights_file import load_weights_file
+
 # ImageNet-derived input scaling of LPIPS (inputs in [-1, 1]).
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
@@ -152,8 +154,8 @@ def load_lpips(*, vgg_path: Path, lin_path: Path, config: PerceptualConfig = Per
         ValueError: a file lacks a tensor the network needs, or has one it cannot place (the VGG classifier
             excepted), or a shape differs.
     """
-    vgg = torch.load(vgg_path, map_location="cpu", weights_only=True)
-    lin = torch.load(lin_path, map_location="cpu", weights_only=True)
+    vgg = load_weights_file(vgg_path, what="VGG16 weights")
+    lin = load_weights_file(lin_path, what="LPIPS linear weights")
     keys = vgg_key_map(config)
     extra = sorted(k for k in vgg if k not in keys and not k.startswith("classifier."))
     if extra:

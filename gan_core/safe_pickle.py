@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import pickletools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,13 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"refusing persistent id {pid!r}: not a network pickle")
 
 
+def _check_lengths(raw: bytes) -> None:
+    """Walk the pickle's opcodes without building anything: a length field that runs past the end of the file
+    (a corrupt or hostile file asking for gigabytes) is refused here, before any allocation of that size."""
+    for _ in pickletools.genops(io.BytesIO(raw)):
+        pass
+
+
 def load_network_pickle(path: Path) -> dict[str, Any]:
     """Unpickle an NVIDIA network pickle safely.
 
@@ -112,13 +120,14 @@ def load_network_pickle(path: Path) -> dict[str, Any]:
     Raises:
         UnsafePickleError: the file asks for a global outside the allow-list, or is not a network pickle.
     """
-    with open(path, "rb") as f:
-        try:
-            data = RestrictedUnpickler(f).load()
-        except UnsafePickleError as exc:
-            raise UnsafePickleError(f"{path}: {exc}") from None
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
-            raise UnsafePickleError(f"{path}: not a readable network pickle ({exc})") from None
+    raw = Path(path).read_bytes()
+    try:
+        _check_lengths(raw)
+        data = RestrictedUnpickler(io.BytesIO(raw)).load()
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"{path}: {exc}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, MemoryError, OverflowError) as exc:
+        raise UnsafePickleError(f"{path}: not a readable network pickle ({exc})") from None
     if not isinstance(data, dict):
         raise UnsafePickleError(f"{path}: top level is a {type(data).__name__}, expected a dict of networks")
     return data

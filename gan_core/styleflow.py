@@ -27,6 +27,7 @@ from torchdiffeq import odeint
 
 from gan_core.strict import load_strict
 from gan_core.styleflow_config import FlowConfig
+from landmark_core.weights_file import load_weights_file
 
 LIGHTING_ROWS = (7, 12)  # W+ rows [7, 12) take the edited code
 
@@ -181,5 +182,5 @@ def load_styleflow(path: Path, *, config: FlowConfig = FlowConfig()) -> Sequenti
         WeightsMismatchError: keys or shapes differ.
     """
     flow = SequentialFlow(config)
-    load_strict(flow, torch.load(path, map_location="cpu", weights_only=True), source=f"{path} (StyleFlow {config})")
+    load_strict(flow, load_weights_file(path, what="StyleFlow weights"), source=f"{path} (StyleFlow {config})")
     return flow.eval()

@@ -25,6 +25,7 @@ from gan_core.strict import WeightsMismatchError, load_strict
 from gan_core.stylegan2 import Generator
 from gan_core.stylegan2_config import GeneratorConfig
 from gan_core.upfirdn import make_filter
+from landmark_core.weights_file import load_weights_file
 
 
 @dataclass
@@ -75,7 +76,7 @@ def load_rosinality(path: Path, *, config: GeneratorConfig | None = None) -> Loa
         path: the ``.pt`` file.
         config: expected shape; None infers it from the tensors.
     """
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_weights_file(path, what="StyleGAN2 checkpoint")
     if not isinstance(ckpt, dict) or "g_ema" not in ckpt:
         found = sorted(ckpt)[:8] if isinstance(ckpt, dict) else type(ckpt).__name__
         raise WeightsMismatchError(f"{path}: no 'g_ema' state dict (found {found})")

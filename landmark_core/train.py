@@ -40,6 +40,7 @@ from landmark_core.model import CascadedLandmarkNet, parameter_count
 from landmark_core.predict import predict_landmarks, to_input
 from landmark_core.sampler import train_steps
 from landmark_core.train_config import ModelConfig, TrainConfig
+from landmark_core.weights_file import load_weights_file
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.jsonl"
@@ -114,7 +115,7 @@ def build_model(config: ModelConfig, *, seed: int, device: torch.device) -> Casc
 
 def load_checkpoint(path: Path, *, device: torch.device | str = "cpu") -> tuple[CascadedLandmarkNet, TrainConfig, dict]:
     """Model (strict state-dict load), its training config and the raw checkpoint dict."""
-    ckpt = torch.load(path, map_location=device, weights_only=True)
+    ckpt = load_weights_file(path, what="checkpoint", map_location=device)
     config = from_dict(TrainConfig, ckpt["config"])
     model = CascadedLandmarkNet(config.model).to(device)
     model.load_state_dict(ckpt["model"], strict=True)
@@ -239,7 +240,7 @@ RESUMABLE_CHANGES = ("max_epochs", "workers", "eval_batch_size")  # may differ b
 def _maybe_resume(path: Path, resume: bool, config: TrainConfig, model, optimizer, schedule, device):
     if not (resume and path.exists()):
         return [], 0
-    ckpt = torch.load(path, map_location=device, weights_only=True)
+    ckpt = load_weights_file(path, what="checkpoint", map_location=device)
     saved, wanted = ckpt["config"], to_dict(config)
     changed = sorted(k for k in wanted if k not in RESUMABLE_CHANGES and saved.get(k) != wanted[k])
     if changed:

@@ -108,22 +108,24 @@ def check_injected_failure(stage: str) -> None:
 
 HOLD_STAGE_ENV = "ELTREPRO_HOLD_STAGE"
 HOLD_FILE_ENV = "ELTREPRO_HOLD_FILE"
+HOLD_AT_ENV = "ELTREPRO_HOLD_AT"
 
 
 def hold_for_drill(stage: str, progress: Callable[[float], None]) -> Callable[[float], None]:
     """``progress``, made to stop ``stage`` part-way when ``ELTREPRO_HOLD_STAGE`` names it (a drill switch).
 
-    At the first progress report strictly between 0 and 1, the stage writes its process id to the file named
-    by ``ELTREPRO_HOLD_FILE`` and waits while that file exists: a test then kills the process in the middle
-    of the stage's real work (its lease held, its work folder and checkpoints half-written).
+    At the first progress report above ``ELTREPRO_HOLD_AT`` (default 0) and below 1, the stage writes its
+    process id to the file named by ``ELTREPRO_HOLD_FILE`` and waits while that file exists: a test then kills
+    the process in the middle of the stage's real work (its lease held, its work folder and checkpoints half-written).
     """
     marker = os.environ.get(HOLD_FILE_ENV)
     if os.environ.get(HOLD_STAGE_ENV) != stage or not marker:
         return progress
+    at = float(os.environ.get(HOLD_AT_ENV, "0"))
 
     def held(fraction: float) -> None:
         progress(fraction)
-        if 0.0 < fraction < 1.0 and not Path(f"{marker}.done").exists():
+        if at < fraction < 1.0 and not Path(f"{marker}.done").exists():
             Path(f"{marker}.done").touch()
             Path(marker).write_text(str(os.getpid()))
             while Path(marker).exists():

@@ -80,8 +80,8 @@ def _load_codes(here: Path, face: pd.Series, device: torch.device) -> tuple[torc
     """One face's W+ code ``[1, 18, 512]`` and its noise maps ``[1, 1, r, r]`` each."""
     import torch
 
-    w = torch.from_numpy(np.load(here / face["latent_path"]))[None].to(device)
-    noise_file = np.load(here / face["noises_path"])
+    w = torch.from_numpy(np.load(here / face["latent_path"], allow_pickle=False))[None].to(device)
+    noise_file = np.load(here / face["noises_path"], allow_pickle=False)
     noises = [torch.from_numpy(noise_file[f"noise_{i}"])[None].to(device) for i in range(len(noise_file.files))]
     return w, noises
 

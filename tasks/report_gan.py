@@ -219,7 +219,7 @@ def _projection_figure(folder: Path, gan: GanOutputs, faces: int) -> list[str]:
     fig = projection_figure(
         targets=[cv2.imread(str(gan.filtered.local_dir() / p)) for p in rows["aligned_path"]],
         projected=[cv2.imread(str(here / p)) for p in rows["image_path"]],
-        losses=[np.load(here / p) for p in rows["losses_path"]],
+        losses=[np.load(here / p, allow_pickle=False) for p in rows["losses_path"]],
         lpips=list(rows["lpips"]),
         discard_step=meta["config"]["projector"]["discard_step"],
         note=meta["info"].get("warning", ""),

@@ -82,3 +82,29 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     updates = {PREFECT_HOME: str(home), PREFECT_LOCAL_STORAGE_PATH: str(home / "storage")}
     with prefect_test_harness(server_startup_timeout=120), temporary_settings(updates=updates):
         yield home
+
+
+class CreatesFile:
+    """A pickled object that creates ``path`` when unpickled: the payload of the hostile-file tests (calling
+    ``open(path, "w")`` is harmless, and its effect is easy to see)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture()
+def hostile_torch_file(tmp_path: Path) -> Callable[..., tuple[Path, Path]]:
+    """Make a torch file whose pickle would create a marker file when loaded; returns (file, marker)."""
+
+    def make(name: str = "evil.pt", content: dict | None = None) -> tuple[Path, Path]:
+        import torch
+
+        marker = tmp_path / f"{name}.code-ran"
+        path = tmp_path / name
+        torch.save({**(content or {}), "payload": CreatesFile(marker)}, path)
+        return path, marker
+
+    return make

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.cli import app
+from tests.conftest import CreatesFile
 from tests.flows.server import BIN
 
 runner = CliRunner()
@@ -51,6 +52,11 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
     (tmp / "unknown_key.toml").write_text("[train]\nlr_typo = 1\n")
     (tmp / "bad_train.toml").write_text("[loss]\nelt_lamda = 1\n")
     (tmp / "bad_source.toml").write_text('[data]\nsource = "ftp"\n')
+    import torch
+
+    torch.save({"model": {}, "payload": CreatesFile(tmp / "code-ran")}, tmp / "evil.pt")
+    (tmp / "cut.pt").write_bytes((tmp / "evil.pt").read_bytes()[:100])
+    evaluate = ["evaluate", "--data", str(synth_root), "--out", "e", "--checkpoint"]
     run = ["run", "--store", str(tmp / "store")]
     train = ["train", "--data", str(synth_root), "--out", str(tmp / "o")]
     return [
@@ -71,6 +77,8 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
             ["evaluate", "--checkpoint", str(tmp / "no.pt"), "--data", str(synth_root), "--out", "e"],
             "no such checkpoint",
         ),
+        ([*evaluate, str(tmp / "evil.pt")], "evil.pt: refused as a checkpoint: it holds objects other than tensors"),
+        ([*evaluate, str(tmp / "cut.pt")], "cut.pt: not a readable checkpoint (truncated or corrupt"),
         (["data", "fetch", "--dest", str(tmp / "dl"), "--sha256", "badformat"], "--sha256 'badformat': expected NAME="),
         (["data", "index", "--root", str(tmp / "none"), "--out", str(tmp / "o")], "none: no such folder"),
         (["weights", "fetch", "nope", "--dest", str(tmp)], "unknown weights ['nope']; known: ffhq-1024"),
@@ -89,6 +97,7 @@ def test_every_input_mistake_is_one_line_and_exit_status_2_before_any_work(synth
         assert expected in result.stderr, f"{where}: {result.stderr}"
         assert result.stdout == "", where
     assert not (tmp_path / "store").exists() and not (tmp_path / "o").exists()  # nothing ran
+    assert not (tmp_path / "code-ran").exists()  # the hostile checkpoint's code never ran
 
 
 def test_stage_commands_come_from_the_definitions(tmp_path, publish_twin):

@@ -15,6 +15,7 @@ from landmark_core.predict import predict_landmarks
 from landmark_core.sampler import AugmentConfig
 from landmark_core.train import BEST, HISTORY_FILE, LAST, PlateauSchedule, load_checkpoint, split_validation, train
 from landmark_core.train_config import LossConfig, ModelConfig, TrainConfig
+from landmark_core.weights_file import WeightsFileError
 from landmark_core.wflw_index import index_wflw
 from tests.tiny import TINY_MODEL
 
@@ -169,15 +170,9 @@ def load_checkpoint_after(config: TrainConfig, records, out: Path, epochs: int):
     return load_checkpoint(out / LAST)
 
 
-class _RunsCode:
-    def __reduce__(self):
-        return (print, ("code ran while loading a checkpoint",))
-
-
-def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
-    import pickle
-
-    path = tmp_path / "evil.pt"
-    torch.save({"model": {}, "config": {}, "payload": _RunsCode()}, path)
-    with pytest.raises(pickle.UnpicklingError):
-        load_checkpoint(path)
+def test_a_resume_from_a_hostile_last_checkpoint_is_refused(split, tmp_path, hostile_torch_file):
+    train_part, val = split
+    path, marker = hostile_torch_file(name=LAST, content={"model": {}, "config": {}})
+    with pytest.raises(WeightsFileError, match="could run code"):
+        train(config=TINY, train_records=train_part, val_records=val, out=tmp_path, device=CPU, resume=True)
+    assert not marker.exists()
