@@ -15,7 +15,6 @@ from typing import Any
 
 import torch
 
-
 ZIP_MAGIC = b"PK\x03\x04"  # torch's format since 1.6 is a zip archive
 PICKLE_MAGIC = b"\x80"  # torch's legacy (non-zip) format is a pickle, which opens with the PROTO opcode
 
