@@ -377,19 +377,23 @@ def _default_config(stage):
 @review_app.command("serve")
 def review_serve(
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store holding the projections."),
-    host: str = typer.Option("127.0.0.1", help="Address to bind (set a --token when not loopback)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8765, help="Port."),
-    token: str = typer.Option(None, help="Require ?token=... (or the X-Review-Token header) on every request."),
+    token: str = typer.Option(None, help="The page's secret (default: a new one per session, shown in the URL)."),
+    hostname: list[str] = typer.Option(
+        [], help="A host name the page is reached by, besides loopback and --host (repeatable)."
+    ),
 ) -> None:
     """Serve the review page: decide pending projections with the keyboard; submit resumes paused runs."""
-    if host not in ("127.0.0.1", "localhost", "::1") and not token:
-        raise ConfigError("binding beyond loopback needs --token")
     import uvicorn
 
-    from flows.review_app import create_app
+    from flows.review_app import create_app, new_token
 
-    console.print(f"review page: http://{host}:{port}/" + (f"?token={token}" if token else ""))
-    uvicorn.run(create_app(store=store, token=token), host=host, port=port, log_level="warning")
+    token = token or new_token()
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"review page: http://{shown}:{port}/?token={token}")
+    app = create_app(store=store, token=token, hosts=(host, *hostname))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 @review_app.command("apply")

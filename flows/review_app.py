@@ -5,16 +5,30 @@ the final LPIPS, the loss at the early-discard step and the WFLW attribute flags
 ``r``/``x`` reject, ``Backspace``/``<-`` go back; a bulk "accept all with LPIPS <= x" with its preview count; a
 progress counter; a submit that POSTs the decisions. ``POST /api/decisions`` appends them to the store's
 decisions file (atomically, before anything else) and then resumes every paused ``reproduce`` run through the
-Prefect API. Binds to 127.0.0.1 by default; with a token, every request must carry it (``?token=`` or the
-``X-Review-Token`` header).
+Prefect API.
+
+The page is a local web page that another site in the same browser must not be able to use:
+
+* every request carries the session's secret (``?token=`` or the ``X-Review-Token`` header); the command makes
+  one per session when none is given and prints it in the URL;
+* the ``Host`` header must name this server (loopback names, or the address it was bound to), so a page on a
+  rebinding host name cannot read the face list; a request with an ``Origin`` must come from the page's own
+  origin, and decisions must be ``application/json``, so a cross-site form or ``text/plain`` POST writes nothing;
+* everything the page shows from the data (face ids, flags, server messages) goes in as text nodes, never
+  markup;
+* a malformed body (not JSON, not an object, decisions that are not objects with string fields) is a 400 with
+  the reason, and writes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
+import secrets
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import fsspec
@@ -99,9 +113,71 @@ async def resume_paused_runs(reviewer: str, store: str) -> list[str]:
     return resumed
 
 
-def create_app(*, store: str, token: str | None = None, resume: bool = True) -> Starlette:
-    """The review app over ``store``; ``resume=False`` only writes decisions (no Prefect API calls)."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def new_token() -> str:
+    """A per-session secret for the page's URL."""
+    return secrets.token_urlsafe(18)
+
+
+def _hostname(value: str) -> str:
+    """The host part of a ``Host`` header or an origin's netloc (``[::1]:8000`` -> ``::1``)."""
+    return (urlsplit(f"//{value}").hostname or "").lower()
+
+
+def _refusal(request: Request, *, token: str, hosts: frozenset[str]) -> str | None:
+    """Why ``request`` is refused (403), or None: unknown Host, foreign Origin, or a missing or wrong secret."""
+    host = request.headers.get("host", "")
+    if _hostname(host) not in hosts:
+        return f"host {host!r} is not this review server"
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{host}":
+        return "cross-origin request"
+    given = request.query_params.get("token") or request.headers.get("x-review-token") or ""
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8")):
+        return "the review token is missing or wrong"
+    return None
+
+
+def parse_decisions(body: bytes) -> tuple[str, list[dict[str, str]]]:
+    """The reviewer and decision rows of a POSTed body.
+
+    Raises:
+        DecisionError: the body is not a JSON object with a ``decisions`` list of objects with string fields.
+    """
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise DecisionError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise DecisionError(f"the body must be a JSON object, not a {type(data).__name__}")
+    reviewer, items = data.get("reviewer", ""), data.get("decisions", [])
+    if not isinstance(reviewer, str) or not isinstance(items, list):
+        raise DecisionError("'reviewer' must be a string and 'decisions' a list")
+    rows = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k, ""), str) for k in DECISION_FIELDS):
+            raise DecisionError(f"decision {n} must be an object with string fields {', '.join(DECISION_FIELDS)}")
+        fields = {k: item.get(k, "") for k in DECISION_FIELDS}
+        rows.append({**fields, "reviewer": reviewer.strip(), "policy": "human"})
+    return reviewer.strip(), rows
+
+
+DECISION_FIELDS = ("face_id", "decision", "reason")
+
+
+def create_app(*, store: str, token: str, resume: bool = True, hosts: tuple[str, ...] = LOOPBACK) -> Starlette:
+    """The review app over ``store``.
+
+    Args:
+        store: the store whose projections are reviewed and whose decisions file is written.
+        token: the session's secret, required on every request.
+        resume: False only writes decisions (no Prefect API calls).
+        hosts: the host names requests may address (loopback names and the bound address).
+    """
     target = Store(store)
+    allowed_hosts = frozenset(h.lower().strip("[]") for h in (*LOOPBACK, *hosts))
     cache: dict[tuple, pd.DataFrame] = {}
 
     def catalog() -> pd.DataFrame:
@@ -112,9 +188,8 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
             cache[outputs] = review_catalog(target)
         return cache[outputs]
 
-    def allowed(request: Request) -> bool:
-        given = request.query_params.get("token") or request.headers.get("x-review-token") or ""
-        return token is None or hmac.compare_digest(given, token)
+    def refusal(request: Request) -> str | None:
+        return _refusal(request, token=token, hosts=allowed_hosts)
 
     def pending() -> pd.DataFrame:
         faces = catalog()
@@ -122,13 +197,13 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
         return faces[~faces["detection_id"].isin(decided)].reset_index(drop=True) if len(faces) else faces
 
     async def page(request: Request) -> Response:
-        if not allowed(request):
-            return Response("forbidden: token required", status_code=403)
+        if reason := refusal(request):
+            return Response(f"forbidden: {reason}", status_code=403, media_type="text/plain")
         return HTMLResponse(PAGE)
 
     async def faces(request: Request) -> Response:
-        if not allowed(request):
-            return JSONResponse({"error": "forbidden"}, status_code=403)
+        if reason := refusal(request):
+            return JSONResponse({"error": f"forbidden: {reason}"}, status_code=403)
         table = pending()
         items = [
             {
@@ -143,12 +218,12 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
         return JSONResponse({"faces": items, "decided": len(read_decisions(target))})
 
     async def image(request: Request) -> Response:
-        if not allowed(request):
-            return Response(status_code=403)
+        if reason := refusal(request):
+            return Response(f"forbidden: {reason}", status_code=403, media_type="text/plain")
         table = pending()
         n, kind = int(request.path_params["n"]), request.path_params["kind"]
         if n >= len(table) or table.loc[n, "detection_id"] != request.query_params.get("id"):
-            return Response("unknown face", status_code=404)
+            return Response("unknown face", status_code=404, media_type="text/plain")
         face = table.loc[n]
         if kind == "projected":
             return _png(cv2.imread(str(Path(face["project_dir"]) / face["projected_path"])))
@@ -158,20 +233,14 @@ def create_app(*, store: str, token: str | None = None, resume: bool = True) -> 
         return _png(_original_crop(str(Path(face["photo_root"]) / face["image_path"]), box))
 
     async def decisions(request: Request) -> Response:
-        if not allowed(request):
-            return JSONResponse({"error": "forbidden"}, status_code=403)
-        body = await request.json()
-        reviewer = str(body.get("reviewer") or "").strip()
-        rows = [
-            {
-                "face_id": d.get("face_id"),
-                "decision": d.get("decision"),
-                "reason": d.get("reason", ""),
-                "reviewer": reviewer,
-                "policy": "human",
-            }
-            for d in body.get("decisions", [])
-        ]
+        if reason := refusal(request):
+            return JSONResponse({"error": f"forbidden: {reason}"}, status_code=403)
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return JSONResponse({"error": "decisions must be sent as application/json"}, status_code=415)
+        try:
+            reviewer, rows = parse_decisions(await request.body())
+        except DecisionError as error:
+            return JSONResponse({"error": str(error)}, status_code=400)
         waiting = set(pending()["detection_id"])
         problems = ([] if reviewer else ["a reviewer name is required"]) + check_decisions(
             rows, pending=set(), known=waiting

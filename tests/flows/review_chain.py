@@ -19,18 +19,20 @@ FLAGS = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
 
 @dataclass(frozen=True)
 class ChainConfig:
-    """``faces`` faces; projection LPIPS 0.10, 0.15, 0.20, ..."""
+    """``faces`` faces named ``<prefix><i>.png``; projection LPIPS 0.10, 0.15, 0.20, ..."""
 
     faces: int = 5
+    prefix: str = "p"
 
 
 @stage(version=1)
 def synth_wflw(*, config: ChainConfig, ctx: StageContext) -> StageResult:
-    """Photos ``wflw/p<i>.png``."""
+    """Photos ``wflw/<prefix><i>.png``."""
     (ctx.work / "wflw").mkdir()
     for i in range(config.faces):
-        cv2.imwrite(str(ctx.work / "wflw" / f"p{i}.png"), np.full((80, 80, 3), (40 * i) % 256, np.uint8))
-    return StageResult(manifest=pd.DataFrame({"path": [f"p{i}.png" for i in range(config.faces)]}))
+        ok, png = cv2.imencode(".png", np.full((80, 80, 3), (40 * i) % 256, np.uint8))
+        (ctx.work / "wflw" / f"{config.prefix}{i}.png").write_bytes(png.tobytes())
+    return StageResult(manifest=pd.DataFrame({"path": [f"{config.prefix}{i}.png" for i in range(config.faces)]}))
 
 
 @stage(version=1)
@@ -49,8 +51,8 @@ def filter_faces(*, config: ChainConfig, ctx: StageContext, dataset: StageOutput
         cv2.imwrite(str(ctx.work / "aligned" / f"a{i}.png"), np.full((64, 64, 3), (30 * i) % 256, np.uint8))
     manifest = pd.DataFrame(
         {
-            "detection_id": [f"p{i}.png#0" for i in range(n)],
-            "image_path": [f"p{i}.png" for i in range(n)],
+            "detection_id": [f"{config.prefix}{i}.png#0" for i in range(n)],
+            "image_path": [f"{config.prefix}{i}.png" for i in range(n)],
             "det_box": [[10.0, 10.0, 60.0, 60.0]] * n,
             "wflw_face_id": [f"f{i}" for i in range(n)],
             "aligned_path": [f"aligned/a{i}.png" for i in range(n)],
@@ -68,7 +70,7 @@ def project(*, config: ChainConfig, ctx: StageContext, filtered: StageOutput) ->
         cv2.imwrite(str(ctx.work / "projections" / f"q{i}.png"), np.full((32, 32, 3), (25 * i) % 256, np.uint8))
     manifest = pd.DataFrame(
         {
-            "detection_id": [f"p{i}.png#0" for i in range(n)],
+            "detection_id": [f"{config.prefix}{i}.png#0" for i in range(n)],
             "wflw_face_id": [f"f{i}" for i in range(n)],
             "discarded": [False] * n,
             "lpips": [0.1 + 0.05 * i for i in range(n)],
@@ -79,9 +81,9 @@ def project(*, config: ChainConfig, ctx: StageContext, filtered: StageOutput) ->
     return StageResult(manifest=manifest)
 
 
-def review_store(root: Path, n: int = 5) -> tuple[Store, StageRef]:
+def review_store(root: Path, n: int = 5, prefix: str = "p") -> tuple[Store, StageRef]:
     """A store with the review page's chain of ``n`` faces; the projection's reference."""
-    store, config = Store(root), ChainConfig(faces=n)
+    store, config = Store(root), ChainConfig(faces=n, prefix=prefix)
     dataset, _ = synth_wflw.run(store=store, config=config)
     index, _ = index_wflw.run(store=store, config=config, dataset=dataset)
     filtered, _ = filter_faces.run(store=store, config=config, dataset=dataset, index=index)

@@ -88,13 +88,25 @@ def test_the_page_resumes_only_the_runs_gated_on_its_own_store(prefect_harness, 
     run_of = {r.parameters["store"]: r.id for r in paused if r.state.is_paused()}
     body = {"reviewer": "ann", "decisions": [{"face_id": f"p{i}.png#0", "decision": "accept"} for i in range(2)]}
 
-    answer = TestClient(create_app(store=store_a.url)).post("/api/decisions", json=body).json()
+    answer = (
+        TestClient(
+            create_app(store=store_a.url, token="t"), base_url="http://127.0.0.1", headers={"x-review-token": "t"}
+        )
+        .post("/api/decisions", json=body)
+        .json()
+    )
     assert answer["resumed"] == [str(run_of[store_a.url])]  # not the run gated on the other store
     thread_a.join(timeout=120)
     assert results_a and state_of(run_of[store_a.url]).is_completed()
     assert state_of(run_of[store_b.url]).is_paused() and not results_b
 
-    answer = TestClient(create_app(store=store_b.url)).post("/api/decisions", json=body).json()
+    answer = (
+        TestClient(
+            create_app(store=store_b.url, token="t"), base_url="http://127.0.0.1", headers={"x-review-token": "t"}
+        )
+        .post("/api/decisions", json=body)
+        .json()
+    )
     assert answer["resumed"] == [str(run_of[store_b.url])]
     thread_b.join(timeout=120)
     assert results_b and state_of(run_of[store_b.url]).is_completed()

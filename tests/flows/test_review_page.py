@@ -91,3 +91,29 @@ def test_keyboard_and_bulk_review_then_submit_resumes_the_run(prefect_harness, w
     outcome = result[0].output().manifest()
     assert outcome["status"].tolist() == ["accepted"] * 4 + ["rejected"]
     assert (tmp_path / "review_page.png").stat().st_size > 10_000
+
+
+def test_a_face_id_holding_markup_is_shown_as_text(wait_until, tmp_path):
+    import uvicorn
+
+    from flows.review_app import create_app
+
+    markup = "<img src=x onerror=\"document.title='pwned'\">"
+    store, _ = review_store(tmp_path / "store", n=2, prefix=markup)
+    port = free_port()
+    app = create_app(store=store.url, token="s3cret", resume=False)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    wait_until(lambda: server.started, timeout=30, what="the page's server to start")
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/?token=s3cret")
+            page.wait_for_selector("#meta code")
+            page.wait_for_timeout(300)  # time for an injected handler to fire, were there one
+            assert page.inner_text("#meta code") == f"{markup}0.png#0"
+            assert page.title() != "pwned" and page.locator("#meta img").count() == 0
+            browser.close()
+    finally:
+        server.should_exit = True

@@ -32,7 +32,9 @@ def test_a_suspended_review_run_is_resumed_by_the_page_and_completes(infra, wait
                 lambda: (r := client.read_flow_run(run.id)).state.is_paused() and r, timeout=180, what="a suspension"
             )
             assert suspended.state.name == "Suspended"  # a deployment run suspends: no process holds the worker
-            page = TestClient(create_app(store=store.url))
+            page = TestClient(
+                create_app(store=store.url, token="t"), base_url="http://127.0.0.1", headers={"x-review-token": "t"}
+            )
             faces = page.get("/api/faces").json()["faces"]
             assert [f["id"] for f in faces] == ["p0.png#0", "p1.png#0", "p2.png#0"]
             body = {
