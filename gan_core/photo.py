@@ -13,13 +13,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from landmark_core.image_size import DEFAULT_MAX_PIXELS, ImageSizeError, check_pixels, image_size
+
 
 class PhotoError(ValueError):
     """A photo that cannot be used; the message names the file and the reason."""
 
 
-def load_photo(path: Path) -> tuple[np.ndarray, str]:
+def load_photo(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, str]:
     """Read ``path`` as (H, W, 3) uint8 BGR.
+
+    The header is read first: an empty, truncated (no JPEG end marker / PNG IEND) or larger than
+    ``max_pixels`` file is refused before any pixel is decoded.
 
     Returns:
         The image and how it was converted: ``"bgr"``, ``"grayscale"``, ``"bgra"`` or ``"16-bit"`` (joined
@@ -31,10 +36,13 @@ def load_photo(path: Path) -> tuple[np.ndarray, str]:
     path = Path(path)
     if not path.is_file():
         raise PhotoError(f"{path}: no such file")
-    data = path.read_bytes()
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
-        raise PhotoError(f"{path}: truncated JPEG (no end-of-image marker)")
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        check_pixels(image_size(path), max_pixels=max_pixels)
+        image = cv2.imdecode(np.frombuffer(path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
+    except ImageSizeError as error:
+        raise PhotoError(f"{path}: {error}") from None
+    except cv2.error as error:
+        raise PhotoError(f"{path}: cannot decode image ({str(error).strip().splitlines()[-1]})") from None
     if image is None or image.size == 0:
         raise PhotoError(f"{path}: cannot decode image (corrupt or not an image)")
     notes = []

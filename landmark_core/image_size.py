@@ -20,6 +20,9 @@ SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length field
 
 
+DEFAULT_MAX_PIXELS = 50_000_000  # WFLW's largest photo is 1024x9108 (9.3 Mpixel); 50 Mpixel leaves room
+
+
 class ImageSizeError(ValueError):
     """The file is not a complete image whose size can be read (the reason says why)."""
 
@@ -38,6 +41,8 @@ def image_size(path: Path) -> tuple[int, int]:
     """
     with open(path, "rb") as handle:
         head = handle.read(8)
+        if not head:
+            raise ImageSizeError("empty file")
         if head.startswith(JPEG_START):
             size = _jpeg_size(handle)
             _check_end(handle, JPEG_END, "truncated JPEG (no end-of-image marker)")
@@ -49,6 +54,20 @@ def image_size(path: Path) -> tuple[int, int]:
     if size[0] <= 0 or size[1] <= 0:
         raise ImageSizeError(f"empty image ({size[0]}x{size[1]})")
     return size
+
+
+def check_pixels(size: tuple[int, int], *, max_pixels: int) -> None:
+    """Refuse an image larger than ``max_pixels`` before anything decodes it (a header claiming 60000x60000
+    would otherwise cost gigabytes, or stop the decoder).
+
+    Raises:
+        ImageSizeError: ``width * height > max_pixels``.
+    """
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageSizeError(
+            f"too large: {width}x{height} = {width * height / 1e6:.1f} Mpixel, above max_pixels = {max_pixels:,}"
+        )
 
 
 def _jpeg_size(handle) -> tuple[int, int]:
@@ -103,7 +122,10 @@ def _check_end(handle, ending: bytes, message: str) -> None:
 def _decoded_size(path: Path) -> tuple[int, int]:
     import cv2  # only formats without a header reader here are decoded
 
-    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # e.g. a header beyond OpenCV's own pixel limit
+        raise ImageSizeError(f"cannot decode image ({str(error).strip().splitlines()[-1]})") from None
     if pixels is None or pixels.size == 0:
         raise ImageSizeError("cannot decode image")
     return int(pixels.shape[1]), int(pixels.shape[0])

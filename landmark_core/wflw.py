@@ -163,8 +163,9 @@ def format_subset_line(face: WflwFace) -> str:
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """Yield (1-based line number, line without its newline) for every non-blank line of a text file."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    """Yield (1-based line number, line without its newline) for every non-blank line of a text file (a UTF-8
+    byte-order mark, as some editors write, is not part of the first line)."""
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
         for number, line in enumerate(handle, start=1):
             line = line.rstrip("\r\n")
             if line.strip():

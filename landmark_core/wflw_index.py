@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from landmark_core.image_size import ImageSizeError, image_size
+from landmark_core.image_size import DEFAULT_MAX_PIXELS, ImageSizeError, check_pixels, image_size
 from landmark_core.wflw import (
     ATTRIBUTES,
     IMAGES_DIR,
+    OUTER_EYE_CORNERS,
     SPLITS,
     TEST_SUBSET_FILES,
     WflwFace,
@@ -88,8 +89,9 @@ def _face_id(split: str, image: str, face: WflwFace) -> str:
 class _ImageSizes:
     """Reads each image's header once; remembers its (width, height) or why it cannot be used."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, max_pixels: int) -> None:
         self.root = root
+        self.max_pixels = max_pixels
         self.cache: dict[str, tuple[int, int] | str] = {}
 
     def __call__(self, image: str) -> tuple[int, int] | str:
@@ -102,9 +104,22 @@ class _ImageSizes:
             else:
                 try:
                     self.cache[image] = image_size(path)
+                    check_pixels(self.cache[image], max_pixels=self.max_pixels)
                 except (ImageSizeError, OSError) as error:
                     self.cache[image] = f"unreadable image: {IMAGES_DIR}/{image} ({error})"
         return self.cache[image]
+
+
+MIN_INTER_OCULAR_PX = 1.0  # below this the NME's normaliser is meaningless (all points at one place)
+
+
+def _check_landmarks(face: WflwFace) -> str | None:
+    """The reason a face's landmarks cannot be measured (NME divides by the outer-eye-corner distance), or None."""
+    a, b = OUTER_EYE_CORNERS
+    distance = float(np.linalg.norm(face.landmarks[a] - face.landmarks[b]))
+    if distance < MIN_INTER_OCULAR_PX:
+        return f"degenerate landmarks: inter-ocular distance (points {a}-{b}) is {distance:.2f} px"
+    return None
 
 
 def _check_bbox(face: WflwFace, width: int, height: int) -> tuple[str | None, bool]:
@@ -128,6 +143,8 @@ def _index_split(root: Path, split: str, sizes: Callable, quarantine: list[dict]
             face = parse_rect_attr_line(raw)
         except WflwFormatError as error:
             reason = str(error)
+        if reason is None:
+            reason = _check_landmarks(face)
         if reason is None:
             size = sizes(face.image)
             reason = size if isinstance(size, str) else None
@@ -194,7 +211,7 @@ def _apply_test_subsets(root: Path, rows: list[dict], quarantine: list[dict]) ->
                 match[column] = True
 
 
-def index_wflw(*, root: Path) -> IndexResult:
+def index_wflw(*, root: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> IndexResult:
     """Read a WFLW root (``WFLW_images/`` + ``WFLW_annotations/``) into faces and quarantine tables.
 
     Train faces belong to ``full`` and to each attribute subset whose flag is set; test faces take their
@@ -202,6 +219,7 @@ def index_wflw(*, root: Path) -> IndexResult:
 
     Args:
         root: folder holding ``WFLW_images`` and ``WFLW_annotations``.
+        max_pixels: photos larger than this (read from the header, never decoded) are quarantined.
 
     Returns:
         IndexResult with ``faces`` (FACE_COLUMNS) and ``quarantine`` (QUARANTINE_COLUMNS).
@@ -213,7 +231,7 @@ def index_wflw(*, root: Path) -> IndexResult:
     present = [s for s in SPLITS if rect_attr_path(root, s).is_file()]
     if not present:
         raise FileNotFoundError(f"no WFLW annotation file under {root} (expected {rect_attr_path(root, 'train')})")
-    sizes = _ImageSizes(root)
+    sizes = _ImageSizes(root, max_pixels)
     quarantine: list[dict] = []
     faces: list[dict] = []
     for split in present:

@@ -11,14 +11,17 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
 
 import cv2
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from gan_core.align import AlignConfig, AlignRecord, plan_alignment
 from gan_core.detect import DlibFaceDetector
 from gan_core.photo import PhotoError, load_photo
+from landmark_core.image_size import DEFAULT_MAX_PIXELS
 from tasks.dataset_tree import dataset_root
 from tasks.stage import StageContext, stage
 from tasks.store import StageOutput, StageResult
@@ -33,25 +36,27 @@ class DetectConfig:
         upsample: dlib detector upsampling (1 in the study).
         max_images: look at only the first N images (sorted by path); 0 = all. The demo profile's budget.
         align: the FFHQ alignment the records are planned for (the filter stage renders with it).
+        max_pixels: a photo whose header says it is larger is quarantined without being decoded.
     """
 
     split: str = "train"
     upsample: int = 1
     max_images: int = 0
     align: AlignConfig = field(default_factory=AlignConfig)
+    max_pixels: Annotated[int, Field(gt=0)] = DEFAULT_MAX_PIXELS
 
 
 _DETECTOR: DlibFaceDetector | None = None
 
 
-def _detect_image(job: tuple[str, str, int, AlignConfig]) -> tuple[list[dict], str | None]:
+def _detect_image(job: tuple[str, str, int, AlignConfig, int]) -> tuple[list[dict], str | None]:
     """Detections of one image as manifest rows, or the reason the image is quarantined."""
     global _DETECTOR
-    root, image_rel, upsample, config = job
+    root, image_rel, upsample, config, max_pixels = job
     if _DETECTOR is None or _DETECTOR.upsample != upsample:
         _DETECTOR = DlibFaceDetector(upsample=upsample)
     try:
-        photo, mode = load_photo(Path(root) / image_rel)
+        photo, mode = load_photo(Path(root) / image_rel, max_pixels=max_pixels)
     except PhotoError as err:
         return [], str(err).replace(str(Path(root)) + "/", "")
     found = _DETECTOR.detect(image_rgb=cv2.cvtColor(photo, cv2.COLOR_BGR2RGB))
@@ -108,7 +113,7 @@ def align(*, config: DetectConfig, ctx: StageContext, dataset: StageOutput, inde
     images = sorted(faces.loc[faces["split"] == config.split, "image_path"].unique())
     images = images[: config.max_images] if config.max_images else images
     root = str(dataset_root(dataset))
-    jobs = [(root, image, config.upsample, config.align) for image in images]
+    jobs = [(root, image, config.upsample, config.align, config.max_pixels) for image in images]
     if ctx.runtime.workers > 1:
         with ProcessPoolExecutor(max_workers=ctx.runtime.workers) as pool:
             results = list(pool.map(_detect_image, jobs, chunksize=4))

@@ -117,3 +117,44 @@ def test_partially_outside_bbox_is_kept_and_marked(synth_root, tmp_path):
     assert result.quarantine.empty
     assert bool(result.faces["bbox_clipped"].iloc[0])
     assert not result.faces["bbox_clipped"].iloc[1:].any()
+
+
+def test_hostile_images_bom_and_degenerate_faces_cost_one_quarantine_row_each(synth_root, tmp_path):
+    from tests.images import write_png
+
+    root = tmp_path / "wflw"
+    shutil.copytree(synth_root, root)
+    path = rect_attr_path(root, "train")
+    lines = [line for _, line in iter_lines(path)]
+    good = parse_rect_attr_line(lines[0])
+    folder = root / "WFLW_images" / "0--Parade"
+    real_jpeg = (root / "WFLW_images" / good.image).read_bytes()
+    write_png(folder / "claims_60000.png", width=60000, height=60000, valid=False)
+    write_png(folder / "huge_24000.png", width=24000, height=24000)  # valid, 576 Mpixel
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "cut.jpg").write_bytes(real_jpeg[: len(real_jpeg) // 2])
+    write_png(folder / "cut.png", width=320, height=240)
+    (folder / "cut.png").write_bytes((folder / "cut.png").read_bytes()[:-12])  # IEND cut off
+    expected = {
+        "claims_60000.png": "too large: 60000x60000",
+        "huge_24000.png": "too large: 24000x24000",
+        "empty.jpg": "empty file",
+        "cut.jpg": "truncated JPEG",
+        "cut.png": "truncated PNG",
+    }
+    added = [format_rect_attr_line(replace(good, image=f"0--Parade/{name}")) for name in expected]
+    flat = np.repeat(good.landmarks[:1], len(good.landmarks), axis=0)  # every point at one place
+    added.append(format_rect_attr_line(replace(good, image="0--Parade/other.jpg", landmarks=flat)))
+    (folder / "other.jpg").write_bytes(real_jpeg)
+    path.write_text("\ufeff" + "\n".join(lines + added) + "\n", encoding="utf-8")  # with a byte-order mark
+
+    clean = index_wflw(root=synth_root)
+    result = index_wflw(root=root)
+    assert len(result.faces) == len(clean.faces)  # the first face survives the BOM; nothing else is lost
+    q = result.quarantine.set_index("line")["reason"]
+    assert len(q) == len(added)
+    for n, (name, reason) in enumerate(expected.items()):
+        assert reason in q[len(lines) + 1 + n] and name in q[len(lines) + 1 + n], q[len(lines) + 1 + n]
+    assert "degenerate landmarks: inter-ocular distance (points 60-72) is 0.00 px" in q[len(lines) + len(added)]
+    raised = index_wflw(root=root, max_pixels=10**9).quarantine["reason"].str.cat()  # the limit is a setting
+    assert "huge_24000.png" not in raised and "claims_60000.png" in raised

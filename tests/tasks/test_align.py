@@ -9,6 +9,7 @@ import pytest
 
 from gan_core.align import AlignConfig, render_aligned
 from gan_core.face_filter import FilterConfig
+from landmark_core.image_size import DEFAULT_MAX_PIXELS
 from landmark_core.synth.dataset import SynthConfig
 from tasks.align import DetectConfig, _detect_image, align, record_of
 from tasks.dataset_tree import dataset_root
@@ -77,13 +78,13 @@ def test_odd_photos_are_converted_or_quarantined_with_a_reason(twin, tmp_path):
     (tmp_path / "ev" / "text.jpg").write_text("not an image")
 
     def run(name):
-        return _detect_image((str(tmp_path), f"ev/{name}", 1, SMALL_ALIGN))
+        return _detect_image((str(tmp_path), f"ev/{name}", 1, SMALL_ALIGN, DEFAULT_MAX_PIXELS))
 
     assert run("truncated.jpg") == ([], "ev/truncated.jpg: truncated JPEG (no end-of-image marker)")
     assert run("blank.png") == ([], "no face detected")
     assert run("missing.png")[1] == "ev/missing.png: no such file"
     assert "cannot decode image" in run("text.jpg")[1]
-    original, _ = _detect_image((str(root), face_image, 1, SMALL_ALIGN))
+    original, _ = _detect_image((str(root), face_image, 1, SMALL_ALIGN, DEFAULT_MAX_PIXELS))
     for name, mode in (("gray.png", "grayscale"), ("rgba.png", "bgra")):
         rows, reason = run(name)
         assert reason is None and {r["source_mode"] for r in rows} == {mode}, (name, reason)
