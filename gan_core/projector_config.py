@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import Field
 
 
 @dataclass(frozen=True)
@@ -24,15 +27,15 @@ class ProjectorConfig:
         seed: base of the per-face random streams (latent noise, initial noise maps).
     """
 
-    steps: int = 1000
-    w_avg_samples: int = 10_000
-    lr: float = 0.1
-    lr_rampup: float = 0.05
-    lr_rampdown: float = 0.25
-    noise_factor: float = 0.05
-    noise_ramp: float = 0.75
-    regularize_noise_weight: float = 1e5
-    discard_step: int = 100
+    steps: Annotated[int, Field(ge=1)] = 1000
+    w_avg_samples: Annotated[int, Field(ge=1)] = 10_000
+    lr: Annotated[float, Field(gt=0.0)] = 0.1
+    lr_rampup: Annotated[float, Field(ge=0.0, le=1.0)] = 0.05
+    lr_rampdown: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
+    noise_factor: Annotated[float, Field(ge=0.0)] = 0.05
+    noise_ramp: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
+    regularize_noise_weight: Annotated[float, Field(ge=0.0)] = 1e5
+    discard_step: Annotated[int, Field(ge=0)] = 100
     discard_loss: float | None = None
-    compare_size: int = 256
-    seed: int = 303
+    compare_size: Annotated[int, Field(ge=8)] = 256
+    seed: Annotated[int, Field(ge=0)] = 303

@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -248,12 +249,18 @@ def safe_extract(*, archive: Path, dest: Path) -> list[str]:
     tmp = dest / f".extract-{archive.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        with tarfile.open(archive) as tar:
+        try:
+            tar = tarfile.open(archive)  # noqa: SIM115  (closed by the with below; only the open is guarded)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+            raise DownloadError(f"{archive.name}: not a readable tar archive ({_one_line(error)})") from None
+        with tar:
             _check_members(tar, archive.name)
             try:
                 tar.extractall(tmp, filter="data")
             except tarfile.FilterError as error:
                 raise UnsafeArchiveError(f"{archive.name}: {error}") from error
+            except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+                raise DownloadError(f"{archive.name}: not a readable tar archive ({_one_line(error)})") from None
         placed = sorted(p.name for p in tmp.iterdir())
         for entry in placed:
             target = dest / entry
@@ -331,12 +338,54 @@ def fetch_files(
             report = (lambda done, total, n=remote.name: progress(n, done, total)) if progress else None
             digests[remote.name] = download_file(url=url, dest=path, sha256=expected, progress=report, retries=retries)
             actions[remote.name] = "downloaded"
-        if expected is None:
+        if expected is None:  # pin only a file that has proved to be what it should be
+            check_kind(path, archive=remote.extract)
             pins[remote.name] = digests[remote.name]
             _save_pins(dest, pins)
         if remote.extract and _extract_once(path, dest, digests[remote.name]):
             actions[remote.name] += "+extracted"
     return FetchReport(actions=actions, sha256=digests)
+
+
+def _one_line(error: BaseException) -> str:
+    """An error message on one line (tarfile lists each compression it tried on a line of its own)."""
+    return " ".join(str(error).split())
+
+
+def _describe(head: bytes) -> str | None:
+    """What a file that is obviously not a download's payload is (an HTML or JSON page), else None."""
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in text[:512]:
+        return "an HTML page"
+    if text.startswith((b"{", b"[")) and b'"' in text[:64]:
+        return "a JSON document"
+    return None
+
+
+def check_kind(path: Path, *, archive: bool) -> None:
+    """Refuse a download that is not the kind of file expected: a web page where a file should be, or, for an
+    archive, anything that does not read through as a tar archive (the whole stream is read: a cut or corrupt
+    archive fails here). The file is moved to ``<name>.rejected``.
+
+    Raises:
+        DownloadError: one line naming the file and what it is.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    what = _describe(head)
+    if what is None and archive:
+        try:
+            with tarfile.open(path) as tar:
+                for _ in tar:
+                    pass
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as error:
+            what = f"not a readable tar archive ({_one_line(error)})"
+    if what is not None:
+        rejected = path.with_name(path.name + ".rejected")
+        os.replace(path, rejected)
+        raise DownloadError(
+            f"{path.name}: the server sent {what}, not the file; nothing was pinned (kept as {rejected})"
+        )
 
 
 def _extract_once(archive: Path, dest: Path, digest: str) -> bool:

@@ -31,14 +31,14 @@ class ModelConfig:
         num_landmarks: heatmaps per stage (98).
     """
 
-    size: int = 128
-    stem_channels: int = 16
-    encoder_channels: tuple[int, ...] = (32, 64, 128, 256)
-    encoder_blocks: tuple[int, ...] = (1, 2, 3, 4)
-    decoder_channels: tuple[int, ...] = (128, 64, 32, 32)
-    expansion: int = 6
-    stages: int = 2
-    heatmap_drop: float = 0.2
+    size: Annotated[int, Field(ge=8)] = 128
+    stem_channels: Annotated[int, Field(ge=1)] = 16
+    encoder_channels: tuple[Annotated[int, Field(ge=1)], ...] = (32, 64, 128, 256)
+    encoder_blocks: tuple[Annotated[int, Field(ge=1)], ...] = (1, 2, 3, 4)
+    decoder_channels: tuple[Annotated[int, Field(ge=1)], ...] = (128, 64, 32, 32)
+    expansion: Annotated[int, Field(ge=1)] = 6
+    stages: Annotated[int, Field(ge=1)] = 2
+    heatmap_drop: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2
     num_landmarks: int = NUM_LANDMARKS
 
     def __post_init__(self) -> None:

@@ -156,7 +156,13 @@ def file_decisions(path: Path, *, reviewer: str = "") -> list[dict]:
     Raises:
         DecisionError: the file lacks the required columns (named).
     """
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        reason = "it is empty" if isinstance(error, pd.errors.EmptyDataError) else "not a UTF-8 CSV table"
+        raise DecisionError(f"{path}: cannot read the decisions ({reason}: {' '.join(str(error).split())})") from None
     missing = [c for c in ("face_id", "decision") if c not in table]
     if missing:
         raise DecisionError(f"{path}: missing column(s) {missing}")

@@ -21,10 +21,12 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Annotated
 
 import cv2
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from landmark_core.synth.face import Expression, Identity, face_shape
 from landmark_core.synth.render import Appearance, FaceSpec, Lighting, render_face
@@ -55,19 +57,19 @@ class SynthConfig:
     make-up 8 %, occlusion 29 %, blur 31 %).
     """
 
-    train: int = 600
-    test: int = 200
-    seed: int = 0
-    p_pose: float = 0.13
-    p_expression: float = 0.13
-    p_illumination: float = 0.28
-    p_makeup: float = 0.08
-    p_occlusion: float = 0.29
-    p_blur: float = 0.31
-    p_two_faces: float = 0.1
-    min_face_width: float = 110.0
-    max_face_width: float = 260.0
-    jpeg_quality: int = 92
+    train: Annotated[int, Field(ge=1)] = 600
+    test: Annotated[int, Field(ge=0)] = 200
+    seed: Annotated[int, Field(ge=0)] = 0
+    p_pose: Annotated[float, Field(ge=0.0, le=1.0)] = 0.13
+    p_expression: Annotated[float, Field(ge=0.0, le=1.0)] = 0.13
+    p_illumination: Annotated[float, Field(ge=0.0, le=1.0)] = 0.28
+    p_makeup: Annotated[float, Field(ge=0.0, le=1.0)] = 0.08
+    p_occlusion: Annotated[float, Field(ge=0.0, le=1.0)] = 0.29
+    p_blur: Annotated[float, Field(ge=0.0, le=1.0)] = 0.31
+    p_two_faces: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    min_face_width: Annotated[float, Field(gt=0.0)] = 110.0
+    max_face_width: Annotated[float, Field(gt=0.0)] = 260.0
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)] = 92
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,8 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
     torch.save({"model": {}, "payload": CreatesFile(tmp / "code-ran")}, tmp / "evil.pt")
     (tmp / "cut.pt").write_bytes((tmp / "evil.pt").read_bytes()[:100])
     evaluate = ["evaluate", "--data", str(synth_root), "--out", "e", "--checkpoint"]
+    (tmp / "empty.csv").write_bytes(b"")
+    apply = ["review", "apply", "--store", str(tmp / "review-store"), "--decisions"]
     run = ["run", "--store", str(tmp / "store")]
     train = ["train", "--data", str(synth_root), "--out", str(tmp / "o")]
     return [
@@ -83,6 +85,8 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
         (["data", "index", "--root", str(tmp / "none"), "--out", str(tmp / "o")], "none: no such folder"),
         (["weights", "fetch", "nope", "--dest", str(tmp)], "unknown weights ['nope']; known: ffhq-1024"),
         (["weights", "fetch", "ffhq-1024", "--dest", str(tmp)], "--trust-first-download"),
+        ([*apply, str(tmp / "empty.csv")], "empty.csv: cannot read the decisions (it is empty"),
+        ([*apply, str(tmp / "evil.pt")], "evil.pt: cannot read the decisions (not a UTF-8 CSV table"),
         (["stage", "run", "nope"], "unknown stage 'nope'; stages: align, attributes,"),
     ]
 

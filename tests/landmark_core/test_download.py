@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 
 import pytest
@@ -155,3 +156,31 @@ def test_unknown_digest_needs_an_explicit_pin(server, tmp_path):
 def test_missing_file_is_a_clear_error(server, tmp_path):
     with pytest.raises(DownloadError, match="HTTP 404"):
         download_file(url=f"{server.url}/nope.tar.gz", dest=tmp_path / "nope.tar.gz", sha256=None, retries=0)
+
+
+@pytest.mark.parametrize(
+    ("payload", "what"),
+    [
+        (b"<!DOCTYPE html><html><body>Sign in to continue</body></html>", "an HTML page"),
+        (b"\x1f\x8b\x08\x00" + b"\x00" * 64, "not a readable tar archive"),  # a cut gzip
+    ],
+    ids=["html-page", "cut-archive"],
+)
+def test_a_page_served_in_place_of_the_archive_is_refused_and_never_pinned(server, tmp_path, payload, what):
+    files = [RemoteFile(name="a.tar.gz", url="")]
+    server.files["a.tar.gz"] = payload  # served as application/octet-stream, as a misconfigured mirror would
+    with pytest.raises(DownloadError, match=f"a.tar.gz: the server sent {what}") as caught:
+        fetch_files(files=files, dest=tmp_path, mirror=server.url, trust_first_download=True)
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / PINS_FILE).exists() and (tmp_path / "a.tar.gz.rejected").read_bytes() == payload
+    genuine = _tar({"WFLW_annotations/a.txt": b"v1"})
+    server.files["a.tar.gz"] = genuine  # the genuine archive, later: it downloads, verifies and is pinned
+    fetch_files(files=files, dest=tmp_path, mirror=server.url, trust_first_download=True)
+    assert json.loads((tmp_path / PINS_FILE).read_text()) == {"a.tar.gz": _sha(genuine)}
+    assert (tmp_path / "WFLW_annotations" / "a.txt").read_bytes() == b"v1"
+
+
+def test_a_pinned_file_that_is_not_an_archive_is_one_error(tmp_path):
+    (tmp_path / "x.tar.gz").write_bytes(b"<html>oops</html>")
+    with pytest.raises(DownloadError, match="x.tar.gz: not a readable tar archive"):
+        safe_extract(archive=tmp_path / "x.tar.gz", dest=tmp_path / "out")

@@ -93,6 +93,20 @@ def test_auto_and_file_policies(tmp_path):
     (tmp_path / "bad.csv").write_text("id,decision\nx,accept\n")
     with pytest.raises(DecisionError, match="missing column\\(s\\) \\['face_id'\\]"):
         file_decisions(tmp_path / "bad.csv")
+    (tmp_path / "bom.csv").write_text("\ufeffface_id,decision\nimg0#0,accept\n", encoding="utf-8")
+    assert file_decisions(tmp_path / "bom.csv")[0]["face_id"] == "img0#0"  # a spreadsheet's byte-order mark
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "it is empty"), (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\x00", "not a UTF-8 CSV table")],
+    ids=["empty", "binary"],
+)
+def test_an_unreadable_decisions_file_is_one_line(tmp_path, content, reason):
+    (tmp_path / "d.csv").write_bytes(content)
+    with pytest.raises(DecisionError, match=f"d.csv: cannot read the decisions \\({reason}") as caught:
+        file_decisions(tmp_path / "d.csv")
+    assert "\n" not in str(caught.value)
 
 
 def test_review_stage_records_every_faces_outcome_and_is_keyed_by_the_decisions(tmp_path):
