@@ -14,6 +14,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -214,6 +216,7 @@ def run(
     path = profile_path(profile)
     prof = load_profile(path)
     select_rows(load_matrix(prof.matrix, base=prof.train), rows)  # every input checked before Prefect starts
+    _preflight(prof, profile_arg=profile, store=store, pool=not local)
     # The temporary local server would try to send usage telemetry (and log an error offline); a user's own
     # setting wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -232,6 +235,21 @@ def run(
     report = result.report.output().local_dir()
     console.print(f"report: {report / 'report.md'} (also report.html, tables/*.csv, figures/*.png)")
     console.print(f"done in {time.perf_counter() - started:.1f} s (store {store})")
+
+
+def _preflight(prof, *, profile_arg: str, store: str, pool: bool) -> None:
+    """The cheap part of ``eltrepro doctor``: refuse to start a run that a missing item would stop later."""
+    from flows.doctor import local_findings, pool_findings
+
+    found = [f for f in local_findings(prof, profile_arg=profile_arg, store=store, pool=pool) if f.fatal]
+    found += pool_findings() if pool else []
+    if found:
+        lines = "\n".join(f"  {f.line()}" for f in found)
+        raise PreflightError(f"the run would fail: {len(found)} problem(s) (see `eltrepro doctor`):\n{lines}")
+
+
+class PreflightError(ConfigError):
+    """A run refused before it starts; the message lists each problem with its fix (one line each)."""
 
 
 def _refs(refs) -> str:
@@ -266,6 +284,71 @@ def _progress_bar():
             bar.update(lines[name], completed=fraction)
 
         yield listener
+
+
+@app.command("doctor")
+def doctor(
+    profile: str = typer.Option("demo", help="A profile name in flows/profiles/ or a path to a .toml profile."),
+    store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store the run would use."),
+    pool: bool = typer.Option(False, "--pool", help="Also check the server, the GPU pool's workers and the limit."),
+) -> None:
+    """Check everything a run of the profile needs; one line per problem with the command that fixes it."""
+    from flows.doctor import fetch_all_command, local_findings, pool_findings
+    from flows.run_profile import load_profile, profile_path
+
+    started = time.perf_counter()
+    prof = load_profile(profile_path(profile))
+    found = local_findings(prof, profile_arg=profile, store=store, pool=pool) + (pool_findings() if pool else [])
+    for finding in found:
+        console.print(("[red]x[/red] " if finding.fatal else "[yellow]![/yellow] ") + finding.line(), soft_wrap=True)
+    if any("fetch" in f.fix for f in found):
+        console.print(f"every download at once: {fetch_all_command(profile)}", soft_wrap=True)
+    verdict = "ready" if not found else f"{len(found)} problem(s), {sum(f.fatal for f in found)} would stop a run"
+    console.print(f"doctor: profile {profile}: {verdict} ({time.perf_counter() - started:.1f} s)")
+    if any(f.fatal for f in found):
+        raise typer.Exit(1)
+
+
+@app.command("fetch-all")
+def fetch_all(
+    profile: str = typer.Option("thesis", help="A profile name in flows/profiles/ or a path to a .toml profile."),
+    trust_first_download: bool = typer.Option(
+        False, help="Pin the digest of files the project has none for (WFLW, LFW parts and some weights)."
+    ),
+    mirror: str = typer.Option(None, help="One base URL for every file (<mirror>/<file name>), e.g. a lab mirror."),
+) -> None:
+    """Download, verify and pin every dataset and published weight the profile uses (resumable)."""
+    from flows.doctor import needed_weights
+    from flows.run_profile import load_profile, profile_path
+    from gan_core.lfw_parts import LFW_PARTS_FILES
+    from landmark_core.download import WFLW_FILES, fetch_files
+    from tasks.published_weights import fetch_weights
+
+    prof = load_profile(profile_path(profile))
+    progress = _progress_printer()
+    jobs: list[tuple[str, Callable[[], object]]] = []
+    if prof.wflw is not None:
+        wflw = prof.wflw
+        trusted = trust_first_download or wflw.trust_first_download
+        job = partial(fetch_files, files=WFLW_FILES, dest=Path(wflw.dest), mirror=mirror or wflw.mirror)
+        jobs.append(("WFLW", partial(job, sha256=dict(wflw.sha256), trust_first_download=trusted, progress=progress)))
+    gan = prof.gan
+    if gan is not None and gan.segment_train.data == "lfw":
+        lfw = gan.segment_train
+        trusted = trust_first_download or lfw.lfw_trust_first_download
+        job = partial(fetch_files, files=LFW_PARTS_FILES, dest=Path(lfw.lfw_dest), mirror=mirror or lfw.lfw_mirror)
+        jobs.append(("LFW Part Labels", partial(job, trust_first_download=trusted, progress=progress)))
+    names = needed_weights(prof)
+    if gan is not None and gan.segment_train.data == "lfw" and gan.segment_train.vgg16_weights:
+        names.append("vgg16-keras-notop")
+    if names:
+        job = partial(fetch_weights, names=names, dest=Path(gan.weights_dir or "data/weights"), mirror=mirror)
+        jobs.append(("weights", partial(job, trust_first_download=trust_first_download, progress=progress)))
+    for what, job in jobs:
+        report = job()
+        for name, action in report.actions.items():
+            console.print(f"{what}: {name}: {action} (sha256 {report.sha256[name]})")
+    console.print(f"fetch-all: profile {profile}: {len(jobs)} download set(s) ready")
 
 
 @app.command("demo")

@@ -61,6 +61,14 @@ WEIGHTS: dict[str, RemoteFile] = {
         note="StyleFlow's conditional CNF (Abdal et al., ACM TOG 2021), the large model the editor loads "
         "(git blob 94fd23b8d3e51d1921309694bc51ee9ead122961 in the StyleFlow repository); CC BY-NC-SA 4.0.",
     ),
+    "vgg16-keras-notop": RemoteFile(
+        name="vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        url="https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+        "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        extract=False,
+        note="Keras' ImageNet VGG16 without the classifier: the segmenter's backbone at the start of its training "
+        "(gan.segment_train.vgg16_weights). MIT (Keras); ImageNet weights for research use.",
+    ),
 }
 
 SHA256_PREFIXES: dict[str, str] = {"vgg16-imagenet": "397923af"}

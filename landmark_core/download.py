@@ -282,7 +282,8 @@ class FetchReport:
     sha256: dict[str, str]
 
 
-def _load_pins(dest: Path) -> dict[str, str]:
+def load_pins(dest: Path) -> dict[str, str]:
+    """The digests pinned by first downloads into ``dest`` (``checksums.json``), by file name."""
     path = dest / PINS_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
 
@@ -321,7 +322,7 @@ def fetch_files(
         FetchReport of the actions taken and the verified digests.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    pins = _load_pins(dest)
+    pins = load_pins(dest)
     actions, digests = {}, {}
     for remote in files:
         expected = (sha256 or {}).get(remote.name) or remote.sha256 or pins.get(remote.name)

@@ -16,7 +16,16 @@ runner = CliRunner()
 
 
 COMMANDS = [[], ["data"], ["data", "synth"], ["data", "index"], ["data", "fetch"], ["demo"], ["train"], ["evaluate"]]
-COMMANDS += [["run"], ["weights"], ["weights", "list"], ["weights", "fetch"], ["stage", "list"], ["stage", "run"]]
+COMMANDS += [
+    ["run"],
+    ["doctor"],
+    ["fetch-all"],
+    ["weights"],
+    ["weights", "list"],
+    ["weights", "fetch"],
+    ["stage", "list"],
+    ["stage", "run"],
+]
 
 
 @pytest.mark.parametrize("args", COMMANDS)

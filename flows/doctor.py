@@ -1,0 +1,218 @@
+"""The preflight: everything a run of a profile needs, checked before any work, one finding per problem with the
+exact command that fixes it.
+
+Local checks (cheap, no Prefect server): the WFLW archives pinned and extracted from verified bytes, every
+published weight the profile uses present and matching its digest, LFW Part Labels, a CUDA device where the
+profile demands one, the store writable. With ``--pool`` (``pool_findings``): the Prefect server reachable,
+the deployments there, the GPU pool present with a live worker (a recent heartbeat) and the global
+concurrency limit that bounds it.
+
+``eltrepro run`` runs the local checks first and refuses to start on a finding that would fail the run later.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flows.run_profile import Profile
+from landmark_core.download import RemoteFile, load_pins, sha256_file
+from tasks.store import Store
+
+GPU_LIMIT = "eltrepro-gpu"
+GPU_LIMIT_SLOTS = 2
+TRAIN_DEPLOYMENT = "train-experiment/train-experiment"
+HEARTBEAT_FRESH_S = 90.0  # a worker polls every 15 s; three missed polls and more count as gone
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: the item, what is wrong, the command that fixes it, and whether a run started now would fail
+    on it (``fatal``; a missing archive the run downloads itself is not)."""
+
+    item: str
+    problem: str
+    fix: str
+    fatal: bool = True
+
+    def line(self) -> str:
+        return f"{self.item}: {self.problem} -- fix: {self.fix}"
+
+
+def fetch_all_command(profile_arg: str) -> str:
+    return f"eltrepro fetch-all --profile {profile_arg} --trust-first-download"
+
+
+def archive_findings(
+    *,
+    files: tuple[RemoteFile, ...],
+    dest: Path,
+    given: dict[str, str],
+    fix: str,
+    fetched_by_run: bool = False,
+    trusted: bool = False,
+) -> list[Finding]:
+    """Each file of a download set: a digest known or pinned, present and matching it, extracted from it.
+
+    ``fetched_by_run``: a run downloads these itself (then only an unknown digest without ``trusted``, a
+    first-download pin the profile allows, would stop it).
+
+    An archive extracted from verified bytes (its ``.extracted`` record holds the expected digest) is not hashed
+    again: the tens of gigabytes of a dataset would cost minutes.
+    """
+    pins, found = load_pins(dest), []
+    for remote in files:
+        item = str(dest / remote.name)
+        expected = (given.get(remote.name) or remote.sha256 or pins.get(remote.name) or "").lower()
+        if not expected:
+            state = "downloaded" if (dest / remote.name).is_file() else "not downloaded"
+            found.append(Finding(item, f"{state}, and no sha256 known or pinned", fix, fatal=not trusted))
+            continue
+        marker = dest / ".extracted" / f"{remote.name}.json"
+        if remote.extract and marker.is_file() and f'"{expected}"' in marker.read_text():
+            continue
+        path = dest / remote.name
+        fatal = not fetched_by_run
+        if not path.is_file():
+            found.append(Finding(item, "not downloaded", fix, fatal))
+        elif (actual := sha256_file(path)) != expected:
+            problem = f"sha256 {actual[:12]}... differs from the pinned {expected[:12]}..."
+            found.append(Finding(item, problem, fix, fatal))
+        elif remote.extract:
+            found.append(Finding(item, "downloaded but not extracted", fix, fatal))
+    return found
+
+
+def needed_weights(profile: Profile) -> list[str]:
+    """The published weights (registry names) a profile's GAN branch loads."""
+    gan, names = profile.gan, []
+    if gan is None:
+        return names
+    if gan.project is not None:
+        names += [gan.project.generator] if gan.project.generator != "random" else []
+        names += ["vgg16-imagenet", "lpips-vgg-lin"] if gan.project.perceptual == "lpips-vgg" else []
+    if gan.attributes is not None and gan.attributes.estimator == "dpr":
+        names.append("dpr-512")
+    if gan.styleflow is not None and gan.styleflow.flow != "random":
+        names.append(gan.styleflow.flow)
+    return names
+
+
+def weight_findings(profile: Profile, *, profile_arg: str) -> list[Finding]:
+    """Every published weight the profile uses, in ``gan.weights_dir``, matching its digest."""
+    from gan_core.published import WEIGHTS
+
+    gan = profile.gan
+    if gan is None:
+        return []
+    dest = Path(gan.weights_dir or "data/weights")
+    found = []
+    for name in needed_weights(profile):
+        fix = f"eltrepro weights fetch {name} --dest {dest} --trust-first-download"
+        found += archive_findings(files=(WEIGHTS[name],), dest=dest, given={}, fix=fix)
+    keras = gan.segment_train.vgg16_weights
+    if gan.segment_train.data == "lfw" and keras and not Path(keras).is_file():
+        fix = f"eltrepro weights fetch vgg16-keras-notop --dest {Path(keras).parent} --trust-first-download"
+        found.append(Finding(keras, "Keras VGG16 weights (the segmenter's backbone) not found", fix))
+    return found
+
+
+def local_findings(profile: Profile, *, profile_arg: str, store: str, pool: bool = False) -> list[Finding]:
+    """The checks that need no server: data, weights, device, store."""
+    from gan_core.lfw_parts import LFW_PARTS_FILES
+    from landmark_core.download import WFLW_FILES
+
+    found: list[Finding] = []
+    everything = fetch_all_command(profile_arg)
+    if profile.wflw is not None:
+        dest, given = Path(profile.wflw.dest), dict(profile.wflw.sha256)
+        fix = f"eltrepro data fetch --dest {dest} --trust-first-download  (or: {everything})"
+        trusted = profile.wflw.trust_first_download
+        found += archive_findings(
+            files=WFLW_FILES, dest=dest, given=given, fix=fix, fetched_by_run=True, trusted=trusted
+        )
+    gan = profile.gan
+    if gan is not None and gan.segment_train.data == "lfw":
+        found += archive_findings(
+            files=LFW_PARTS_FILES, dest=Path(gan.segment_train.lfw_dest), given={}, fix=everything
+        )
+    found += weight_findings(profile, profile_arg=profile_arg)
+    if profile.device.startswith("cuda") and not pool and not _cuda_here():
+        fix = 'run with --pool (GPU workers), or set device = "auto" in the profile to accept the CPU'
+        found.append(Finding("device", f"the profile asks for {profile.device!r} and this machine has no CUDA", fix))
+    found += store_findings(store)
+    return found
+
+
+def _cuda_here() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def store_findings(store: str) -> list[Finding]:
+    """The store can be written (a probe file is written and removed)."""
+    try:
+        s = Store(store)
+        probe = f"{s.root.rstrip('/')}/.doctor-{uuid.uuid4().hex[:8]}"
+        s.fs.pipe_file(probe, b"ok")
+        s.fs.rm(probe)
+    except Exception as error:  # any failure to write is the finding (permissions, credentials, a full disk)
+        fix = "pass a writable --store (a local folder, or s3://... with AWS_* credentials in the environment)"
+        return [Finding(f"store {store}", f"not writable ({type(error).__name__}: {error})", fix)]
+    return []
+
+
+def pool_findings(*, deployment: str = TRAIN_DEPLOYMENT) -> list[Finding]:
+    """The server side of ``--pool``: server, deployment, its pool with a live worker, the concurrency limit."""
+    url = os.environ.get("PREFECT_API_URL") or _configured_api_url()
+    start = "prefect server start &  then: prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
+    if not url:
+        return [Finding("Prefect server", "PREFECT_API_URL is not set: --pool needs a running server", start)]
+    import httpx
+
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5.0).raise_for_status()
+    except httpx.HTTPError as error:
+        return [Finding("Prefect server", f"not reachable at {url} ({error})", start)]
+    return _server_findings(deployment)
+
+
+def _configured_api_url() -> str:
+    from prefect.settings import get_current_settings
+
+    return str(get_current_settings().api.url or "")
+
+
+def _server_findings(deployment: str) -> list[Finding]:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    found: list[Finding] = []
+    with get_client(sync_client=True) as client:
+        try:
+            pool = client.read_deployment_by_name(deployment).work_pool_name or "gpu-pool"
+        except ObjectNotFound:
+            found.append(Finding(f"deployment {deployment}", "not on the server", "prefect --no-prompt deploy --all"))
+            pool = "gpu-pool"
+        try:
+            client.read_work_pool(pool)
+        except ObjectNotFound:
+            found.append(
+                Finding(f"work pool {pool}", "does not exist", f"prefect work-pool create {pool} --type process")
+            )
+        else:
+            fresh = datetime.now(UTC) - timedelta(seconds=HEARTBEAT_FRESH_S)
+            workers = client.read_workers_for_work_pool(pool)
+            if not any(w.last_heartbeat_time and w.last_heartbeat_time >= fresh for w in workers):
+                fix = f"prefect worker start --pool {pool}  (on each GPU machine)"
+                found.append(Finding(f"work pool {pool}", "no live worker (no heartbeat in 90 s)", fix))
+        try:
+            client.read_global_concurrency_limit_by_name(GPU_LIMIT)
+        except ObjectNotFound:
+            fix = f"prefect gcl create {GPU_LIMIT} --limit {GPU_LIMIT_SLOTS}"
+            found.append(Finding(f"concurrency limit {GPU_LIMIT}", "does not exist", fix))
+    return found

@@ -1,0 +1,145 @@
+"""The preflight: on a fresh clone it names every missing item with its fix; `fetch-all` then makes a profile
+ready; `run` refuses to start on what would stop it; `--pool` checks the server, the pool's workers and the
+concurrency limit."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.flows.server import BIN, prefect_cli
+from tests.loopback import Loopback
+
+
+def _eltrepro(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    clean |= {"PREFECT_HOME": str(cwd / "prefect-home"), **env}
+    return subprocess.run(
+        [str(BIN / "eltrepro"), *args], cwd=cwd, env=clean, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_a_fresh_clone_lists_every_missing_item_with_its_fix(tmp_path):
+    result = _eltrepro("doctor", "--profile", "thesis", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    lines = [line for line in result.stdout.splitlines() if " -- fix: " in line]
+    missing = {
+        "data/WFLW/WFLW_images.tar.gz",
+        "data/WFLW/WFLW_annotations.tar.gz",
+        "data/LFW_parts/lfw-funneled.tgz",
+        "data/weights/ffhq.pkl",
+        "data/weights/vgg16-397923af.pth",
+        "data/weights/lpips_vgg_v0.1.pth",
+        "data/weights/trained_model_03.t7",
+        "data/weights/modellarge10k.pt",
+        "data/weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    }
+    for item in missing:
+        assert any(line.split(" ", 1)[1].startswith(f"{item}:") for line in lines), f"{item} not listed"
+    assert all("fix: eltrepro " in line for line in lines)
+    assert "every download at once: eltrepro fetch-all --profile thesis --trust-first-download" in result.stdout
+
+
+def _tgz(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _serve_everything(server: Loopback) -> None:
+    """Stand-ins of every file a thesis-shaped profile fetches (names as published; contents made here)."""
+    from gan_core.lfw_parts import LFW_PARTS_FILES
+    from gan_core.published import WEIGHTS
+    from landmark_core.download import WFLW_FILES
+
+    for remote in (*WFLW_FILES, *LFW_PARTS_FILES):
+        stem = remote.name.split(".")[0]
+        server.files[remote.name] = _tgz({f"{stem}/README": b"stand-in"}) if remote.extract else b"a b\n"
+    for name in ("ffhq-1024", "styleflow-large", "vgg16-keras-notop"):
+        server.files[WEIGHTS[name].name] = f"stand-in weights {name}".encode()
+
+
+PROFILE = """
+device = "cpu"
+[data]
+source = "wflw"
+dest = "{root}/WFLW"
+[gan.segment_train]
+data = "lfw"
+lfw_dest = "{root}/LFW"
+vgg16_weights = "{root}/weights/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+[gan.project]
+generator = "ffhq-1024"
+perceptual = "random"
+[gan.styleflow]
+flow = "styleflow-large"
+[gan]
+weights_dir = "{root}/weights"
+"""
+
+
+def test_fetch_all_makes_a_profile_ready_and_run_refuses_a_tampered_weight(tmp_path):
+    server = Loopback()
+    try:
+        _serve_everything(server)
+        profile = tmp_path / "thesis_shaped.toml"
+        profile.write_text(PROFILE.format(root=tmp_path / "data"))
+        before = _eltrepro("doctor", "--profile", str(profile), cwd=tmp_path)
+        assert before.returncode == 1 and before.stdout.count(" -- fix: ") == 10, before.stdout
+        fetched = _eltrepro(
+            "fetch-all", "--profile", str(profile), "--trust-first-download", "--mirror", server.url, cwd=tmp_path
+        )
+        assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+        after = _eltrepro("doctor", "--profile", str(profile), cwd=tmp_path)
+        assert after.returncode == 0 and f"doctor: profile {profile}: ready" in after.stdout, after.stdout
+    finally:
+        server.close()
+    (tmp_path / "data" / "weights" / "ffhq.pkl").write_bytes(b"tampered")
+    run = _eltrepro("run", "--profile", str(profile), "--store", str(tmp_path / "store"), cwd=tmp_path)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "the run would fail: 1 problem(s)" in run.stderr and "ffhq.pkl: sha256" in run.stderr
+    assert "eltrepro weights fetch ffhq-1024" in run.stderr and not (tmp_path / "store" / "synth_wflw").exists()
+
+
+def test_pool_checks_name_a_missing_server(tmp_path):
+    result = _eltrepro("doctor", "--pool", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Prefect server: PREFECT_API_URL is not set" in result.stdout and "prefect server start" in result.stdout
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_pool_checks_against_a_real_server(infra, tmp_path, wait_until):
+    base, env, procs = infra
+    ask = {"PREFECT_API_URL": env["PREFECT_API_URL"]}
+    bare = _eltrepro("doctor", "--pool", cwd=tmp_path, **ask)
+    for expected in (
+        "deployment train-experiment/train-experiment: not on the server -- fix: prefect --no-prompt deploy --all",
+        "work pool gpu-pool: does not exist -- fix: prefect work-pool create gpu-pool --type process",
+        "concurrency limit eltrepro-gpu: does not exist -- fix: prefect gcl create eltrepro-gpu --limit 2",
+    ):
+        assert expected in bare.stdout, bare.stdout
+    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process")
+    prefect_cli(env, "--no-prompt", "deploy", "--name", "train-experiment")
+    prefect_cli(env, "gcl", "create", "eltrepro-gpu", "--limit", "2")
+    no_worker = _eltrepro("doctor", "--pool", cwd=tmp_path, **ask)
+    assert "work pool gpu-pool: no live worker" in no_worker.stdout and "prefect worker start --pool gpu-pool" in (
+        no_worker.stdout
+    )
+    procs.start("gpu-worker", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], env)
+    ready = wait_until(
+        lambda: (r := _eltrepro("doctor", "--pool", cwd=tmp_path, **ask)).returncode == 0 and r,
+        timeout=120,
+        interval=2.0,
+        what="the worker's first heartbeat",
+    )
+    assert "ready" in ready.stdout
