@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # resolving `torch>=2.2` to a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: demo test lint clean browser
+.PHONY: demo test lint clean browser compose
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,18 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } || \
 	  echo "chromium not installed: the review page's browser test will skip"
 
+# The compose file is validated by `docker compose config` (or Debian's docker-compose, installed like chromium
+# above when neither is there); without either that one test skips and says why.
+compose:
+	@docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null 2>&1; } || \
+	  echo "no docker compose: the compose file's validation test will skip"
+
 demo: $(STAMP)
 	$(BIN)/eltrepro demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser compose
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

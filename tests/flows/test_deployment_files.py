@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -35,31 +36,68 @@ def test_dockerfiles_are_hadolint_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_images_pin_their_versions_and_install_the_project():
+def test_images_pin_their_versions_and_install_the_tested_stack():
+    tested = {name: version(name).split("+")[0] for name in ("torch", "prefect")}
     for path in DOCKERFILES:
         text = path.read_text()
         base = re.search(r"^FROM (\S+)", text, re.M).group(1)
         assert ":" in base and not base.endswith(":latest"), f"{path.name}: unpinned base image {base}"
-        assert "pip install --no-cache-dir -e " in text and "USER 1000" in text
-        assert '-e ".[seg]"' in text or '"tensorflow[and-cuda]==' in text  # the face segmenter's TensorFlow
+        assert "pip install --no-cache-dir" in text and "USER 1000" in text
+        assert "tensorflow-cpu==2.21.0" in text or '"tensorflow[and-cuda]==2.21.0"' in text  # the segmenter's TF
         assert re.search(r'"--pool", "(cpu|gpu)-pool"', text)
-    assert "torch==" in (ROOT / "docker" / "Dockerfile.cpu").read_text()  # the CPU wheel, not a CUDA build
-    assert "cuda" in (ROOT / "docker" / "Dockerfile.gpu").read_text().splitlines()[2]
+        for name, wanted in tested.items():  # the versions every test here ran with
+            assert f"{name}=={wanted}" in text, f"{path.name}: {name} is not the tested {wanted}"
+        assert "pools]" in text  # prefect-docker / prefect-kubernetes for the Docker and Kubernetes pool types
+    assert "whl/cpu torch==" in (ROOT / "docker" / "Dockerfile.cpu").read_text()  # the CPU wheel there
+    extras = (ROOT / "pyproject.toml").read_text()
+    assert "prefect-docker==" in extras and "prefect-kubernetes==" in extras
 
 
-def test_compose_runs_server_on_postgres_and_one_worker_per_pool_with_a_gpu():
+def test_compose_services_volumes_profiles_and_one_limit():
     compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
     services = compose["services"]
-    assert {"postgres", "prefect-server", "cpu-worker", "gpu-worker"} <= set(services)
+    wanted = {"postgres", "prefect-server", "cpu-worker", "gpu-worker", "review", "minio", "minio-bucket"}
+    assert wanted <= set(services)
     assert "postgresql+asyncpg://" in services["prefect-server"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
     for name, service in services.items():
         if "image" in service:
             assert ":" in service["image"] and not service["image"].endswith(":latest"), name
     devices = services["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia" and devices[0]["capabilities"] == ["gpu"]
-    assert "--pool" in services["cpu-worker"]["command"] and "gpu-pool" in services["gpu-worker"]["command"]
-    for worker in ("cpu-worker", "gpu-worker"):  # one artifact store shared by every worker
-        assert "artifacts:/opt/eltrepro/artifacts" in services[worker]["volumes"]
+    assert services["gpu-worker"]["profiles"] == ["gpu"]  # `up` works on a host without the NVIDIA toolkit
+    assert "profiles" not in services["cpu-worker"] and "profiles" not in services["review"]
+    for name in ("cpu-worker", "gpu-worker", "review"):  # data, weights and the store on shared volumes
+        assert {"data:/opt/eltrepro/data", "artifacts:/opt/eltrepro/artifacts"} <= set(services[name]["volumes"])
+    assert "review" in services["review"]["command"] and "0.0.0.0" in services["review"]["command"]
+    env = services["cpu-worker"]["environment"]
+    assert env["AWS_ENDPOINT_URL"] == "http://minio:9000" and "AWS_SECRET_ACCESS_KEY" in env
+    limits = set(re.findall(r"gcl (?:create|update) eltrepro-gpu --limit (\d+)", json.dumps(compose)))
+    for text in ((ROOT / "prefect.yaml").read_text(), (ROOT / "README.md").read_text()):
+        limits |= set(re.findall(r"gcl create eltrepro-gpu --limit (\d+)", text))
+    assert limits == {"2"}, limits  # one concurrency-limit value everywhere
+
+
+def _compose() -> list[str] | None:
+    """``docker compose`` (the plugin), else Debian's ``docker-compose`` (v1), else None."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    v1 = shutil.which("docker-compose")
+    return [v1] if v1 else None
+
+
+@pytest.mark.skipif(_compose() is None, reason="neither `docker compose` nor docker-compose is installed here")
+def test_docker_compose_config_validates(tmp_path):
+    command, path = _compose(), ROOT / "docker" / "compose.yaml"
+    if command[0].endswith("docker-compose"):  # v1 knows every key but the top-level project name
+        (tmp_path / "docker").mkdir()
+        path = tmp_path / "docker" / "compose.yaml"
+        path.write_text("".join(li for li in (ROOT / "docker" / "compose.yaml").open() if not li.startswith("name:")))
+    for profile in ([], ["--profile", "gpu"], ["--profile", "s3"]):
+        result = subprocess.run(
+            [*command, "-f", str(path), *profile, "config", "--quiet"], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
 
 
 def test_gpu_pool_templates_request_gpus():
