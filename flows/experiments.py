@@ -17,6 +17,7 @@ from landmark_core.config import ConfigError, from_dict, read_table_file, to_dic
 from landmark_core.train_config import TrainConfig
 
 MATRIX_DIR = Path(__file__).resolve().parent / "experiments"
+RELIGHT_BACKENDS = ("styleflow", "physical")  # the study's method first
 ROW_KEYS = {"name", "tables", "relit", "model", "augment", "loss", "train"}
 
 
@@ -27,13 +28,14 @@ class ExperimentRow:
     Attributes:
         name: unique id, used in run folders and report tables.
         tables: the study tables the row appears in (e.g. "4.1", "4.5").
-        relit: train on the original plus the relit faces (needs the GAN branch's augmented set).
+        relit: "" (no relit faces), or the relighting backend whose faces the row adds to its training set:
+            ``styleflow`` (the study's method) or ``physical`` (beyond the study).
         overrides: nested config overrides, merged into the profile's base TrainConfig.
     """
 
     name: str
     tables: tuple[str, ...] = ()
-    relit: bool = False
+    relit: str = ""
     overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
 
@@ -71,7 +73,10 @@ def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[Experime
             raise ConfigError(f"{path}: row {i}: duplicate name {raw['name']!r}")
         seen.add(raw["name"])
         overrides = {k: raw[k] for k in ("model", "augment", "loss", "train") if k in raw}
-        fields = {"name": raw["name"], "tables": raw.get("tables", []), "relit": raw.get("relit", False)}
+        relit = raw.get("relit", "")
+        if relit not in ("", *RELIGHT_BACKENDS):
+            raise ConfigError(f"{path}: row {i}: relit = {relit!r}: expected one of {', '.join(RELIGHT_BACKENDS)}")
+        fields = {"name": raw["name"], "tables": raw.get("tables", []), "relit": relit}
         row = from_dict(ExperimentRow, fields, where=f"{path}: row {i}")
         row = ExperimentRow(name=row.name, tables=row.tables, relit=row.relit, overrides=overrides)
         try:

@@ -101,7 +101,7 @@ def launch_rows(
     launches = []
     for row in rows:
         config = row_config(base=prof.train, row=row)
-        augmented = gan.augmented if gan and row.relit else None
+        augmented = gan.augmented_for(row.relit) if gan and row.relit else None
         if row_complete(run, config=config, data=data, augmented=augmented):
             continue
         parameters = {"store": run.store, "row": row.name, "config": to_dict(config), "device": prof.device}

@@ -20,8 +20,8 @@ class DataRefs:
 class GanRefs:
     """The GAN branch: the geometry always; projection, review, StyleFlow and relighting when configured.
 
-    ``augmented`` is the relit rows' extra training faces (the physical stage's output, or the StyleFlow path's
-    pasted relit faces).
+    A relit row trains on the faces of its backend (``augmented_for``): ``relit_pasted`` (the StyleFlow path,
+    the study's method) or ``relit_physical`` (the physical backend, beyond the study).
     """
 
     aligned: StageRef
@@ -34,7 +34,11 @@ class GanRefs:
     attributes: StageRef | None = None
     relit: StageRef | None = None
     relit_pasted: StageRef | None = None
-    augmented: StageRef | None = None
+    relit_physical: StageRef | None = None
+
+    def augmented_for(self, backend: str) -> StageRef | None:
+        """The extra training faces of a row relit with ``backend`` (``styleflow`` or ``physical``)."""
+        return {"styleflow": self.relit_pasted, "physical": self.relit_physical}.get(backend)
 
     def report_inputs(self) -> dict[str, StageRef | None]:
         """The report stage's GAN inputs (its parameters carry these names)."""

@@ -79,7 +79,8 @@ def reproduce(
     run = StageRunner(store=store, runtime=Runtime(device=prof.device, workers=default_workers(), weights_dir=weights))
 
     data = data_branch(run, prof)
-    gan = gan_branch(run, prof.gan, data) if prof.gan is not None else None
+    backends = frozenset(r.relit for r in rows if r.relit)
+    gan = gan_branch(run, prof.gan, data, backends=backends) if prof.gan is not None else None
     rows = trainable_rows(rows, gan)
     if not local:
         launch_rows(run, rows, prof, data, deployment, gan)
@@ -89,7 +90,7 @@ def reproduce(
             row=row.name,
             config=row_config(base=prof.train, row=row),
             data=data,
-            augmented=gan.augmented if gan and row.relit else None,
+            augmented=gan.augmented_for(row.relit) if gan and row.relit else None,
         )
         for row in rows
     }
@@ -125,8 +126,9 @@ def fetch_archives(source: WflwSourceConfig) -> DownloadConfig:
     return config
 
 
-def gan_branch(run: StageRunner, config: GanConfig, data: DataRefs) -> GanRefs:
-    """Run the GAN branch of one profile; every stage is a cached task of ``run``'s store."""
+def gan_branch(run: StageRunner, config: GanConfig, data: DataRefs, *, backends: frozenset[str]) -> GanRefs:
+    """Run the GAN branch of one profile; every stage is a cached task of ``run``'s store. The physical
+    relighting runs when a selected row is relit with it; the StyleFlow path whenever the profile configures it."""
     dataset, index = data.dataset, data.index
     aligned = run(align, config.detect, dataset=dataset, index=index)
     filtered = run(filter_faces, config.filter, dataset=dataset, index=index, aligned=aligned)
@@ -135,14 +137,14 @@ def gan_branch(run: StageRunner, config: GanConfig, data: DataRefs) -> GanRefs:
     masks = run(segment, config.segment, filtered=filtered, trained=segmenter)
     pasted = run(paste, config.paste, dataset=dataset, index=index, filtered=filtered, masks=masks)
     refs = GanRefs(aligned=aligned, filtered=filtered, segmenter=segmenter, masks=masks, pasted=pasted)
-    if config.relight_backend == "physical":
-        refs = replace(refs, augmented=run(relight_physical, config.physical, dataset=dataset, index=index))
+    if "physical" in backends:
+        refs = replace(refs, relit_physical=run(relight_physical, config.physical, dataset=dataset, index=index))
     if config.project is None:
         return refs
     projected = run(project, config.project, filtered=filtered)
     reviewed = review_gate(run, projected, config.review) if config.review is not None else None
     refs = replace(refs, projected=projected, reviewed=reviewed)
-    if config.attributes is not None and config.styleflow is not None:
+    if config.styleflow_path:
         refs = styleflow_path(run, config, data, refs)
     return refs
 
@@ -171,8 +173,7 @@ def styleflow_path(run: StageRunner, config: GanConfig, data: DataRefs, refs: Ga
         masks=refs.masks,
         relit=relit,
     )
-    augmented = relit_pasted if config.relight_backend == "styleflow" else refs.augmented
-    return replace(refs, attributes=conditions, relit=relit, relit_pasted=relit_pasted, augmented=augmented)
+    return replace(refs, attributes=conditions, relit=relit, relit_pasted=relit_pasted)
 
 
 def train_row(
@@ -193,12 +194,12 @@ def train_row(
 
 
 def trainable_rows(rows: list[ExperimentRow], gan: GanRefs | None) -> list[ExperimentRow]:
-    """The rows that can train: relit rows need the GAN branch's relit faces (skipped, with a log line, without)."""
-    if gan is not None and gan.augmented is not None:
-        return rows
-    for row in [r for r in rows if r.relit]:
-        get_run_logger().info("row %s needs relit faces: set gan.relight_backend in the profile; skipped", row.name)
-    return [r for r in rows if not r.relit]
+    """The rows that can train: a relit row needs its backend's relit faces (skipped, with a log line, without)."""
+    ready = [r for r in rows if not r.relit or (gan is not None and gan.augmented_for(r.relit) is not None)]
+    for row in [r for r in rows if r not in ready]:
+        needs = "[gan.project], [gan.attributes] and [gan.styleflow]" if row.relit == "styleflow" else "[gan]"
+        get_run_logger().info("row %s needs %s relit faces: the profile needs %s; skipped", row.name, row.relit, needs)
+    return ready
 
 
 def publish_report_artifacts(made: StageRef) -> None:

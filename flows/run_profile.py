@@ -39,7 +39,6 @@ class GanConfig:
     Attributes:
         project: None leaves projection (and everything after it) out.
         review: the gate after ``project``; None sends every kept face on.
-        relight_backend: ``physical`` or ``styleflow``: where the relit rows' faces come from; "" = none.
         attributes, styleflow: with both (and ``project``), the StyleFlow path runs.
         weights_dir: folder of the published weights (``eltrepro weights fetch``); not part of any key.
     """
@@ -51,18 +50,15 @@ class GanConfig:
     paste: PasteConfig = field(default_factory=PasteConfig)
     project: ProjectConfig | None = None
     review: ReviewGateConfig | None = None
-    relight_backend: str = ""
     physical: PhysicalRelightConfig = field(default_factory=PhysicalRelightConfig)
     attributes: AttributesConfig | None = None
     styleflow: StyleFlowConfig | None = None
     weights_dir: str = ""
 
-    def __post_init__(self) -> None:
-        if self.relight_backend not in RELIGHT_BACKENDS:
-            raise ValueError(f"relight_backend must be 'physical', 'styleflow' or empty, got {self.relight_backend!r}")
-        styleflow_path = self.project is not None and self.attributes is not None and self.styleflow is not None
-        if self.relight_backend == "styleflow" and not styleflow_path:
-            raise ValueError("relight_backend 'styleflow' needs [gan.project], [gan.attributes] and [gan.styleflow]")
+    @property
+    def styleflow_path(self) -> bool:
+        """Whether the StyleFlow relighting (the study's method) can run: projection, attributes and the flow."""
+        return self.project is not None and self.attributes is not None and self.styleflow is not None
 
 
 @dataclass(frozen=True)

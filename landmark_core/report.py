@@ -92,5 +92,18 @@ def tables_markdown(tables: dict[str, pd.DataFrame]) -> str:
     parts = ["# Results", ""]
     for table_id, table in tables.items():
         parts += [f"## Table {table_id}: {STUDY_TABLES[table_id].title}", ""]
-        parts += [*markdown_table(table, header=["row", *table.columns]), ""]
+        parts += [*markdown_table(labelled(table), header=["row", *table.columns]), ""]
     return "\n".join(parts)
+
+
+BEYOND_STUDY = "(beyond the study)"
+
+
+def labelled(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each row the study did not publish (in a table showing the study's values) labelled
+    ``<row> (beyond the study)``, e.g. the physical-relighting rows of Table 4.5."""
+    study = [c for c in table.columns if c.endswith(" (study)")]
+    if not study:
+        return table
+    beyond = table[study].isna().all(axis=1)
+    return table.set_axis([f"{r} {BEYOND_STUDY}" if b else r for r, b in zip(table.index, beyond, strict=True)])

@@ -72,11 +72,11 @@ def report(
     attributes: StageOutput | None = None,
     relit: StageOutput | None = None,
     relit_pasted: StageOutput | None = None,
-    augmented: StageOutput | None = None,
+    relit_physical: StageOutput | None = None,
 ) -> StageResult:
     """Build every study table that has evaluated rows; write ``report.md``, ``report.html``, ``tables/*.csv``,
     ``figures/ced.png`` and, when the dataset and index are given, ``figures/hardest.png`` (Fig. 4.1). With the
-    GAN branch's outputs (aligned ... augmented) a summary of the branch and its figures (Fig. 3.9, 3.11,
+    GAN branch's outputs (aligned ... relit_physical) a summary of the branch and its figures (Fig. 3.9, 3.11,
     3.14, the projections) join them."""
     work = ctx.work
     metrics = {row: metric_table(per_face=out.manifest(), subsets=SUBSETS) for row, out in evaluations.items()}
@@ -103,7 +103,7 @@ def report(
             attributes=attributes,
             relit=relit,
             relit_pasted=relit_pasted,
-            augmented=augmented,
+            relit_physical=relit_physical,
         )
         (work / "figures").mkdir(exist_ok=True)
         figures += gan_figures(work / "figures", dataset, gan)

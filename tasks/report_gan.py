@@ -39,12 +39,12 @@ class GanOutputs:
     attributes: StageOutput | None = None
     relit: StageOutput | None = None
     relit_pasted: StageOutput | None = None
-    augmented: StageOutput | None = None
+    relit_physical: StageOutput | None = None
 
     @property
     def physical(self) -> StageOutput | None:
-        """The augmented set when the physical backend made it (its summary and figure differ)."""
-        return self.augmented if self.augmented is not None and self.augmented.stage == "relight_physical" else None
+        """The physical backend's relit faces, when a row used them (its summary and figure differ)."""
+        return self.relit_physical
 
 
 def gan_summary(gan: GanOutputs) -> str:

@@ -23,10 +23,12 @@ def test_study_matrix_holds_every_table_4_1_row_and_the_lighting_rows():
     assert rt == [(0.20, 0.05), (0.25, 0.05), (0.25, 0.10), (0.30, 0.05)]
     lighting = {r.name: r.relit for r in load_matrix(STUDY) if "4.5" in r.tables}
     assert lighting == {
-        "baseline": False,
-        "rt_l0.25_r0.05": False,
-        "baseline_relit": True,
-        "rt_l0.25_r0.05_relit": True,
+        "baseline": "",
+        "rt_l0.25_r0.05": "",
+        "baseline_relit": "styleflow",  # the study's method
+        "rt_l0.25_r0.05_relit": "styleflow",
+        "baseline_relit_physical": "physical",  # beyond the study
+        "rt_l0.25_r0.05_relit_physical": "physical",
     }
 
 

@@ -158,12 +158,13 @@ def test_profiles_load_with_every_section_typed(tmp_path):
     assert thesis.wflw.dest == "data/WFLW" and not thesis.wflw.trust_first_download
     assert thesis.train.model.size == 128 and thesis.train.max_epochs == 1000 and thesis.train.patience == 30
     assert thesis.gan.segment_train.data == "lfw" and thesis.gan.segment_train.network.input_size == 224
-    assert thesis.gan.detect.max_images == 0 and thesis.gan.segment_train.vgg16_weights is None
+    assert thesis.gan.detect.max_images == 0 and thesis.gan.segment_train.vgg16_weights.endswith("notop.h5")
     assert demo.gan.project.generator == "random" and demo.gan.project.projector.discard_loss == 1.0
     assert thesis.gan.project.generator == "ffhq-1024" and thesis.gan.project.perceptual == "lpips-vgg"
     assert thesis.gan.project.projector.steps == 1000 and thesis.gan.weights_dir == "data/weights"
     assert demo.gan.review.policy == "auto" and thesis.gan.review.policy == "human"
-    assert demo.gan.relight_backend == thesis.gan.relight_backend == "physical"
+    assert demo.gan.styleflow_path and thesis.gan.styleflow_path  # the study's relighting in both profiles
+    assert thesis.gan.styleflow.flow == "styleflow-large" and thesis.gan.attributes.estimator == "dpr"
 
 
 def test_a_wflw_profile_downloads_once_then_every_stage_is_cached(prefect_harness, tmp_path, synth_root):
@@ -209,10 +210,10 @@ def test_the_gan_branch_runs_in_the_flow_and_two_stores_get_the_same_keys(prefec
     outcome = gan.reviewed.output().manifest()
     assert set(outcome["status"]) <= {"accepted", "discarded"} and (outcome["status"] == "accepted").any()
     assert gan.attributes.output().metadata()["inputs"]["reviewed"]["key"] == gan.reviewed.key
-    relit_faces = gan.augmented.output().manifest()
+    relit_faces = gan.relit_physical.output().manifest()
     assert relit_faces["source_face_id"].nunique() == 4 and len(relit_faces) == 12  # 3 variants each
-    trained = result.rows["elt_relit"].trained.output().metadata()
-    assert trained["inputs"]["augmented"]["key"] == gan.augmented.key and trained["info"]["augmented_faces"] > 0
+    trained = result.rows["elt_relit"].trained.output().metadata()  # a row relit with the physical backend
+    assert trained["inputs"]["augmented"]["key"] == gan.relit_physical.key and trained["info"]["augmented_faces"] > 0
     assert "augmented" not in result.rows["elt"].trained.output().metadata()["inputs"]
     kept = (~gan.projected.output().manifest()["discarded"].astype(bool)).sum()
     assert len(gan.relit_pasted.output().manifest()) == len(gan.attributes.output().manifest()) == kept

@@ -33,7 +33,7 @@ augment = {{ views = 2, r1 = 0.0, r2 = 0.05 }}
 loss = {{ elt_lambda = {lam} }}
 [[row]]
 name = "elt_relit"
-relit = true
+relit = "physical"
 """
 
 
@@ -59,8 +59,6 @@ amp = false
 steps = 8
 w_avg_samples = 256
 discard_step = 4
-[gan]
-relight_backend = "physical"
 [gan.physical]
 max_faces = 4
 [gan.attributes]

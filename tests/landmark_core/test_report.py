@@ -40,3 +40,9 @@ def test_empty_tables_are_left_out_and_markdown_renders_blanks():
     assert sorted(tables) == ["4.1", "4.2", "4.3", "4.4"]
     text = tables_markdown(tables)
     assert "## Table 4.1: NME %" in text and "| elt | 2.000 | 4.615 | 3.000 |" in text
+    mixed = study_tables(
+        metrics={"elt": _metrics(2.0), "relit_physical": _metrics(3.0)},
+        tags={"elt": ("4.1",), "relit_physical": ("4.1",)},
+        published={("4.1", "elt", "full"): 4.615},
+    )
+    assert "| relit_physical (beyond the study) | 3.000 |  |" in tables_markdown(mixed)  # a row the study lacks
