@@ -7,7 +7,7 @@ and prints fed / compute: the fraction of the compute rate the loader sustains (
 On a CUDA machine it runs there (bf16 autocast, channels_last) and also reports the CPU figures when asked.
 
 Usage: .venv/bin/python benchmarks/train_step.py [--device auto|cpu|cuda] [--steps 10] [--workers 2]
-       [--data WFLW_ROOT]  (default: renders a 60-image twin into a temp folder)
+       [--models study,demo] [--data WFLW_ROOT]  (default: renders a 60-image twin into a temp folder)
 """
 
 from __future__ import annotations
@@ -93,7 +93,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--models", default="study,demo", help="which of study, demo to measure")
     args = parser.parse_args()
+    models = {"study": ("study 128x128", ModelConfig()), "demo": ("demo 64x64", DEMO)}
+    chosen = [models[m.strip()] for m in args.models.split(",")]
     device = resolve_device(args.device)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data
@@ -106,7 +109,7 @@ def main() -> None:
             f"device {device}, torch threads {torch.get_num_threads()}, loader workers {args.workers}, "
             f"batch 6 pairs = 12 images, ELT loss"
         )
-        for name, config in (("study 128x128", ModelConfig()), ("demo 64x64", DEMO)):
+        for name, config in chosen:
             params = parameter_count(build_model(config, seed=0, device=torch.device("cpu")))
             compute, fed = measure(config, records, device, args.steps, args.workers)
             print(
