@@ -371,7 +371,7 @@ def stage_list() -> None:
         )
         console.print(
             f"[bold]{stage.name}[/bold] v{stage.version}  config {stage.config_type.__name__}  "
-            f"inputs ({inputs or '-'})  code {stage.code_version()}  [{stage.module}]"
+            f"inputs ({inputs or '-'})  code {stage.code_version()}  [{stage.module}]" + ("  gpu" if stage.gpu else "")
         )
 
 

@@ -25,6 +25,7 @@ from tasks.store import Store
 GPU_LIMIT = "eltrepro-gpu"
 GPU_LIMIT_SLOTS = 2
 TRAIN_DEPLOYMENT = "train-experiment/train-experiment"
+STAGE_DEPLOYMENT = "run-stage/run-stage"
 HEARTBEAT_FRESH_S = 90.0  # a worker polls every 15 s; three missed polls and more count as gone
 
 
@@ -166,7 +167,7 @@ def store_findings(store: str) -> list[Finding]:
     return []
 
 
-def pool_findings(*, deployment: str = TRAIN_DEPLOYMENT) -> list[Finding]:
+def pool_findings(*, deployments: tuple[str, ...] = (TRAIN_DEPLOYMENT, STAGE_DEPLOYMENT)) -> list[Finding]:
     """The server side of ``--pool``: server, deployment, its pool with a live worker, the concurrency limit."""
     url = os.environ.get("PREFECT_API_URL") or _configured_api_url()
     start = "prefect server start &  then: prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
@@ -178,7 +179,7 @@ def pool_findings(*, deployment: str = TRAIN_DEPLOYMENT) -> list[Finding]:
         httpx.get(f"{url.rstrip('/')}/health", timeout=5.0).raise_for_status()
     except httpx.HTTPError as error:
         return [Finding("Prefect server", f"not reachable at {url} ({error})", start)]
-    return _server_findings(deployment)
+    return _server_findings(deployments)
 
 
 def _configured_api_url() -> str:
@@ -187,17 +188,19 @@ def _configured_api_url() -> str:
     return str(get_current_settings().api.url or "")
 
 
-def _server_findings(deployment: str) -> list[Finding]:
+def _server_findings(deployments: tuple[str, ...]) -> list[Finding]:
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
     found: list[Finding] = []
     with get_client(sync_client=True) as client:
-        try:
-            pool = client.read_deployment_by_name(deployment).work_pool_name or "gpu-pool"
-        except ObjectNotFound:
-            found.append(Finding(f"deployment {deployment}", "not on the server", "prefect --no-prompt deploy --all"))
-            pool = "gpu-pool"
+        pool = "gpu-pool"
+        for deployment in deployments:
+            try:
+                pool = client.read_deployment_by_name(deployment).work_pool_name or pool
+            except ObjectNotFound:
+                fix = "prefect --no-prompt deploy --all"
+                found.append(Finding(f"deployment {deployment}", "not on the server", fix))
         try:
             client.read_work_pool(pool)
         except ObjectNotFound:

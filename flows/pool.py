@@ -1,11 +1,17 @@
-"""Training rows on the GPU work pool: each unfinished row becomes a flow run of the ``train-experiment``
-deployment, started at once and awaited; rows whose training and evaluation are complete are not sent. A run
-that no worker takes within the profile's ``pool_wait_s`` is cancelled and fails naming the pool."""
+"""GPU work on the GPU work pool (``--pool``).
+
+* Rows: each unfinished row becomes a flow run of the ``train-experiment`` deployment, started at once and
+  awaited; rows whose training and evaluation are complete are not sent.
+* GPU stages (declared ``gpu=True``: projection, the StyleFlow edit, DPR attributes, the segmenter's training):
+  each becomes a flow run of the ``run-stage`` deployment (``run_on_pool``, set as the runner's ``remote``).
+
+A run that no worker takes within the profile's ``pool_wait_s`` is cancelled and fails naming the pool."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from prefect import task
 from prefect.deployments import run_deployment
@@ -17,10 +23,13 @@ from flows.run_profile import Profile
 from landmark_core.config import to_dict
 from landmark_core.train_config import TrainConfig
 from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
-from tasks.prefect_stage import StageRef, StageRunner
+from tasks.prefect_stage import RefValue, StageRef, StageRunner
+from tasks.stage import Stage
+from tasks.store import Store
 from tasks.train_landmarks import train_landmarks
 
 DEPLOYMENT = "train-experiment/train-experiment"
+STAGE_DEPLOYMENT = "run-stage/run-stage"
 POLL_S = 2.0
 
 
@@ -46,16 +55,25 @@ class NoWorkerError(RuntimeError):
 
 @task(name="run-train-experiment")
 def launch_row(deployment: str, row: str, parameters: dict, worker_wait_s: float = 600.0) -> str:
-    """Run one row as a flow run of the ``train-experiment`` deployment and wait for it; returns its id.
+    """Run one row as a flow run of the ``train-experiment`` deployment and wait for it; returns its id."""
+    return await_flow_run(deployment, f"train-{row}", parameters, worker_wait_s=worker_wait_s, what=f"row {row}")
 
-    A run that no worker takes within ``worker_wait_s`` is cancelled and the row fails with ``NoWorkerError``
-    naming the pool and the command that starts a worker, instead of waiting forever.
+
+def await_flow_run(deployment: str, name: str, parameters: dict, *, worker_wait_s: float, what: str) -> str:
+    """Start a flow run of ``deployment`` and wait for it to end; returns its id.
+
+    A run that no worker takes within ``worker_wait_s`` is cancelled and fails with ``NoWorkerError`` naming the
+    pool and the command that starts a worker, instead of waiting forever.
+
+    Raises:
+        NoWorkerError: nobody took the run in time.
+        RuntimeError: the run ended other than Completed.
     """
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
 
     started = time.monotonic()
-    run = run_deployment(name=deployment, parameters=parameters, flow_run_name=f"train-{row}", timeout=0)
+    run = run_deployment(name=deployment, parameters=parameters, flow_run_name=name, timeout=0)
     with get_client(sync_client=True) as client:
         while not (run.state and run.state.is_final()):
             waiting = run.state is None or run.state.is_scheduled() or run.state.is_pending()
@@ -63,14 +81,59 @@ def launch_row(deployment: str, row: str, parameters: dict, worker_wait_s: float
                 pool = client.read_deployment_by_name(deployment).work_pool_name
                 client.set_flow_run_state(run.id, Cancelled(message="no worker took the run"), force=True)
                 raise NoWorkerError(
-                    f"row {row}: no worker of pool {pool!r} took flow run {run.name} in {worker_wait_s:.0f} s; "
+                    f"{what}: no worker of pool {pool!r} took flow run {run.name} in {worker_wait_s:.0f} s; "
                     f"start one with `prefect worker start --pool {pool}` (or run with --local)"
                 )
             time.sleep(POLL_S)
             run = client.read_flow_run(run.id)
     if not run.state.is_completed():
-        raise RuntimeError(f"row {row}: flow run {run.name} ({run.id}) ended {run.state.name}")
+        raise RuntimeError(f"{what}: flow run {run.name} ({run.id}) ended {run.state.name}")
     return str(run.id)
+
+
+def run_on_pool(
+    runner: StageRunner,
+    stage: Stage,
+    config: Any,
+    *,
+    label: str = "",
+    deployment: str = STAGE_DEPLOYMENT,
+    worker_wait_s: float = 600.0,
+    device: str = "auto",
+    weights_dir: str = "",
+    **inputs: RefValue,
+) -> StageRef:
+    """Run a GPU stage as a flow run of the ``run-stage`` deployment (the GPU pool); its output returns through
+    the store. A complete output is returned without sending anything. (``StageRunner.remote`` with ``--pool``.)
+
+    Raises:
+        RuntimeError: the worker made another key (its code or inputs differ from this run's), or failed.
+        NoWorkerError: no worker took the run within ``worker_wait_s``.
+    """
+    key = runner.key(stage, config, **inputs)
+    expected = StageRef(store=runner.store, stage=stage.name, key=key)
+    if runner.is_complete(stage, config, **inputs):
+        return expected
+    name = f"{stage.name}-{label}" if label else stage.name
+    plain = {n: _plain(v) for n, v in inputs.items()}
+    parameters = {"stage": stage.name, "store": runner.store, "config": to_dict(config), "inputs": plain}
+    parameters |= {"label": label, "device": device, "weights_dir": weights_dir}
+    remote_task = task(name=f"{name}@pool", persist_result=False)(await_flow_run)
+    remote_task(deployment, name, parameters, worker_wait_s=worker_wait_s, what=f"stage {name}")
+    if not Store(runner.store).is_complete(stage.name, key):
+        raise RuntimeError(
+            f"stage {name}: the GPU worker finished but {stage.name}/{key} is not in {runner.store}: the worker "
+            "runs other code or sees another store (deploy the same checkout, share the store)"
+        )
+    return expected
+
+
+def _plain(value: RefValue) -> Any:
+    if isinstance(value, StageRef):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return {name: ref.model_dump() for name, ref in value.items()}
+    return None
 
 
 def check_deployment(deployment: str) -> None:

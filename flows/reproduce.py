@@ -11,20 +11,23 @@ Every stage this file runs is imported at the top from ``tasks/<stage>.py``, its
 
 Every stage is a cached Prefect task derived from its definition in ``tasks/<stage>.py``: a re-run computes
 only what is missing, and changing one row's config re-runs only that row's training and evaluation, and
-the report. With ``local=False`` each unfinished row is a flow run of the ``train-experiment`` deployment on the
-GPU pool; the rows' stages below are then cache hits that return the pool's outputs.
+the report. With ``local=False`` (``--pool``) the GPU work goes to the GPU pool: each unfinished row is a flow
+run of the ``train-experiment`` deployment, and every other stage declared ``gpu=True`` (projection, the
+StyleFlow edit, DPR attributes, the segmenter's training) a flow run of ``run-stage``; their outputs come back
+through the store.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.experiments import ExperimentRow, load_matrix, load_published, row_config, select_rows
-from flows.pool import DEPLOYMENT, launch_rows
+from flows.pool import DEPLOYMENT, launch_rows, run_on_pool
 from flows.refs import DataRefs, GanRefs, Reproduction, RowRefs
 from flows.review_gate import review_gate
 from flows.run_profile import GanConfig, Profile, load_profile, profile_path
@@ -77,6 +80,9 @@ def reproduce(
     rows = select_rows(load_matrix(prof.matrix, base=prof.train), experiments)  # bad names fail before any work
     weights = prof.gan.weights_dir if prof.gan else ""
     run = StageRunner(store=store, runtime=Runtime(device=prof.device, workers=default_workers(), weights_dir=weights))
+    if not local:  # every GPU stage goes to the GPU pool, as a flow run of the run-stage deployment
+        pool = partial(run_on_pool, worker_wait_s=prof.pool_wait_s, device=prof.device, weights_dir=weights)
+        run = replace(run, remote=pool)
 
     data = data_branch(run, prof)
     backends = frozenset(r.relit for r in rows if r.relit)

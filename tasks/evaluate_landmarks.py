@@ -23,7 +23,7 @@ class EvaluateConfig:
     split: str = "test"
 
 
-@stage(version=2)
+@stage(version=2, gpu=True)
 def evaluate_landmarks(
     *,
     config: EvaluateConfig,

@@ -205,15 +205,26 @@ def stage_task(stage: Stage, store: str) -> Task:
     )
 
 
+Remote = Callable[..., StageRef]
+"""Runs a GPU stage elsewhere: ``remote(runner, stage, config, label=..., **inputs) -> StageRef`` (the flows'
+GPU pool, ``flows.pool.run_on_pool``); the output comes back through the store."""
+
+
 @dataclass(frozen=True)
 class StageRunner:
-    """Runs stages as cached Prefect tasks of one store: ``run(stage, config, **inputs) -> StageRef``."""
+    """Runs stages as cached Prefect tasks of one store: ``run(stage, config, **inputs) -> StageRef``.
+
+    With ``remote`` set, every stage declared ``gpu=True`` goes to it instead (the GPU pool).
+    """
 
     store: str
     runtime: Runtime = field(default_factory=Runtime)
+    remote: Remote | None = field(default=None, compare=False, repr=False)
 
     def __call__(self, stage: Stage, config: Any, *, label: str = "", **inputs: RefValue) -> StageRef:
         """Run ``stage`` (a cache hit when its output exists); ``label`` names the task run (a row, a path)."""
+        if self.remote is not None and stage.gpu:
+            return self.remote(self, stage, config, label=label, **inputs)
         bound = stage_task(stage, self.store)
         if label:
             bound = bound.with_options(task_run_name=f"{stage.name}-{label}")

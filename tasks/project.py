@@ -130,7 +130,7 @@ def _row(face_dir: str, done: dict, face: pd.Series) -> dict:
     }
 
 
-@stage(version=1)
+@stage(version=1, gpu=True)
 def project(*, config: ProjectConfig, ctx: StageContext, filtered: StageOutput) -> StageResult:
     """Project every face the filter stage kept; resumes from the faces already finished.
 

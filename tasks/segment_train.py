@@ -112,7 +112,7 @@ def _split(config: SegmentTrainConfig, dataset: StageOutput | None, index: Stage
     return (images[train], masks[train]), (images[held], masks[held])
 
 
-@stage(version=1)
+@stage(version=1, gpu=True)
 def segment_train(
     *,
     config: SegmentTrainConfig,

@@ -115,6 +115,7 @@ class Stage:
     config_type: type
     inputs: tuple[StageInput, ...]
     fn: Callable[..., StageResult] = field(repr=False)
+    gpu: bool = False  # runs a network worth a GPU: with ``--pool`` it runs on the GPU pool
 
     @property
     def module(self) -> str:
@@ -245,11 +246,12 @@ def _input_kind(name: str, hint: Any) -> str:
     raise TypeError(f"stage input {name!r} must be StageOutput, StageOutput | None or Mapping[str, StageOutput]")
 
 
-def stage(*, version: int) -> Callable[[Callable[..., StageResult]], Stage]:
+def stage(*, version: int, gpu: bool = False) -> Callable[[Callable[..., StageResult]], Stage]:
     """Declare the decorated function as a stage named after it.
 
     The function takes keyword-only ``config`` (annotated with its config type), ``ctx`` (StageContext) and
-    its inputs, and returns a StageResult.
+    its inputs, and returns a StageResult. ``gpu=True`` says the stage wants a GPU: a run with ``--pool`` sends
+    it to the GPU pool (it does not enter the key: where a stage runs never changes what it makes).
     """
 
     def declare(fn: Callable[..., StageResult]) -> Stage:
@@ -259,7 +261,7 @@ def stage(*, version: int) -> Callable[[Callable[..., StageResult]], Stage]:
         if bad or "config" not in params or "ctx" not in params:
             raise TypeError(f"stage {fn.__name__}: keyword-only parameters config, ctx and the inputs expected")
         inputs = tuple(StageInput(name=n, kind=_input_kind(n, hints[n])) for n in params if n not in ("config", "ctx"))
-        return Stage(name=fn.__name__, version=version, config_type=hints["config"], inputs=inputs, fn=fn)
+        return Stage(name=fn.__name__, version=version, config_type=hints["config"], inputs=inputs, fn=fn, gpu=gpu)
 
     return declare
 

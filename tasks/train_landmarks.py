@@ -36,7 +36,7 @@ def augmented_records(augmented: StageOutput, *, exclude: set[str]):
     return face_records(root=augmented.local_dir(), faces=faces)
 
 
-@stage(version=2)
+@stage(version=2, gpu=True)
 def train_landmarks(
     *,
     config: TrainConfig,

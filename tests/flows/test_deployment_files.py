@@ -117,9 +117,13 @@ def test_gpu_pool_templates_request_gpus():
 def test_prefect_yaml_deployments_point_at_real_flows_with_valid_parameters():
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     deployments = {d["name"]: d for d in spec["deployments"]}
-    assert set(deployments) == {"reproduce", "train-experiment", "review"}
+    assert set(deployments) == {"reproduce", "train-experiment", "review", "run-stage"}
     assert deployments["reproduce"]["work_pool"]["name"] == deployments["review"]["work_pool"]["name"] == "cpu-pool"
-    assert deployments["train-experiment"]["work_pool"]["name"] == "gpu-pool"
+    assert (
+        deployments["train-experiment"]["work_pool"]["name"]
+        == deployments["run-stage"]["work_pool"]["name"]
+        == ("gpu-pool")
+    )
     for deployment in deployments.values():
         path, name = deployment["entrypoint"].split(":")
         module = path.removesuffix(".py").replace("/", ".")

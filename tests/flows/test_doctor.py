@@ -130,6 +130,7 @@ def test_pool_checks_against_a_real_server(infra, tmp_path, wait_until):
         assert expected in bare.stdout, bare.stdout
     prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process")
     prefect_cli(env, "--no-prompt", "deploy", "--name", "train-experiment")
+    prefect_cli(env, "--no-prompt", "deploy", "--name", "run-stage")
     prefect_cli(env, "gcl", "create", "eltrepro-gpu", "--limit", "2")
     no_worker = _eltrepro("doctor", "--pool", cwd=tmp_path, **ask)
     assert "work pool gpu-pool: no live worker" in no_worker.stdout and "prefect worker start --pool gpu-pool" in (

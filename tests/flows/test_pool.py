@@ -38,3 +38,40 @@ def test_a_row_sent_to_a_pool_without_a_worker_fails_naming_the_pool(infra, tmp_
         EventsWorker.drain_all(timeout=10)
     assert len(rows) == 1 and rows[0].state.name == "Cancelled"  # nothing left waiting in the queue
     assert not (tmp_path / "store" / "train_landmarks").exists()
+
+
+def test_gpu_stages_and_rows_run_on_the_gpu_pool_and_fail_within_the_wait_without_a_worker(infra, tmp_path):
+    import os
+    import signal
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    from tests.flows.server import BIN
+
+    base, env, procs = infra
+    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process", "--overwrite")
+    for name in ("train-experiment", "run-stage"):
+        prefect_cli(env, "--no-prompt", "deploy", "--name", name)
+    worker = procs.start("gpu-worker", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], env)
+    profile = write_profile(tmp_path, 0.25, gan=True)
+    text = profile.read_text()
+    profile.write_text("pool_wait_s = 120\n" + text)
+    settings = {
+        PREFECT_API_URL: env["PREFECT_API_URL"],
+        PREFECT_HOME: str(tmp_path / "home"),
+        PREFECT_LOCAL_STORAGE_PATH: str(tmp_path / "home" / "storage"),
+    }
+    store = str(tmp_path / "store")
+    with temporary_settings(updates=settings):
+        result = reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False)
+        with get_client(sync_client=True) as client:
+            pools = {r.name: r.work_pool_name for r in client.read_flow_runs() if r.state and r.state.is_completed()}
+        assert result.gan.relit_pasted is not None and result.rows["elt"].evaluated.output().manifest().shape[0] > 0
+        for name in ("segment_train", "project", "attributes", "relight_styleflow", "train-elt"):
+            assert pools.get(name) == "gpu-pool", (name, pools)  # the GPU work ran on the GPU pool
+        os.killpg(worker.pid, signal.SIGTERM)  # the GPU worker stops; a changed projection must wait for one
+        worker.wait(30)
+        profile.write_text("pool_wait_s = 3\n" + text.replace("steps = 8", "steps = 9"))
+        with pytest.raises(NoWorkerError, match=r"stage project: no worker of pool 'gpu-pool' took flow run project"):
+            reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False)

@@ -1,0 +1,76 @@
+"""One GPU stage as its own flow: the unit the GPU pool runs when a run is started with ``--pool``.
+
+``reproduce --pool`` sends every stage declared ``gpu=True`` (projection, the StyleFlow edit, the DPR
+attributes, the segmenter's training; the rows go as ``train-experiment`` runs) as a flow run of the
+``run-stage`` deployment on the GPU pool, under the same global concurrency limit as the rows. The stage's
+config and inputs travel as plain data, the output returns through the store, and the parent checks that the
+worker made the very key it expects (same code, same inputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from prefect.concurrency.sync import concurrency
+
+from landmark_core.config import from_dict
+from tasks.dataset_tree import default_workers
+from tasks.prefect_stage import StageRef, StageRunner
+from tasks.stage import Runtime, all_stages
+
+GPU_LIMIT = "eltrepro-gpu"
+
+
+def _refs(value: Any) -> Any:
+    """A StageRef, a family of them, or None, from their plain form."""
+    if value is None:
+        return None
+    if set(value) == {"store", "stage", "key"}:
+        return StageRef(**value)
+    return {name: StageRef(**ref) for name, ref in value.items()}
+
+
+def _run_name() -> str:
+    """``<stage>-<label>``, or the stage's name alone (the parent names the run the same way)."""
+    from prefect.runtime import flow_run
+
+    parameters = flow_run.parameters
+    return f"{parameters['stage']}-{parameters['label']}" if parameters.get("label") else parameters["stage"]
+
+
+@flow(name="run-stage", flow_run_name=_run_name)
+def run_stage(
+    stage: str,
+    store: str,
+    config: dict[str, Any],
+    inputs: dict[str, Any],
+    label: str = "",
+    device: str = "auto",
+    weights_dir: str = "",
+    gpu_limit: str | None = GPU_LIMIT,
+) -> StageRef:
+    """Run one stage of the store, holding one slot of ``gpu_limit`` while it computes.
+
+    Args:
+        stage: the stage's name (``eltrepro stage list``).
+        store: the artifact store shared with the parent flow.
+        config: the stage's config as plain data (validated here against the stage's config type).
+        inputs: its inputs as plain ``StageRef`` data by input name.
+        label: names the flow run (a row, a path).
+        device, weights_dir: this worker's runtime.
+        gpu_limit: the global concurrency limit to hold a slot of; None runs unthrottled.
+
+    Returns:
+        The stage's output reference.
+    """
+    declared = all_stages()[stage]
+    typed = from_dict(declared.config_type, config, where=f"run-stage {stage}")
+    runner = StageRunner(
+        store=store, runtime=Runtime(device=device, workers=default_workers(), weights_dir=weights_dir)
+    )
+    refs = {name: _refs(value) for name, value in inputs.items()}
+    if gpu_limit is None:
+        return runner(declared, typed, label=label, **refs)
+    with concurrency(gpu_limit, occupy=1):
+        return runner(declared, typed, label=label, **refs)
