@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.deployments import run_deployment
 from prefect.futures import wait
 
@@ -59,16 +59,31 @@ def launch_row(deployment: str, row: str, parameters: dict, worker_wait_s: float
     return await_flow_run(deployment, f"train-{row}", parameters, worker_wait_s=worker_wait_s, what=f"row {row}")
 
 
-def await_flow_run(deployment: str, name: str, parameters: dict, *, worker_wait_s: float, what: str) -> str:
+def await_flow_run(
+    deployment: str, name: str, parameters: dict, *, worker_wait_s: float, what: str, retries: int = 2
+) -> str:
     """Start a flow run of ``deployment`` and wait for it to end; returns its id.
 
     A run that no worker takes within ``worker_wait_s`` is cancelled and fails with ``NoWorkerError`` naming the
-    pool and the command that starts a worker, instead of waiting forever.
+    pool and the command that starts a worker, instead of waiting forever. A run that crashes (its process
+    killed: out of memory, a lost machine) is started again, up to ``retries`` times: every output it finished
+    is reused, and the stage it was in takes its dead writer's lease over.
 
     Raises:
         NoWorkerError: nobody took the run in time.
-        RuntimeError: the run ended other than Completed.
+        RuntimeError: the run ended other than Completed (after its retries, for a crash).
     """
+    for attempt in range(retries + 1):
+        run = _await_once(deployment, name, parameters, worker_wait_s=worker_wait_s, what=what)
+        if run.state.is_completed():
+            return str(run.id)
+        if not run.state.is_crashed() or attempt == retries:
+            raise RuntimeError(f"{what}: flow run {run.name} ({run.id}) ended {run.state.name}")
+        get_run_logger().warning("%s: flow run %s crashed (%s); starting it again", what, run.name, run.state.message)
+    raise AssertionError("unreachable")
+
+
+def _await_once(deployment: str, name: str, parameters: dict, *, worker_wait_s: float, what: str):
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
 
@@ -86,9 +101,7 @@ def await_flow_run(deployment: str, name: str, parameters: dict, *, worker_wait_
                 )
             time.sleep(POLL_S)
             run = client.read_flow_run(run.id)
-    if not run.state.is_completed():
-        raise RuntimeError(f"{what}: flow run {run.name} ({run.id}) ended {run.state.name}")
-    return str(run.id)
+    return run
 
 
 def run_on_pool(

@@ -146,7 +146,12 @@ def project(*, config: ProjectConfig, ctx: StageContext, filtered: StageOutput) 
     if len(todo):
         networks = load_networks(config=config, weights_dir=ctx.runtime.weights(), device=device)
         about.update(networks[2])
-        quarantine = _project_all(todo, folder, names, scratch, networks[:2], config, timing)
+        resumed = len(faces) - len(todo)
+
+        def report(finished: int) -> None:
+            ctx.report((resumed + finished) / len(faces))
+
+        quarantine = _project_all(todo, folder, names, scratch, networks[:2], config, timing, report)
     rows = []
     for _, face in faces.iterrows():
         result = scratch / names[face["detection_id"]] / RESULT
@@ -164,11 +169,12 @@ def project(*, config: ProjectConfig, ctx: StageContext, filtered: StageOutput) 
     )
 
 
-def _project_all(todo, folder, names, scratch, networks, config: ProjectConfig, timing) -> list[dict]:
-    """Project ``todo`` in batches, saving each face as soon as it is finished; returns the quarantine rows."""
+def _project_all(todo, folder, names, scratch, networks, config: ProjectConfig, timing, report) -> list[dict]:
+    """Project ``todo`` in batches, saving each face as soon as it is finished (``report`` gets the number of
+    faces finished so far); returns the quarantine rows."""
     generator, perceptual = networks
     w_avg, w_std = mean_w(generator=generator, n_samples=config.projector.w_avg_samples)
-    res, quarantine, loaded = generator.config.resolution, [], []
+    res, quarantine, loaded, finished = generator.config.resolution, [], [], [0]
     for _, face in todo.iterrows():
         try:
             loaded.append((face, _target(folder / face["aligned_path"], res)))
@@ -181,6 +187,8 @@ def _project_all(todo, folder, names, scratch, networks, config: ProjectConfig, 
         def save(i: int, result: Projection, batch=batch) -> None:
             face = batch[i][0]
             save_face(folder=scratch / names[face["detection_id"]], result=result, face=face, config=config.projector)
+            finished[0] += 1
+            report(finished[0])
 
         began = time.perf_counter()
         project_batch(

@@ -75,3 +75,53 @@ def test_gpu_stages_and_rows_run_on_the_gpu_pool_and_fail_within_the_wait_withou
         profile.write_text("pool_wait_s = 3\n" + text.replace("steps = 8", "steps = 9"))
         with pytest.raises(NoWorkerError, match=r"stage project: no worker of pool 'gpu-pool' took flow run project"):
             reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False)
+
+
+def test_a_gpu_stage_whose_process_is_killed_is_started_again_and_reuses_what_was_done(infra, tmp_path, wait_until):
+    import os
+    import signal
+    import threading
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+
+    from tasks.prefect_stage import HOLD_FILE_ENV, HOLD_STAGE_ENV
+    from tests.flows.server import BIN
+
+    base, env, procs = infra
+    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process", "--overwrite")
+    for name in ("train-experiment", "run-stage"):
+        prefect_cli(env, "--no-prompt", "deploy", "--name", name)
+    marker = tmp_path / "project.held"  # the projection's process stops part-way and says where it is
+    held_env = {**env, HOLD_STAGE_ENV: "project", HOLD_FILE_ENV: str(marker)}
+    procs.start("gpu-worker-held", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], held_env)
+    profile = write_profile(tmp_path, 0.25, gan=True)
+    profile.write_text("pool_wait_s = 120\n" + profile.read_text().replace("steps = 8", "steps = 10"))
+    settings = {
+        PREFECT_API_URL: env["PREFECT_API_URL"],
+        PREFECT_HOME: str(tmp_path / "home"),
+        PREFECT_LOCAL_STORAGE_PATH: str(tmp_path / "home" / "storage"),
+    }
+    outcome: list = []
+
+    def parent() -> None:
+        with temporary_settings(updates=settings):
+            try:
+                store = str(tmp_path / "store")
+                outcome.append(reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False))
+            except Exception as error:  # the assertion below shows it
+                outcome.append(error)
+
+    thread = threading.Thread(target=parent, daemon=True)
+    thread.start()
+    wait_until(marker.exists, timeout=300, what="the projection to reach its hold point")
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # the flow run's process dies; its worker lives on
+    thread.join(600)
+    assert outcome and not isinstance(outcome[0], Exception), outcome
+    store = str(tmp_path / "store")
+    with temporary_settings(updates=settings), get_client(sync_client=True) as client:
+        mine = [r for r in client.read_flow_runs() if (r.parameters or {}).get("store") == store]
+    assert sorted(r.state.name for r in mine if r.name == "project") == ["Completed", "Crashed"]  # started again
+    assert [r.state.name for r in mine if r.name == "segment_train"] == ["Completed"]  # done once, then reused
+    assert outcome[0].gan.projected.output().manifest().shape[0] > 0
+    assert not list((tmp_path / "store" / ".locks").glob("*.lease"))  # the dead run's lease was taken over
