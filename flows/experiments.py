@@ -18,7 +18,7 @@ from landmark_core.train_config import TrainConfig
 
 MATRIX_DIR = Path(__file__).resolve().parent / "experiments"
 RELIGHT_BACKENDS = ("styleflow", "physical")  # the study's method first
-ROW_KEYS = {"name", "tables", "relit", "model", "augment", "loss", "train"}
+ROW_KEYS = {"name", "tables", "relit", "beyond_study", "model", "augment", "loss", "train"}
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,14 @@ class ExperimentRow:
         tables: the study tables the row appears in (e.g. "4.1", "4.5").
         relit: "" (no relit faces), or the relighting backend whose faces the row adds to its training set:
             ``styleflow`` (the study's method) or ``physical`` (beyond the study).
+        beyond_study: a row the study did not have; the report labels it so.
         overrides: nested config overrides, merged into the profile's base TrainConfig.
     """
 
     name: str
     tables: tuple[str, ...] = ()
     relit: str = ""
+    beyond_study: bool = False
     overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
 
@@ -77,8 +79,11 @@ def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[Experime
         if relit not in ("", *RELIGHT_BACKENDS):
             raise ConfigError(f"{path}: row {i}: relit = {relit!r}: expected one of {', '.join(RELIGHT_BACKENDS)}")
         fields = {"name": raw["name"], "tables": raw.get("tables", []), "relit": relit}
+        fields["beyond_study"] = raw.get("beyond_study", False)
         row = from_dict(ExperimentRow, fields, where=f"{path}: row {i}")
-        row = ExperimentRow(name=row.name, tables=row.tables, relit=row.relit, overrides=overrides)
+        row = ExperimentRow(
+            name=row.name, tables=row.tables, relit=row.relit, beyond_study=row.beyond_study, overrides=overrides
+        )
         try:
             row_config(base=base or TrainConfig(), row=row)
         except ConfigError as err:

@@ -100,7 +100,9 @@ def reproduce(
         )
         for row in rows
     }
-    config = ReportConfig(tags=tuple((r.name, r.tables) for r in rows), published=load_published(prof.published))
+    beyond = tuple(r.name for r in rows if r.beyond_study)
+    tags = tuple((r.name, r.tables) for r in rows)
+    config = ReportConfig(tags=tags, published=load_published(prof.published), beyond_study=beyond)
     evaluations = {name: refs.evaluated for name, refs in trained.items()}
     gan_inputs = gan.report_inputs() if gan else {}
     made = run(

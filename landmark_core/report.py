@@ -87,23 +87,19 @@ def study_tables(
     return out
 
 
-def tables_markdown(tables: dict[str, pd.DataFrame]) -> str:
-    """All tables as one Markdown document (values to 3 decimals; a missing study value is blank)."""
+def tables_markdown(tables: dict[str, pd.DataFrame], *, beyond_study: frozenset[str] = frozenset()) -> str:
+    """All tables as one Markdown document (values to 3 decimals; a missing study value is blank); the rows in
+    ``beyond_study`` (rows the study did not have, e.g. the physical relighting's) are labelled so."""
     parts = ["# Results", ""]
     for table_id, table in tables.items():
         parts += [f"## Table {table_id}: {STUDY_TABLES[table_id].title}", ""]
-        parts += [*markdown_table(labelled(table), header=["row", *table.columns]), ""]
+        parts += [*markdown_table(labelled(table, beyond_study), header=["row", *table.columns]), ""]
     return "\n".join(parts)
 
 
 BEYOND_STUDY = "(beyond the study)"
 
 
-def labelled(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with each row the study did not publish (in a table showing the study's values) labelled
-    ``<row> (beyond the study)``, e.g. the physical-relighting rows of Table 4.5."""
-    study = [c for c in table.columns if c.endswith(" (study)")]
-    if not study:
-        return table
-    beyond = table[study].isna().all(axis=1)
-    return table.set_axis([f"{r} {BEYOND_STUDY}" if b else r for r, b in zip(table.index, beyond, strict=True)])
+def labelled(table: pd.DataFrame, beyond_study: frozenset[str]) -> pd.DataFrame:
+    """``table`` with each row of ``beyond_study`` labelled ``<row> (beyond the study)``."""
+    return table.set_axis([f"{r} {BEYOND_STUDY}" if r in beyond_study else r for r in table.index])

@@ -36,6 +36,7 @@ class ReportConfig:
 
     tags: tuple[tuple[str, tuple[str, ...]], ...]
     published: tuple[tuple[tuple[str, str, str], float], ...] = ()
+    beyond_study: tuple[str, ...] = ()  # rows the study did not have (labelled so in every table)
     hardest_faces: int = HARDEST_FACES
 
 
@@ -88,7 +89,7 @@ def report(
         stacked = table.stack(future_stack=True).rename("value").reset_index()
         long.append(stacked.rename(columns={"level_1": "column"}).assign(table=table_id))
     figures = _figures(work / "figures", evaluations, config, dataset, index)
-    markdown = tables_markdown(tables)
+    markdown = tables_markdown(tables, beyond_study=frozenset(config.beyond_study))
     if subsets is not None:
         markdown += subset_counts_markdown(subsets)
     if aligned is not None and filtered is not None and segmenter is not None and masks is not None:

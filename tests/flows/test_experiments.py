@@ -30,6 +30,8 @@ def test_study_matrix_holds_every_table_4_1_row_and_the_lighting_rows():
         "baseline_relit_physical": "physical",  # beyond the study
         "rt_l0.25_r0.05_relit_physical": "physical",
     }
+    beyond = sorted(r.name for r in load_matrix(STUDY) if r.beyond_study)
+    assert beyond == ["baseline_relit_physical", "rt_l0.25_r0.05_relit_physical"]  # labelled so in the report
 
 
 def test_rows_override_a_profile_base_and_keep_the_rest():

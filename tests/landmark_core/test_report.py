@@ -45,4 +45,5 @@ def test_empty_tables_are_left_out_and_markdown_renders_blanks():
         tags={"elt": ("4.1",), "relit_physical": ("4.1",)},
         published={("4.1", "elt", "full"): 4.615},
     )
-    assert "| relit_physical (beyond the study) | 3.000 |  |" in tables_markdown(mixed)  # a row the study lacks
+    text = tables_markdown(mixed, beyond_study=frozenset({"relit_physical"}))
+    assert "| relit_physical (beyond the study) | 3.000 |  |" in text and "| elt | 2.000 | 4.615 |" in text
