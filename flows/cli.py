@@ -242,7 +242,7 @@ def _preflight(prof, *, profile_arg: str, store: str, pool: bool) -> None:
     from flows.doctor import local_findings, pool_findings
 
     found = [f for f in local_findings(prof, profile_arg=profile_arg, store=store, pool=pool) if f.fatal]
-    found += pool_findings() if pool else []
+    found += pool_findings(store=store, probe=False) if pool else []  # the probe's flow run is not cheap
     if found:
         lines = "\n".join(f"  {f.line()}" for f in found)
         raise PreflightError(f"the run would fail: {len(found)} problem(s) (see `eltrepro doctor`):\n{lines}")
@@ -298,7 +298,8 @@ def doctor(
 
     started = time.perf_counter()
     prof = load_profile(profile_path(profile))
-    found = local_findings(prof, profile_arg=profile, store=store, pool=pool) + (pool_findings() if pool else [])
+    found = local_findings(prof, profile_arg=profile, store=store, pool=pool)
+    found += pool_findings(store=store) if pool else []
     for finding in found:
         console.print(("[red]x[/red] " if finding.fatal else "[yellow]![/yellow] ") + finding.line(), soft_wrap=True)
     if any("fetch" in f.fix for f in found):

@@ -4,10 +4,12 @@ exact command that fixes it.
 Local checks (cheap, no Prefect server): the WFLW archives pinned and extracted from verified bytes, every
 published weight the profile uses present and matching its digest, LFW Part Labels, a CUDA device where the
 profile demands one, the store writable. With ``--pool`` (``pool_findings``): the Prefect server reachable,
-the deployments there, the GPU pool present with a live worker (a recent heartbeat) and the global
-concurrency limit that bounds it.
+the deployments there, the GPU pool present with a live worker (a recent heartbeat), the global concurrency
+limit that bounds it, and a tiny flow run on the pool (``flows/gpu_probe.py``) that reports whether a CUDA
+device is visible there and whether the store can be written from there.
 
-``eltrepro run`` runs the local checks first and refuses to start on a finding that would fail the run later.
+``eltrepro run`` runs the cheap checks first (all but the probe) and refuses to start on a finding that would
+fail the run later.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ GPU_LIMIT = "eltrepro-gpu"
 GPU_LIMIT_SLOTS = 2
 TRAIN_DEPLOYMENT = "train-experiment/train-experiment"
 STAGE_DEPLOYMENT = "run-stage/run-stage"
+PROBE_DEPLOYMENT = "gpu-probe/gpu-probe"
+PROBE_WAIT_S = 60.0
 HEARTBEAT_FRESH_S = 90.0  # a worker polls every 15 s; three missed polls and more count as gone
 
 
@@ -167,8 +171,15 @@ def store_findings(store: str) -> list[Finding]:
     return []
 
 
-def pool_findings(*, deployments: tuple[str, ...] = (TRAIN_DEPLOYMENT, STAGE_DEPLOYMENT)) -> list[Finding]:
-    """The server side of ``--pool``: server, deployment, its pool with a live worker, the concurrency limit."""
+def pool_findings(
+    *,
+    store: str,
+    probe: bool = True,
+    deployments: tuple[str, ...] = (TRAIN_DEPLOYMENT, STAGE_DEPLOYMENT, PROBE_DEPLOYMENT),
+) -> list[Finding]:
+    """The server side of ``--pool``: server, deployments, their pool with a live worker, the concurrency limit,
+    and (``probe``) a flow run on the pool that reports CUDA and the store as a worker sees them (no CUDA is a
+    warning: the run would go on, on the CPU)."""
     url = os.environ.get("PREFECT_API_URL") or _configured_api_url()
     start = "prefect server start &  then: prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
     if not url:
@@ -179,7 +190,46 @@ def pool_findings(*, deployments: tuple[str, ...] = (TRAIN_DEPLOYMENT, STAGE_DEP
         httpx.get(f"{url.rstrip('/')}/health", timeout=5.0).raise_for_status()
     except httpx.HTTPError as error:
         return [Finding("Prefect server", f"not reachable at {url} ({error})", start)]
-    return _server_findings(deployments)
+    found = _server_findings(deployments)
+    if probe and not found:  # a live worker and the probe's deployment: look from inside the pool
+        found = probe_findings(store)
+    return found
+
+
+def probe_findings(store: str) -> list[Finding]:
+    """Run the ``gpu-probe`` flow on the GPU pool: a CUDA device visible there, the store writable from there."""
+    from flows.pool import NoWorkerError, await_flow_run
+
+    try:
+        run_id = await_flow_run(
+            PROBE_DEPLOYMENT, "gpu-probe", {"store": store}, worker_wait_s=PROBE_WAIT_S, what="probe", retries=0
+        )
+    except (NoWorkerError, RuntimeError) as error:
+        return [Finding("GPU pool probe", str(error), "prefect worker start --pool gpu-pool  (on each GPU machine)")]
+    seen = _probe_result(run_id)
+    found = []
+    if not seen["cuda"]:
+        fix = "give the GPU workers an NVIDIA driver and a CUDA torch (docker/Dockerfile.gpu, --profile gpu)"
+        found.append(Finding(f"GPU pool worker on {seen['host']}", "sees no CUDA device", fix, fatal=False))
+    if not seen["store_writable"]:
+        fix = "share the store with the workers (one volume, or s3://... with AWS_* in the workers' environment)"
+        found.append(Finding(f"store {store} from {seen['host']}", f"not writable ({seen['store_error']})", fix))
+    return found
+
+
+def _probe_result(run_id: str) -> dict:
+    """The probe's observation: the table artifact its flow run left on the server."""
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+    table = next(a.data for a in found if a.key == "gpu-probe")
+    return json.loads(table)[0] if isinstance(table, str) else table[0]
 
 
 def _configured_api_url() -> str:

@@ -117,7 +117,7 @@ def test_gpu_pool_templates_request_gpus():
 def test_prefect_yaml_deployments_point_at_real_flows_with_valid_parameters():
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     deployments = {d["name"]: d for d in spec["deployments"]}
-    assert set(deployments) == {"reproduce", "train-experiment", "review", "run-stage"}
+    assert set(deployments) == {"reproduce", "train-experiment", "review", "run-stage", "gpu-probe"}
     assert deployments["reproduce"]["work_pool"]["name"] == deployments["review"]["work_pool"]["name"] == "cpu-pool"
     assert (
         deployments["train-experiment"]["work_pool"]["name"]

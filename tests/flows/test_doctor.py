@@ -131,16 +131,24 @@ def test_pool_checks_against_a_real_server(infra, tmp_path, wait_until):
     prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process")
     prefect_cli(env, "--no-prompt", "deploy", "--name", "train-experiment")
     prefect_cli(env, "--no-prompt", "deploy", "--name", "run-stage")
+    prefect_cli(env, "--no-prompt", "deploy", "--name", "gpu-probe")
     prefect_cli(env, "gcl", "create", "eltrepro-gpu", "--limit", "2")
     no_worker = _eltrepro("doctor", "--pool", cwd=tmp_path, **ask)
     assert "work pool gpu-pool: no live worker" in no_worker.stdout and "prefect worker start --pool gpu-pool" in (
         no_worker.stdout
     )
     procs.start("gpu-worker", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], env)
-    ready = wait_until(
-        lambda: (r := _eltrepro("doctor", "--pool", cwd=tmp_path, **ask)).returncode == 0 and r,
-        timeout=120,
+    store = ["--store", str(tmp_path / "store")]
+    probed = wait_until(
+        lambda: "no live worker" not in (r := _eltrepro("doctor", "--pool", *store, cwd=tmp_path, **ask)).stdout and r,
+        timeout=180,
         interval=2.0,
-        what="the worker's first heartbeat",
+        what="the worker's first heartbeat and the probe's flow run",
     )
-    assert "ready" in ready.stdout
+    import torch
+
+    problems = [line for line in probed.stdout.splitlines() if " -- fix: " in line]
+    if torch.cuda.is_available():  # the probe ran on this machine's worker: it sees what this process sees
+        assert probed.returncode == 0 and not problems, probed.stdout
+    else:
+        assert len(problems) == 1 and "sees no CUDA device" in problems[0], probed.stdout  # the store is fine

@@ -1,0 +1,41 @@
+"""The preflight's look from inside the GPU pool: a tiny flow run that reports what a worker there sees.
+
+``eltrepro doctor --pool`` runs it as a flow run of the ``gpu-probe`` deployment: whether a CUDA device is
+visible, which, and whether the store can be written from there (a probe file written and removed).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+from prefect import flow
+from prefect.artifacts import create_table_artifact
+
+from tasks.store import Store
+
+ARTIFACT = "gpu-probe"  # the observation travels as a table artifact of the run: any machine can read it
+
+
+@flow(name="gpu-probe")
+def gpu_probe(store: str) -> dict[str, str | bool]:
+    """What a GPU-pool worker sees: ``cuda`` (bool), ``device``, ``host``, ``store_writable`` and ``store_error``.
+
+    Args:
+        store: the store the run would use, as the workers see it.
+    """
+    import torch
+
+    cuda = torch.cuda.is_available()
+    seen: dict[str, str | bool] = {"cuda": cuda, "device": torch.cuda.get_device_name(0) if cuda else "cpu"}
+    seen["host"] = socket.gethostname()
+    try:
+        target = Store(store)
+        probe = f"{target.root.rstrip('/')}/.doctor-{uuid.uuid4().hex[:8]}"
+        target.fs.pipe_file(probe, b"ok")
+        target.fs.rm(probe)
+        seen |= {"store_writable": True, "store_error": ""}
+    except Exception as error:  # the report is the point: any failure to write is what the preflight shows
+        seen |= {"store_writable": False, "store_error": f"{type(error).__name__}: {error}"}
+    create_table_artifact(key=ARTIFACT, table=[seen], description="what a GPU-pool worker sees")  # on the server
+    return seen
