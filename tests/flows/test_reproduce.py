@@ -19,15 +19,28 @@ from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
 pytestmark = pytest.mark.server
 
 
-def _task_states(flow_state) -> dict[str, str]:
-    """Task run name -> final state name of one flow run, read back from the Prefect API."""
+def _task_states(flow_state, *, timeout: float = 60.0) -> dict[str, str]:
+    """Task run name -> final state name of one flow run, read back from the Prefect API.
+
+    Task runs reach the server through its event pipeline, after the flow returns: read until the set is
+    non-empty, every state is final and two reads a second apart agree (a loaded machine delays the events).
+    """
+    import time
+
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     flow_filter = FlowRunFilter(id=FlowRunFilterId(any_=[flow_state.state_details.flow_run_id]))
+    deadline, last = time.monotonic() + timeout, None
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=flow_filter)
-    return {run.name: run.state.name for run in runs}
+        while True:
+            runs = client.read_task_runs(flow_run_filter=flow_filter)
+            states = {run.name: run.state.name for run in runs if run.state is not None}
+            settled = states and all(run.state is not None and run.state.is_final() for run in runs)
+            if (settled and states == last) or time.monotonic() > deadline:
+                return states
+            last = states
+            time.sleep(1.0)
 
 
 def _stage_json(store: Path, stage: str) -> dict[str, bytes]:
