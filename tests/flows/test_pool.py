@@ -40,44 +40,11 @@ def test_a_row_sent_to_a_pool_without_a_worker_fails_naming_the_pool(infra, tmp_
     assert not (tmp_path / "store" / "train_landmarks").exists()
 
 
-def test_gpu_stages_and_rows_run_on_the_gpu_pool_and_fail_within_the_wait_without_a_worker(infra, tmp_path):
-    import os
-    import signal
-
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-
-    from tests.flows.server import BIN
-
-    base, env, procs = infra
-    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process", "--overwrite")
-    for name in ("train-experiment", "run-stage"):
-        prefect_cli(env, "--no-prompt", "deploy", "--name", name)
-    worker = procs.start("gpu-worker", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], env)
-    profile = write_profile(tmp_path, 0.25, gan=True)
-    text = profile.read_text()
-    profile.write_text("pool_wait_s = 120\n" + text)
-    settings = {
-        PREFECT_API_URL: env["PREFECT_API_URL"],
-        PREFECT_HOME: str(tmp_path / "home"),
-        PREFECT_LOCAL_STORAGE_PATH: str(tmp_path / "home" / "storage"),
-    }
-    store = str(tmp_path / "store")
-    with temporary_settings(updates=settings):
-        result = reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False)
-        with get_client(sync_client=True) as client:
-            pools = {r.name: r.work_pool_name for r in client.read_flow_runs() if r.state and r.state.is_completed()}
-        assert result.gan.relit_pasted is not None and result.rows["elt"].evaluated.output().manifest().shape[0] > 0
-        for name in ("segment_train", "project", "attributes", "relight_styleflow", "train-elt"):
-            assert pools.get(name) == "gpu-pool", (name, pools)  # the GPU work ran on the GPU pool
-        os.killpg(worker.pid, signal.SIGTERM)  # the GPU worker stops; a changed projection must wait for one
-        worker.wait(30)
-        profile.write_text("pool_wait_s = 3\n" + text.replace("steps = 8", "steps = 9"))
-        with pytest.raises(NoWorkerError, match=r"stage project: no worker of pool 'gpu-pool' took flow run project"):
-            reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False)
-
-
-def test_a_gpu_stage_whose_process_is_killed_is_started_again_and_reuses_what_was_done(infra, tmp_path, wait_until):
+def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_worker_fails_in_time(
+    infra, tmp_path, wait_until
+):
+    """With --pool every GPU stage and the row run on the GPU pool; a GPU stage whose process is SIGKILLed is
+    started again and reuses what was done; with the worker stopped, a changed stage fails within the wait."""
     import os
     import signal
     import threading
@@ -94,9 +61,10 @@ def test_a_gpu_stage_whose_process_is_killed_is_started_again_and_reuses_what_wa
         prefect_cli(env, "--no-prompt", "deploy", "--name", name)
     marker = tmp_path / "project.held"  # the projection's process stops part-way and says where it is
     held_env = {**env, HOLD_STAGE_ENV: "project", HOLD_FILE_ENV: str(marker)}
-    procs.start("gpu-worker-held", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], held_env)
+    worker = procs.start("gpu-worker-held", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], held_env)
     profile = write_profile(tmp_path, 0.25, gan=True)
-    profile.write_text("pool_wait_s = 120\n" + profile.read_text().replace("steps = 8", "steps = 10"))
+    text = profile.read_text().replace("steps = 8", "steps = 10")
+    profile.write_text("pool_wait_s = 120\n" + text)
     settings = {
         PREFECT_API_URL: env["PREFECT_API_URL"],
         PREFECT_HOME: str(tmp_path / "home"),
@@ -125,3 +93,12 @@ def test_a_gpu_stage_whose_process_is_killed_is_started_again_and_reuses_what_wa
     assert [r.state.name for r in mine if r.name == "segment_train"] == ["Completed"]  # done once, then reused
     assert outcome[0].gan.projected.output().manifest().shape[0] > 0
     assert not list((tmp_path / "store" / ".locks").glob("*.lease"))  # the dead run's lease was taken over
+    pools = {r.name: r.work_pool_name for r in mine if r.state.is_completed()}
+    for name in ("segment_train", "project", "attributes", "relight_styleflow", "train-elt"):
+        assert pools.get(name) == "gpu-pool", (name, pools)  # the GPU work ran on the GPU pool
+    os.killpg(worker.pid, signal.SIGTERM)  # the GPU worker stops; a changed projection must wait for one
+    worker.wait(30)
+    profile.write_text("pool_wait_s = 3\n" + text.replace("steps = 10", "steps = 11"))
+    refused = pytest.raises(NoWorkerError, match=r"stage project: no worker of pool 'gpu-pool' took flow run project")
+    with temporary_settings(updates=settings), refused:
+        reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False)
