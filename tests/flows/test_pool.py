@@ -13,6 +13,18 @@ from tests.flows.tiny_profile import write_profile
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True)
+def _stop_event_services():
+    """After each test, send what the event and log services hold and stop them: they are bound to this module's
+    server, and a later module's runs would otherwise send their events to it after it is gone."""
+    yield
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
 def test_a_row_sent_to_a_pool_without_a_worker_fails_naming_the_pool(infra, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.events.worker import EventsWorker
