@@ -78,3 +78,14 @@ def tar_dir(root: Path, folder: str) -> bytes:
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         tar.add(root / folder, arcname=folder)
     return buffer.getvalue()
+
+
+def tar_members(members: dict[str, bytes]) -> bytes:
+    """A .tar.gz holding ``members`` (archive path -> content), made in memory."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

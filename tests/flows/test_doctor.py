@@ -4,16 +4,14 @@ concurrency limit."""
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
 
 from tests.flows.server import BIN, prefect_cli
-from tests.loopback import Loopback
+from tests.loopback import Loopback, tar_members
 
 
 def _eltrepro(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -45,16 +43,6 @@ def test_a_fresh_clone_lists_every_missing_item_with_its_fix(tmp_path):
     assert "every download at once: eltrepro fetch-all --profile thesis --trust-first-download" in result.stdout
 
 
-def _tgz(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def _serve_everything(server: Loopback) -> None:
     """Stand-ins of every file a thesis-shaped profile fetches (names as published; contents made here)."""
     from gan_core.lfw_parts import LFW_PARTS_FILES
@@ -63,7 +51,7 @@ def _serve_everything(server: Loopback) -> None:
 
     for remote in (*WFLW_FILES, *LFW_PARTS_FILES):
         stem = remote.name.split(".")[0]
-        server.files[remote.name] = _tgz({f"{stem}/README": b"stand-in"}) if remote.extract else b"a b\n"
+        server.files[remote.name] = tar_members({f"{stem}/README": b"stand-in"}) if remote.extract else b"a b\n"
     for name in ("ffhq-1024", "styleflow-large", "vgg16-keras-notop"):
         server.files[WEIGHTS[name].name] = f"stand-in weights {name}".encode()
 

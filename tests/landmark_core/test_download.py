@@ -21,7 +21,7 @@ from landmark_core.download import (
     safe_extract,
 )
 from landmark_core.wflw_index import index_wflw
-from tests.loopback import Loopback, tar_dir
+from tests.loopback import Loopback, tar_dir, tar_members
 
 pytestmark = pytest.mark.server
 
@@ -31,16 +31,6 @@ def server():
     s = Loopback()
     yield s
     s.close()
-
-
-def _tar(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
 
 
 def _sha(data: bytes) -> str:
@@ -85,7 +75,7 @@ def test_partial_file_from_an_earlier_run_is_resumed(server, tmp_path):
 
 
 def test_wrong_checksum_fails_with_both_hashes_and_keeps_verified_files(server, tmp_path):
-    good, bad = _tar({"WFLW_annotations/a.txt": b"a"}), _tar({"WFLW_images/b.jpg": b"b"})
+    good, bad = tar_members({"WFLW_annotations/a.txt": b"a"}), tar_members({"WFLW_images/b.jpg": b"b"})
     server.files.update({"good.tar.gz": good, "bad.tar.gz": bad})
     files = [
         RemoteFile(name="good.tar.gz", url="", sha256=_sha(good)),
@@ -102,7 +92,7 @@ def test_wrong_checksum_fails_with_both_hashes_and_keeps_verified_files(server, 
 
 @pytest.mark.parametrize("member", ["../evil.txt", "/abs/evil.txt", "ok/../../evil.txt"])
 def test_traversal_member_is_refused_and_nothing_escapes(server, tmp_path, member):
-    archive = _tar({"WFLW_images/fine.jpg": b"x", member: b"evil"})
+    archive = tar_members({"WFLW_images/fine.jpg": b"x", member: b"evil"})
     server.files["t.tar.gz"] = archive
     dest = tmp_path / "dest"
     with pytest.raises(UnsafeArchiveError, match="evil.txt"):
@@ -122,7 +112,7 @@ def test_link_out_of_destination_is_refused(tmp_path):
 
 
 def test_google_drive_confirmation_page_is_followed(server, tmp_path):
-    data = _tar({"WFLW_images/x.jpg": b"jpg"})
+    data = tar_members({"WFLW_images/x.jpg": b"jpg"})
     server.files["big.tar.gz"] = data
     url = f"{server.url}/uc?export=download&id=big"
     download_file(url=url, dest=tmp_path / "WFLW_images.tar.gz", sha256=_sha(data))
@@ -138,7 +128,7 @@ def test_confirm_link_of_the_legacy_page():
 
 
 def test_unknown_digest_needs_an_explicit_pin(server, tmp_path):
-    data = _tar({"WFLW_annotations/a.txt": b"v1"})
+    data = tar_members({"WFLW_annotations/a.txt": b"v1"})
     server.files["a.tar.gz"] = data
     files = [RemoteFile(name="a.tar.gz", url="")]
     with pytest.raises(DownloadError, match="knows no sha256"):
@@ -147,7 +137,7 @@ def test_unknown_digest_needs_an_explicit_pin(server, tmp_path):
     fetch_files(files=files, dest=tmp_path, mirror=server.url, trust_first_download=True)
     assert (tmp_path / PINS_FILE).read_text().count(_sha(data)) == 1
     (tmp_path / "a.tar.gz").unlink()
-    server.files["a.tar.gz"] = _tar({"WFLW_annotations/a.txt": b"v2-tampered"})
+    server.files["a.tar.gz"] = tar_members({"WFLW_annotations/a.txt": b"v2-tampered"})
     with pytest.raises(ChecksumMismatchError):
         fetch_files(files=files, dest=tmp_path, mirror=server.url)
     assert (tmp_path / "WFLW_annotations" / "a.txt").read_bytes() == b"v1"
@@ -173,7 +163,7 @@ def test_a_page_served_in_place_of_the_archive_is_refused_and_never_pinned(serve
         fetch_files(files=files, dest=tmp_path, mirror=server.url, trust_first_download=True)
     assert "\n" not in str(caught.value)
     assert not (tmp_path / PINS_FILE).exists() and (tmp_path / "a.tar.gz.rejected").read_bytes() == payload
-    genuine = _tar({"WFLW_annotations/a.txt": b"v1"})
+    genuine = tar_members({"WFLW_annotations/a.txt": b"v1"})
     server.files["a.tar.gz"] = genuine  # the genuine archive, later: it downloads, verifies and is pinned
     fetch_files(files=files, dest=tmp_path, mirror=server.url, trust_first_download=True)
     assert json.loads((tmp_path / PINS_FILE).read_text()) == {"a.tar.gz": _sha(genuine)}
