@@ -15,7 +15,6 @@ fail the run later.
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,14 +160,13 @@ def _cuda_here() -> bool:
 def store_findings(store: str) -> list[Finding]:
     """The store can be written (a probe file is written and removed)."""
     try:
-        s = Store(store)
-        probe = f"{s.root.rstrip('/')}/.doctor-{uuid.uuid4().hex[:8]}"
-        s.fs.pipe_file(probe, b"ok")
-        s.fs.rm(probe)
-    except Exception as error:  # any failure to write is the finding (permissions, credentials, a full disk)
-        fix = "pass a writable --store (a local folder, or s3://... with AWS_* credentials in the environment)"
-        return [Finding(f"store {store}", f"not writable ({type(error).__name__}: {error})", fix)]
-    return []
+        problem = Store(store).write_problem()
+    except Exception as error:  # the URL itself is unusable (an unknown protocol, a missing package)
+        problem = f"{type(error).__name__}: {error}"
+    if problem is None:
+        return []
+    fix = "pass a writable --store (a local folder, or s3://... with AWS_* credentials in the environment)"
+    return [Finding(f"store {store}", f"not writable ({problem})", fix)]
 
 
 def pool_findings(

@@ -7,7 +7,6 @@ visible, which, and whether the store can be written from there (a probe file wr
 from __future__ import annotations
 
 import socket
-import uuid
 
 from prefect import flow
 from prefect.artifacts import create_table_artifact
@@ -30,12 +29,9 @@ def gpu_probe(store: str) -> dict[str, str | bool]:
     seen: dict[str, str | bool] = {"cuda": cuda, "device": torch.cuda.get_device_name(0) if cuda else "cpu"}
     seen["host"] = socket.gethostname()
     try:
-        target = Store(store)
-        probe = f"{target.root.rstrip('/')}/.doctor-{uuid.uuid4().hex[:8]}"
-        target.fs.pipe_file(probe, b"ok")
-        target.fs.rm(probe)
-        seen |= {"store_writable": True, "store_error": ""}
-    except Exception as error:  # the report is the point: any failure to write is what the preflight shows
-        seen |= {"store_writable": False, "store_error": f"{type(error).__name__}: {error}"}
+        problem = Store(store).write_problem()
+    except Exception as error:  # the URL itself is unusable here: the report is the point
+        problem = f"{type(error).__name__}: {error}"
+    seen |= {"store_writable": problem is None, "store_error": problem or ""}
     create_table_artifact(key=ARTIFACT, table=[seen], description="what a GPU-pool worker sees")  # on the server
     return seen

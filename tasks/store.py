@@ -135,6 +135,16 @@ class Store:
         base = Path(self.root) / ".scratch" if self.local else Path(tempfile.gettempdir()) / "eltrepro-scratch"
         return base / stage / key
 
+    def write_problem(self) -> str | None:
+        """Why this store cannot be written (a probe file is written and removed), or None when it can."""
+        probe = f"{self.root.rstrip('/')}/.probe-{uuid.uuid4().hex[:8]}"
+        try:
+            self.fs.pipe_file(probe, b"ok")
+            self.fs.rm(probe)
+        except Exception as error:  # any failure is the answer: permissions, credentials, a full disk
+            return f"{type(error).__name__}: {error}"
+        return None
+
     def clean_temporaries(self, stage: str, *, key: str | None = None, older_than_s: float = 0.0) -> int:
         """Remove half-written copies of crashed writers (``.tmp-<key>-*``; every key when ``key`` is None)
         older than ``older_than_s``; returns how many. Call it holding the key's lease (``tasks.lease``): then
