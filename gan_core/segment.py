@@ -72,6 +72,11 @@ def build_segmenter(*, config: SegmenterConfig, vgg16_weights: Path | None = Non
     from keras import layers
 
     keras.utils.set_random_seed(config.seed)
+    # Multi-threaded CPU kernels may sum in any order; without this two identical runs can differ in the last
+    # bits of the losses, and the segmenter's output (hence every key downstream) would differ between stores.
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
     inputs = keras.Input((config.input_size, config.input_size, 3), name="image")
     x, pool4 = inputs, None
     for b, (filters, convs) in enumerate(VGG_BLOCKS, start=1):
