@@ -9,6 +9,7 @@ traceback.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import re
@@ -200,7 +201,9 @@ def weights_fetch(
 def run(
     profile: str = typer.Option("demo", help="A profile name in flows/profiles/ (demo), or a path to a .toml profile."),
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
-    experiments: str = typer.Option(None, help="Comma-separated matrix rows to train (default: all)."),
+    experiments: str = typer.Option(
+        None, help="Comma-separated matrix rows to train (default: the profile's `rows`, all when it names none)."
+    ),
     local: bool = typer.Option(
         True,
         "--local/--pool",
@@ -208,14 +211,21 @@ def run(
         "(needs a Prefect server).",
     ),
 ) -> None:
-    """Run the Prefect graph of a profile: data -> index -> subsets -> train/evaluate per row -> report."""
+    """Run the Prefect graph of a profile: data -> index -> subsets -> train/evaluate per row -> report. The last
+    line printed is the report's path."""
+    from flows.claims import load_claims
     from flows.experiments import load_matrix, select_rows
     from flows.run_profile import load_profile, profile_path
 
     rows = [r.strip() for r in experiments.split(",") if r.strip()] if experiments else None
     path = profile_path(profile)
     prof = load_profile(path)
-    select_rows(load_matrix(prof.matrix, base=prof.train), rows)  # every input checked before Prefect starts
+    matrix = load_matrix(prof.matrix, base=prof.train)  # every input checked before Prefect starts
+    prof.check_rows([r.name for r in matrix])
+    select_rows(matrix, rows or list(prof.rows))
+    load_claims(prof.claims, rows=[r.name for r in matrix])
+    last_line: list[str] = []  # printed at exit, after Prefect's own exit messages (handlers run last-in first-out)
+    atexit.register(lambda: last_line and print(last_line[0], flush=True))
     _preflight(prof, profile_arg=profile, store=store, pool=not local)
     # The temporary local server would try to send usage telemetry (and log an error offline); a user's own
     # setting wins.
@@ -230,11 +240,14 @@ def run(
     console.print(f"data: {_refs(result.data)}")
     if result.gan is not None:
         console.print(f"gan: {_refs(result.gan)}")
-    for name, refs in result.rows.items():
-        console.print(f"{name}: {_refs(refs)}")
+    for runs in result.rows.values():
+        for name, refs in runs.items():
+            console.print(f"{name}: {_refs(refs)}")
     report = result.report.output().local_dir()
-    console.print(f"report: {report / 'report.md'} (also report.html, tables/*.csv, figures/*.png)")
-    console.print(f"done in {time.perf_counter() - started:.1f} s (store {store})")
+    console.print(
+        f"done in {time.perf_counter() - started:.1f} s (store {store}); the report (also report.html):", soft_wrap=True
+    )
+    last_line.append(str(report / "report.md"))  # plain (no wrapping), for scripts: `eltrepro report` finds it too
 
 
 def _preflight(prof, *, profile_arg: str, store: str, pool: bool) -> None:
@@ -352,11 +365,26 @@ def fetch_all(
     console.print(f"fetch-all: profile {profile}: {len(jobs)} download set(s) ready")
 
 
+@app.command("report")
+def report_path(
+    store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
+    html: bool = typer.Option(False, "--html", help="Print the path of report.html instead of report.md."),
+) -> None:
+    """Print the path of the newest report in the store (the last one a run made)."""
+    from tasks.store import Store
+
+    reports = Store(store).outputs("report")
+    if not reports:
+        raise ConfigError(f"{store}: no report yet; make one with `eltrepro run` (or `make demo`)")
+    print(reports[0].local_dir() / ("report.html" if html else "report.md"))
+
+
 @app.command("demo")
 def demo(
     store: str = typer.Option(str(DEFAULT_STORE), help="Artifact store: a local path or an fsspec URL."),
 ) -> None:
-    """The demo profile end to end: synthetic twin -> index -> subsets -> every Table 4.1 row -> report."""
+    """The demo profile end to end: synthetic twin -> index -> subsets -> the GAN branch -> the study's key
+    contrasts (two seeds for the control and the best ELT row) -> report."""
     console.print("demo profile (flows/profiles/demo.toml): synthetic WFLW twin, small budgets; store " + store)
     run(profile="demo", store=store, experiments=None, local=True)
 

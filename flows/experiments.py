@@ -9,7 +9,7 @@ that name the file, the row and the key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,19 @@ from landmark_core.train_config import TrainConfig
 
 MATRIX_DIR = Path(__file__).resolve().parent / "experiments"
 RELIGHT_BACKENDS = ("styleflow", "physical")  # the study's method first
-ROW_KEYS = {"name", "tables", "relit", "beyond_study", "model", "augment", "loss", "train"}
+ROW_KEYS = {
+    "name",
+    "label",
+    "lighting_label",
+    "control",
+    "tables",
+    "relit",
+    "beyond_study",
+    "model",
+    "augment",
+    "loss",
+    "train",
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,10 @@ class ExperimentRow:
 
     Attributes:
         name: unique id, used in run folders and report tables.
+        label: the study's wording of the row ("λelt = 0.25, r1 = 0, r2 = 0.05"); the report shows it.
+        lighting_label: its wording in the lighting tables 4.5-4.9 ("ELT"), when it differs from ``label``.
+        control: the row it is compared with, face by face (``two_step_l0`` for the ELT rows, ``baseline``
+            for the others); "" for none.
         tables: the study tables the row appears in (e.g. "4.1", "4.5").
         relit: "" (no relit faces), or the relighting backend whose faces the row adds to its training set:
             ``styleflow`` (the study's method) or ``physical`` (beyond the study).
@@ -35,16 +51,20 @@ class ExperimentRow:
     """
 
     name: str
+    label: str = ""
+    lighting_label: str = ""
+    control: str = ""
     tables: tuple[str, ...] = ()
     relit: str = ""
     beyond_study: bool = False
     overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` on top; tables (dicts) merge key by key, anything else is replaced."""
     out = dict(base)
     for key, value in extra.items():
-        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 
@@ -55,7 +75,19 @@ def row_config(*, base: TrainConfig, row: ExperimentRow) -> TrainConfig:
         ValueError: an override names an unknown key or gives an invalid value (the row is named).
     """
     overrides = {k: v for k, v in row.overrides.items() if k != "train"} | row.overrides.get("train", {})
-    return from_dict(TrainConfig, _deep_merge(to_dict(base), overrides), where=f"experiment row {row.name!r}")
+    return from_dict(TrainConfig, deep_merge(to_dict(base), overrides), where=f"experiment row {row.name!r}")
+
+
+def seeded_configs(*, base: TrainConfig, row: ExperimentRow, seeds: tuple[int, ...]) -> dict[str, TrainConfig]:
+    """The row's training config once per seed, by run name (the row's name alone when it has one seed)."""
+    config = row_config(base=base, row=row)
+    names = {seed: row.name if len(seeds) == 1 else f"{row.name}-seed{seed}" for seed in seeds}
+    return {names[seed]: replace_seed(config, seed) for seed in seeds}
+
+
+def replace_seed(config: TrainConfig, seed: int) -> TrainConfig:
+    """``config`` trained from ``seed`` (initialisation, shuffling, augmentation, validation split)."""
+    return replace(config, seed=seed)
 
 
 def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[ExperimentRow]:
@@ -78,12 +110,8 @@ def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[Experime
         relit = raw.get("relit", "")
         if relit not in ("", *RELIGHT_BACKENDS):
             raise ConfigError(f"{path}: row {i}: relit = {relit!r}: expected one of {', '.join(RELIGHT_BACKENDS)}")
-        fields = {"name": raw["name"], "tables": raw.get("tables", []), "relit": relit}
-        fields["beyond_study"] = raw.get("beyond_study", False)
-        row = from_dict(ExperimentRow, fields, where=f"{path}: row {i}")
-        row = ExperimentRow(
-            name=row.name, tables=row.tables, relit=row.relit, beyond_study=row.beyond_study, overrides=overrides
-        )
+        fields = {k: v for k, v in raw.items() if k not in overrides}
+        row = replace(from_dict(ExperimentRow, fields, where=f"{path}: row {i}"), overrides=overrides)
         try:
             row_config(base=base or TrainConfig(), row=row)
         except ConfigError as err:
@@ -91,6 +119,9 @@ def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[Experime
         rows.append(row)
     if not rows:
         raise ConfigError(f"{path}: no [[row]] tables")
+    unknown = [f"{r.name} -> {r.control}" for r in rows if r.control and r.control not in seen]
+    if unknown:
+        raise ConfigError(f"{path}: control names an unknown row: {', '.join(unknown)}")
     return rows
 
 
@@ -103,12 +134,3 @@ def select_rows(rows: list[ExperimentRow], names: list[str] | None) -> list[Expe
     if missing:
         raise ConfigError(f"unknown experiment(s) {missing}; known: {', '.join(r.name for r in rows)}")
     return [r for r in rows if r.name in set(names)]
-
-
-def load_published(path: Path) -> tuple[tuple[tuple[str, str, str], float], ...]:
-    """The study's published cells ((table, row, subset), value) from ``flows/experiments/published.toml``."""
-    cells = read_table_file(Path(path)).get("cell", [])
-    try:
-        return tuple(((c["table"], c["row"], subset), float(v)) for c in cells for subset, v in c["values"].items())
-    except (KeyError, TypeError, ValueError) as err:
-        raise ConfigError(f"{path}: each [[cell]] needs table, row and values: {err}") from None

@@ -17,7 +17,7 @@ from prefect import get_run_logger, task
 from prefect.deployments import run_deployment
 from prefect.futures import wait
 
-from flows.experiments import ExperimentRow, row_config
+from flows.experiments import ExperimentRow, seeded_configs
 from flows.refs import DataRefs, GanRefs
 from flows.run_profile import Profile
 from landmark_core.config import to_dict
@@ -166,30 +166,31 @@ def check_deployment(deployment: str) -> None:
 
 @dataclass(frozen=True)
 class _Launch:
-    row: ExperimentRow
+    name: str  # the run: the row's name, with its seed when it has several
     parameters: dict
 
 
 def launch_rows(
     run: StageRunner, rows: list[ExperimentRow], prof: Profile, data: DataRefs, deployment: str, gan: GanRefs | None
 ) -> None:
-    """Start every unfinished row on the GPU pool at once; wait for all (failures raise after all ended)."""
+    """Start every unfinished row (once per seed) on the GPU pool at once; wait for all (failures raise after all
+    ended)."""
     launches = []
     for row in rows:
-        config = row_config(base=prof.train, row=row)
-        augmented = gan.augmented_for(row.relit) if gan and row.relit else None
-        if row_complete(run, config=config, data=data, augmented=augmented):
-            continue
-        parameters = {"store": run.store, "row": row.name, "config": to_dict(config), "device": prof.device}
-        parameters |= {name: ref.model_dump() for name, ref in vars(data).items()}
-        if augmented is not None:
-            parameters["augmented"] = augmented.model_dump()
-        launches.append(_Launch(row=row, parameters=parameters))
+        for name, config in seeded_configs(base=prof.train, row=row, seeds=prof.seeds_for(row.name)).items():
+            augmented = gan.augmented_for(row.relit) if gan and row.relit else None
+            if row_complete(run, config=config, data=data, augmented=augmented):
+                continue
+            parameters = {"store": run.store, "row": name, "config": to_dict(config), "device": prof.device}
+            parameters |= {key: ref.model_dump() for key, ref in vars(data).items()}
+            if augmented is not None:
+                parameters["augmented"] = augmented.model_dump()
+            launches.append(_Launch(name=name, parameters=parameters))
     if launches:
         check_deployment(deployment)
     futures = [
-        launch_row.with_options(task_run_name=f"launch-{item.row.name}").submit(
-            deployment=deployment, row=item.row.name, parameters=item.parameters, worker_wait_s=prof.pool_wait_s
+        launch_row.with_options(task_run_name=f"launch-{item.name}").submit(
+            deployment=deployment, row=item.name, parameters=item.parameters, worker_wait_s=prof.pool_wait_s
         )
         for item in launches
     ]

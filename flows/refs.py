@@ -47,7 +47,7 @@ class GanRefs:
 
 @dataclass(frozen=True)
 class RowRefs:
-    """One experiment row: its trained model and its evaluation."""
+    """One run of an experiment row (the row with one seed): its trained model and its evaluation."""
 
     trained: StageRef
     evaluated: StageRef
@@ -60,4 +60,4 @@ class Reproduction:
     data: DataRefs
     report: StageRef
     gan: GanRefs | None = None
-    rows: dict[str, RowRefs] = field(default_factory=dict)
+    rows: dict[str, dict[str, RowRefs]] = field(default_factory=dict)  # row -> run name -> its outputs

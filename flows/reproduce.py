@@ -19,6 +19,7 @@ through the store.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 from functools import partial
 
@@ -26,11 +27,13 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.experiments import ExperimentRow, load_matrix, load_published, row_config, select_rows
+from flows.claims import load_claims
+from flows.experiments import ExperimentRow, load_matrix, seeded_configs, select_rows
 from flows.pool import DEPLOYMENT, launch_rows, run_on_pool
 from flows.refs import DataRefs, GanRefs, Reproduction, RowRefs
 from flows.review_gate import review_gate
 from flows.run_profile import GanConfig, Profile, load_profile, profile_path
+from landmark_core.study_values import load_study_values
 from landmark_core.train_config import TrainConfig
 from tasks.align import align
 from tasks.attributes import attributes
@@ -44,7 +47,7 @@ from tasks.prefect_stage import StageRef, StageRunner
 from tasks.project import project
 from tasks.relight_physical import relight_physical
 from tasks.relight_styleflow import relight_styleflow
-from tasks.report import ReportConfig, report
+from tasks.report import ReportConfig, ReportRow, report
 from tasks.segment import segment
 from tasks.segment_train import segment_train
 from tasks.stage import Runtime
@@ -67,7 +70,7 @@ def reproduce(
     Args:
         profile: name of a file in ``flows/profiles/``.
         store: artifact store (local path or fsspec URL).
-        experiments: matrix rows to train (all when None).
+        experiments: matrix rows to train (None: the profile's `rows`, all rows when it names none).
         profile_file: an explicit profile path (overrides ``profile``).
         local: train the rows in this process; False runs each row as a flow run of ``deployment`` (the GPU
             pool) and waits for all of them.
@@ -76,8 +79,12 @@ def reproduce(
     Returns:
         The stage references of the data branch, the GAN branch, every row and the report.
     """
-    prof = load_profile(profile_path(profile_file or profile))
-    rows = select_rows(load_matrix(prof.matrix, base=prof.train), experiments)  # bad names fail before any work
+    path = profile_path(profile_file or profile)
+    prof = load_profile(path)
+    matrix = load_matrix(prof.matrix, base=prof.train)
+    prof.check_rows([r.name for r in matrix])
+    rows = select_rows(matrix, experiments or list(prof.rows))  # bad names fail before any work
+    claims = load_claims(prof.claims, rows=[r.name for r in matrix])
     weights = prof.gan.weights_dir if prof.gan else ""
     run = StageRunner(store=store, runtime=Runtime(device=prof.device, workers=default_workers(), weights_dir=weights))
     if not local:  # every GPU stage goes to the GPU pool, as a flow run of the run-stage deployment
@@ -90,29 +97,38 @@ def reproduce(
     rows = trainable_rows(rows, gan)
     if not local:
         launch_rows(run, rows, prof, data, deployment, gan)
+    plans = {row.name: seeded_configs(base=prof.train, row=row, seeds=prof.seeds_for(row.name)) for row in rows}
+    relit = {row.name: gan.augmented_for(row.relit) if gan and row.relit else None for row in rows}
     trained = {
-        row.name: train_row(
-            run,
-            row=row.name,
-            config=row_config(base=prof.train, row=row),
-            data=data,
-            augmented=gan.augmented_for(row.relit) if gan and row.relit else None,
-        )
-        for row in rows
+        row: {name: train_row(run, row=name, config=c, data=data, augmented=relit[row]) for name, c in runs.items()}
+        for row, runs in plans.items()
     }
-    beyond = tuple(r.name for r in rows if r.beyond_study)
-    tags = tuple((r.name, r.tables) for r in rows)
-    config = ReportConfig(tags=tags, published=load_published(prof.published), beyond_study=beyond)
-    evaluations = {name: refs.evaluated for name, refs in trained.items()}
-    gan_inputs = gan.report_inputs() if gan else {}
+    config = ReportConfig(
+        profile=path.stem,
+        rows=tuple(
+            ReportRow(
+                name=r.name,
+                label=r.label,
+                lighting_label=r.lighting_label,
+                control=r.control,
+                tables=r.tables,
+                beyond_study=r.beyond_study,
+            )
+            for r in matrix
+        ),
+        runs=tuple((name, row, c.seed) for row, runs in plans.items() for name, c in runs.items()),
+        study=tuple(load_study_values().items()),
+        claims=claims,
+    )
     made = run(
         report,
         config,
-        evaluations=evaluations,
+        evaluations={name: refs.evaluated for seeds in trained.values() for name, refs in seeds.items()},
+        trainings={name: refs.trained for seeds in trained.values() for name, refs in seeds.items()},
         dataset=data.dataset,
         index=data.index,
         subsets=data.subsets,
-        **gan_inputs,
+        **(gan.report_inputs() if gan else {}),
     )
     publish_report_artifacts(made)
     return Reproduction(data=data, gan=gan, rows=trained, report=made)
@@ -217,9 +233,11 @@ def publish_report_artifacts(made: StageRef) -> None:
     """
     output = made.output()
     folder = output.local_dir()
-    create_markdown_artifact(
-        markdown=(folder / "report.md").read_text(), key="eltrepro-report", description=f"{output.stage}/{output.key}"
-    )
+    markdown = (folder / "report.md").read_text()
+    for figure in sorted((folder / "figures").glob("*.png")):  # the UI cannot reach the store: embed them
+        uri = "data:image/png;base64," + base64.b64encode(figure.read_bytes()).decode("ascii")
+        markdown = markdown.replace(f"](figures/{figure.name})", f"]({uri})")
+    create_markdown_artifact(markdown=markdown, key="eltrepro-report", description=f"{output.stage}/{output.key}")
     for path in sorted((folder / "tables").glob("table_*.csv")):
         table = pd.read_csv(path).round(3).astype(object)
         table = table.where(table.notna(), None)

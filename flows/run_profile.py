@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.experiments import MATRIX_DIR
+from flows.experiments import MATRIX_DIR, deep_merge
 from gan_core.face_filter import FilterConfig
 from landmark_core.config import ConfigError, from_dict, read_table_file
 from landmark_core.device import check_device
@@ -28,7 +28,21 @@ from tasks.segment import SegmentConfig
 from tasks.segment_train import SegmentTrainConfig
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-PROFILE_KEYS = {"matrix", "published", "device", "pool_wait_s", "data", "synth", "subsets", "train", "gan"}
+PROFILE_KEYS = {
+    "base",
+    "matrix",
+    "claims",
+    "rows",
+    "seeds",
+    "row_seeds",
+    "device",
+    "pool_wait_s",
+    "data",
+    "synth",
+    "subsets",
+    "train",
+    "gan",
+}
 RELIGHT_BACKENDS = ("", "physical", "styleflow")
 
 
@@ -71,7 +85,11 @@ class Profile:
         subsets: head pose and subset rules.
         train: the base training config every experiment row overrides.
         matrix: the experiment matrix file.
-        published: the study's published values.
+        claims: the study's conclusions the report judges (``flows/experiments/claims.toml``).
+        rows: the matrix rows a run trains when none are named on the command line (empty: all).
+        seeds: each row trains once per seed (the seed replaces ``train.seed``); the report shows the mean
+            over seeds and, with two or more, the standard deviation and seed-averaged paired intervals.
+        row_seeds: per-row overrides of ``seeds`` (row name -> seeds).
         device: ``auto``, ``cpu``, ``cuda[:n]``.
         pool_wait_s: with ``--pool``, how long a row's flow run may wait for a worker before the run fails.
         gan: the GAN branch; None leaves it out.
@@ -82,10 +100,27 @@ class Profile:
     subsets: SubsetConfig = field(default_factory=SubsetConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     matrix: Path = MATRIX_DIR / "study.toml"
-    published: Path = MATRIX_DIR / "published.toml"
+    claims: Path = MATRIX_DIR / "claims.toml"
+    rows: tuple[str, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    row_seeds: tuple[tuple[str, tuple[int, ...]], ...] = ()
     device: str = "auto"
     pool_wait_s: float = 600.0
     gan: GanConfig | None = None
+
+    def seeds_for(self, row: str) -> tuple[int, ...]:
+        """The seeds ``row`` trains with: its ``row_seeds`` entry, else ``seeds``."""
+        return dict(self.row_seeds).get(row, self.seeds)
+
+    def check_rows(self, known: list[str]) -> None:
+        """Every row named in ``rows`` and ``row_seeds`` is a matrix row.
+
+        Raises:
+            ConfigError: one line naming the unknown row(s) and the known ones.
+        """
+        unknown = sorted({*self.rows, *dict(self.row_seeds)} - set(known))
+        if unknown:
+            raise ConfigError(f"profile: unknown row(s) {unknown} in rows/row_seeds; known: {', '.join(known)}")
 
 
 def available_profiles() -> list[str]:
@@ -115,7 +150,7 @@ def load_profile(path: Path) -> Profile:
         ConfigError: one line naming the file, the key, the value and what was expected.
     """
     path = Path(path)
-    data = read_table_file(path)
+    data = with_base(read_table_file(path), folder=path.parent, where=str(path))
     where = str(path)
     unknown = sorted(set(data) - PROFILE_KEYS)
     if unknown:
@@ -125,23 +160,53 @@ def load_profile(path: Path) -> Profile:
         check_device(str(device))
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
+    sections = {name: data.get(name, {}) for name in ("synth", "subsets", "train")}
     matrix = MATRIX_DIR / data.get("matrix", "study.toml")
-    published = MATRIX_DIR / data.get("published", "published.toml")
-    for file in (matrix, published):
+    claims = MATRIX_DIR / data.get("claims", "claims.toml")
+    for file in (matrix, claims):
         if not file.is_file():
             raise ConfigError(f"{where}: {file}: no such file")
-    sections = {name: data.get(name, {}) for name in ("synth", "subsets", "train")}
+    train = from_dict(TrainConfig, sections["train"], where=where, key="train")
+    seeds = _seed_list(data.get("seeds", [train.seed]), where=where, key="seeds")
+    row_seeds = data.get("row_seeds", {})
+    if not isinstance(row_seeds, dict):
+        raise ConfigError(f"{where}: row_seeds must be a table of row name = [seeds]")
+    per_row = tuple((name, _seed_list(v, where=where, key=f"row_seeds.{name}")) for name, v in row_seeds.items())
+    rows = data.get("rows", [])
+    if not isinstance(rows, list) or not all(isinstance(r, str) for r in rows):
+        raise ConfigError(f"{where}: rows = {rows!r}: expected a list of matrix row names")
     return Profile(
         synth=from_dict(SynthConfig, sections["synth"], where=where, key="synth"),
         wflw=_data_source(dict(data.get("data", {})), where=where),
         subsets=from_dict(SubsetConfig, sections["subsets"], where=where, key="subsets"),
-        train=from_dict(TrainConfig, sections["train"], where=where, key="train"),
+        train=train,
         matrix=matrix,
-        published=published,
+        claims=claims,
+        rows=tuple(rows),
+        seeds=seeds,
+        row_seeds=per_row,
         device=str(device),
         pool_wait_s=_pool_wait(data.get("pool_wait_s", 600.0), where=where),
         gan=from_dict(GanConfig, data["gan"], where=where, key="gan") if "gan" in data else None,
     )
+
+
+def with_base(data: dict[str, Any], *, folder: Path, where: str, depth: int = 0) -> dict[str, Any]:
+    """A profile's data over its ``base`` profile's (a file in the same folder; tables merge key by key)."""
+    if "base" not in data:
+        return data
+    base = folder / str(data.pop("base"))
+    if depth > 4 or not base.is_file():
+        raise ConfigError(f"{where}: base = {base.name!r}: no such profile (or bases nested too deep)")
+    return deep_merge(with_base(read_table_file(base), folder=folder, where=str(base), depth=depth + 1), data)
+
+
+def _seed_list(value: object, *, where: str, key: str) -> tuple[int, ...]:
+    """A non-empty list of distinct non-negative integer seeds."""
+    ok = isinstance(value, list) and value and all(type(v) is int and v >= 0 for v in value)
+    if not ok or len(set(value)) != len(value):
+        raise ConfigError(f"{where}: {key} = {value!r}: expected a list of distinct non-negative integers")
+    return tuple(value)
 
 
 def _pool_wait(value: object, *, where: str) -> float:

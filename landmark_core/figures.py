@@ -16,6 +16,14 @@ from matplotlib.figure import Figure  # noqa: E402
 from landmark_core.geometry import apply_points, square_crop, warp_affine  # noqa: E402
 from landmark_core.metrics import auc, ced_curve  # noqa: E402
 
+COLOURS = tuple(plt.get_cmap("tab10").colors)
+DASHES = ("-", "--", ":", "-.")
+
+
+def row_style(index: int) -> dict[str, object]:
+    """A line style for the ``index``-th row: ten colours, then the next dash pattern (40 distinct styles)."""
+    return {"color": COLOURS[index % len(COLOURS)], "linestyle": DASHES[(index // len(COLOURS)) % len(DASHES)]}
+
 
 def ced_figure(*, errors: dict[str, np.ndarray], threshold: float = 0.10, title: str = "") -> Figure:
     """Cumulative error distribution: the fraction of faces whose NME is at most x, one curve per row.
@@ -28,14 +36,43 @@ def ced_figure(*, errors: dict[str, np.ndarray], threshold: float = 0.10, title:
     Returns:
         The figure; the legend gives each row's AUC@threshold.
     """
-    fig, ax = plt.subplots(figsize=(6.0, 4.5), dpi=100)
-    for row, e in errors.items():
-        x, y = ced_curve(np.asarray(e, dtype=float), threshold=threshold)
-        ax.plot(100.0 * x, y, label=f"{row} (AUC {auc(np.asarray(e, dtype=float), threshold):.3f})")
-    ax.set(xlim=(0, 100 * threshold), ylim=(0, 1), xlabel="NME (%)", ylabel="fraction of faces", title=title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    return ced_grid(errors={title: errors}, threshold=threshold, columns=1)
+
+
+def ced_grid(*, errors: dict[str, dict[str, np.ndarray]], threshold: float = 0.10, columns: int = 3) -> Figure:
+    """One CED panel per subset, every row in the same style on every panel, one shared legend below.
+
+    Args:
+        errors: subset (the panel's title) -> row name -> per-face NME (fractions), shape (N,); an empty
+            array leaves that row's curve out of that panel.
+        threshold: the x range (0 to threshold), 0.10 in the study.
+        columns: panels per line.
+
+    Returns:
+        The figure; each panel's legend gives its rows' AUC@threshold, the shared legend the row styles.
+    """
+    rows = list(dict.fromkeys(row for panel in errors.values() for row in panel))
+    lines = -(-len(errors) // columns)
+    fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines + 0.3 * len(rows)), squeeze=False)
+    for ax, (subset, panel) in zip(axes.flat, errors.items(), strict=False):
+        for row, e in panel.items():
+            e = np.asarray(e, dtype=float)
+            if e.size:
+                x, y = ced_curve(e, threshold=threshold)
+                score = f"{auc(e, threshold):.3f}"
+                label = f"{row} (AUC {score})" if len(errors) == 1 else score  # many panels: one shared legend
+                ax.plot(100.0 * x, y, label=label, **row_style(rows.index(row)))
+        ax.set(xlim=(0, 100 * threshold), ylim=(0, 1), xlabel="NME (%)", ylabel="fraction of faces", title=subset)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="lower right", title=None if len(errors) == 1 else "AUC", title_fontsize=6)
+    for ax in list(axes.flat)[len(errors) :]:
+        ax.axis("off")
+    if len(errors) == 1:
+        fig.tight_layout()
+        return fig
+    handles = [plt.Line2D([], [], **row_style(i)) for i in range(len(rows))]
+    fig.legend(handles, rows, loc="lower center", ncol=min(3, len(rows)), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.1 * min(1.0, len(rows) / 6 + 0.2), 1, 1))
     return fig
 
 
@@ -62,7 +99,8 @@ def prediction_grid(
     errors: dict[str, np.ndarray],
     size: int = 160,
 ) -> Figure:
-    """Fig. 4.1: one column per face, one row per model; ground truth in green, prediction in red.
+    """Fig. 4.1: one column per face, one row per model; ground truth in green, prediction in red (legend
+    below). Every panel shows the same fixed crop, so a prediction far off the face leaves the panel.
 
     Args:
         images: the faces' (H, W, 3) uint8 BGR images (as ``landmark_core.dataset.read_image`` reads them).
@@ -86,8 +124,10 @@ def prediction_grid(
             p = apply_points(matrix=matrix, points=pred[j])
             ax.scatter(p[:, 0], p[:, 1], s=3, c="red", linewidths=0)
             ax.set_title(f"{100 * errors[model][j]:.1f}%", fontsize=7)
-            ax.set_xticks([]), ax.set_yticks([])
+            ax.set(xlim=(0, size), ylim=(size, 0), xticks=[], yticks=[])  # fixed: stray points stay off-panel
             if j == 0:
                 ax.set_ylabel(model, fontsize=7)
-    fig.tight_layout()
+    marks = [plt.Line2D([], [], marker="o", linestyle="", color=c, markersize=4) for c in ("lime", "red")]
+    fig.legend(marks, ["truth", "prediction"], loc="lower center", ncol=2, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

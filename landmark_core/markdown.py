@@ -1,6 +1,8 @@
-"""GitHub-flavoured Markdown tables from data frames (no extra dependency)."""
+"""Markdown: GitHub-flavoured tables from data frames, and a Markdown document rendered as one HTML page."""
 
 from __future__ import annotations
+
+import html
 
 import pandas as pd
 
@@ -26,3 +28,34 @@ def markdown_table(table: pd.DataFrame, *, header: list[str] | None = None, na_r
     for name, values in table.iterrows():
         lines.append("| " + " | ".join([str(name), *(_cell(v, na_rep) for v in values)]) + " |")
     return lines
+
+
+def markdown_html(*, markdown: str, title: str, images: dict[str, str] | None = None) -> str:
+    """A whole HTML page rendering ``markdown`` (CommonMark plus tables); raw HTML in it is escaped, not run.
+
+    Args:
+        markdown: the document.
+        title: the page title (escaped).
+        images: image source as written in the Markdown (``figures/ced.png``) -> what the page uses instead
+            (a ``data:image/png;base64,...`` URI, so the page carries its figures).
+
+    Returns:
+        The page.
+    """
+    from markdown_it import MarkdownIt
+
+    for source, replacement in (images or {}).items():
+        markdown = markdown.replace(f"]({source})", f"]({replacement})")
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>\n"
+        f"<body>\n{body}</body></html>\n"
+    )
+
+
+PAGE_STYLE = (
+    "body{font-family:sans-serif;max-width:80em;margin:auto;padding:1em}"
+    "table{border-collapse:collapse;font-size:0.85em}td,th{border:1px solid #ccc;padding:2px 6px}"
+    "img{max-width:100%}"
+)

@@ -2,7 +2,8 @@
 
 Schedule (section 4.1; all configurable): Adam at lr 1e-3; when the best validation NME has not improved for
 ``patience`` (30) epochs the lr is multiplied by 0.1; once the lr is at ``min_lr`` (1e-5), ``patience`` more
-epochs without improvement stop the run; ``max_epochs`` (1000) is a hard cap.
+epochs without improvement stop the run; ``max_epochs`` (1000) is a hard cap. A short fixed budget (the demo)
+may instead anneal the lr on a cosine over ``max_epochs`` (``lr_schedule = "cosine"``).
 
 Determinism: parameters are initialised from ``seed``; epoch e shuffles with a generator seeded from (seed,
 e) and augments item i from (seed, e, i); the only draws from torch's global generator are the heatmap
@@ -254,9 +255,18 @@ def _maybe_resume(path: Path, resume: bool, config: TrainConfig, model, optimize
     return list(ckpt["history"]), int(ckpt["epoch"]) + 1
 
 
+def epoch_lr(*, config: TrainConfig, epoch: int, plateau: PlateauSchedule) -> float:
+    """The learning rate of ``epoch``: the plateau schedule's current value, or the cosine annealing's."""
+    if config.lr_schedule == "plateau":
+        return plateau.lr
+    progress = epoch / config.max_epochs
+    return config.min_lr + (config.lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 def _run_epoch(epoch, model, optimizer, schedule, dataset, val_records, config, device, on_batch):
+    lr = epoch_lr(config=config, epoch=epoch, plateau=schedule)
     for group in optimizer.param_groups:
-        group["lr"] = schedule.lr
+        group["lr"] = lr
     dataset.set_epoch(epoch)
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
     loader = DataLoader(
@@ -272,8 +282,7 @@ def _run_epoch(epoch, model, optimizer, schedule, dataset, val_records, config, 
     sums = _train_epoch(model, loader, optimizer, config, device, on_batch)
     seconds = time.perf_counter() - started
     val_nme = _validate(model, val_records, config, device)
-    lr = schedule.lr
-    stop = schedule.step(val_nme)
+    stop = schedule.step(val_nme) and config.lr_schedule == "plateau"  # cosine: always max_epochs
     record = EpochRecord(
         epoch=epoch,
         lr=lr,

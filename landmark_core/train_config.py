@@ -74,7 +74,12 @@ class LossConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on (saved as ``config.json`` and inside every checkpoint)."""
+    """Everything a training run depends on (saved as ``config.json`` and inside every checkpoint).
+
+    ``lr_schedule``: ``plateau`` is the study's (decay by ``lr_factor`` after ``patience`` epochs without a
+    better validation NME, stop at ``min_lr``); ``cosine`` anneals from ``lr`` to ``min_lr`` over exactly
+    ``max_epochs`` epochs (a short, fixed budget such as the demo's, where a plateau never comes).
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -82,6 +87,7 @@ class TrainConfig:
     seed: Annotated[int, Field(ge=0)] = 0
     batch_size: Annotated[int, Field(ge=1)] = 6
     lr: Annotated[float, Field(gt=0)] = 1e-3
+    lr_schedule: Literal["plateau", "cosine"] = "plateau"
     lr_factor: Annotated[float, Field(gt=0, lt=1)] = 0.1
     patience: Annotated[int, Field(ge=0)] = 30
     min_lr: Annotated[float, Field(ge=0)] = 1e-5

@@ -49,4 +49,4 @@ def evaluate_landmarks(
         )
     table = metric_table(per_face=per_face, subsets=SUBSETS)
     write_metric_files(table=table, out=ctx.work, title=f"{trained.stage}/{trained.key} on {config.split}")
-    return StageResult(manifest=per_face, info={"full": table.loc["full"].to_dict()})
+    return StageResult(manifest=per_face, info={"full": table.loc["full"].to_dict(), "device": str(device)})

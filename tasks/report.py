@@ -1,12 +1,17 @@
-"""The report stage: the study's tables from every evaluated row, as Markdown, CSV and HTML.
+"""The report stage: the study's Tables 4.1-4.9 with every published number beside ours, the study's claims
+judged on our numbers, paired bootstrap intervals, the run's header, and the figures; one Markdown document,
+also rendered as a self-contained ``report.html``.
 
-Inputs are the evaluation outputs of the rows (the ``evaluations`` family, one member per row); the key changes when
-any row's per-face errors, the row tags or the published values change, so a changed row re-makes the report
-and nothing else. The manifest is the long form of every table: one row per (table, matrix row, column).
+Inputs are the evaluation and training outputs of every run (a run = a matrix row with one seed; the
+``evaluations`` and ``trainings`` families, one member per run), the data stages and, when the profile ran it,
+the GAN branch. The key changes when any run's per-face errors, the matrix rows' wording, the published values
+or the claims change, so a changed row re-makes the report and nothing else. The manifest is every cell of
+Tables 4.1-4.9 in long form: ours, the spread over seeds, the study's value and the difference.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,14 +20,29 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from landmark_core.claims import Claim, judge_claims
 from landmark_core.dataset import face_records, read_image
-from landmark_core.evaluate import metric_table
-from landmark_core.figures import ced_figure, prediction_grid
-from landmark_core.markdown import markdown_table
-from landmark_core.report import study_tables, tables_markdown
-from landmark_core.subsets import STUDY_TEST_COUNTS, SUBSETS
+from landmark_core.figures import ced_grid, prediction_grid
+from landmark_core.markdown import markdown_html, markdown_table
+from landmark_core.report import (
+    ALL_SUBSETS,
+    BEYOND_STUDY,
+    CELL_LEGEND,
+    MAIN_SUBSETS,
+    STUDY_TABLES,
+    face_errors,
+    interval_text,
+    metric_grid_markdown,
+    paired_intervals,
+    row_summary,
+    study_cells,
+    study_table_markdown,
+)
+from landmark_core.statistics import Interval
+from landmark_core.subsets import STUDY_TEST_COUNTS
 from tasks.dataset_tree import dataset_root
 from tasks.report_gan import GanOutputs, gan_figures, gan_summary
+from tasks.report_header import header_markdown
 from tasks.stage import StageContext, stage
 from tasks.store import StageOutput, StageResult
 
@@ -31,35 +51,59 @@ GRID_MODELS = 3
 
 
 @dataclass(frozen=True)
-class ReportConfig:
-    """Row tags (row -> the tables it feeds) and the study's published values ((table, row, subset), value)."""
+class ReportRow:
+    """What the report needs to know about one matrix row (``flows.experiments.ExperimentRow``)."""
 
-    tags: tuple[tuple[str, tuple[str, ...]], ...]
-    published: tuple[tuple[tuple[str, str, str], float], ...] = ()
-    beyond_study: tuple[str, ...] = ()  # rows the study did not have (labelled so in every table)
+    name: str
+    label: str = ""
+    lighting_label: str = ""
+    control: str = ""
+    tables: tuple[str, ...] = ()
+    beyond_study: bool = False
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The report's settings.
+
+    Attributes:
+        profile: the profile's name (shown in the header).
+        rows: every matrix row (its wording, control, tables), in matrix order; the tables list the study's
+            rows even where they did not run.
+        runs: (member of the ``evaluations``/``trainings`` families, its row, its seed) of every run.
+        study: the study's published cells ((table, row, subset, metric), value).
+        claims: the study's conclusions to judge.
+        resamples: bootstrap resamples of each paired interval.
+        bootstrap_seed: seeds the resampling (the same errors always give the same interval).
+        hardest_faces: faces in the hardest-faces grid.
+    """
+
+    profile: str = ""
+    rows: tuple[ReportRow, ...] = ()
+    runs: tuple[tuple[str, str, int], ...] = ()
+    study: tuple[tuple[tuple[str, str, str, str], float], ...] = ()
+    claims: tuple[Claim, ...] = ()
+    resamples: int = 2000
+    bootstrap_seed: int = 0
     hardest_faces: int = HARDEST_FACES
 
-
-def subset_counts_markdown(subsets: StageOutput) -> str:
-    """Markdown: faces per split in full, frontal and frontal illumination, the study's test counts beside."""
-    counts = subsets.metadata()["info"]["counts"]
-    study = counts.pop("study_test")
-    splits = [s for s in ("test", "train") if s in counts]
-    table = pd.DataFrame(counts).reindex(index=list(STUDY_TEST_COUNTS), columns=splits)
-    table = table.rename(columns=lambda split: f"ours ({split})")
-    table["study (test)"] = pd.Series(study)
-    rows = markdown_table(table.astype("Int64"), header=["subset", *table.columns])
-    no_pose = subsets.metadata()["info"].get("no_pose", 0)
-    note = f"{no_pose} face(s) without a pose (NaN angles, not frontal; listed in the subsets quarantine).\n"
-    return "\n## Faces per subset\n\n" + "\n".join(rows) + "\n\n" + note
+    def labels(self, *, lighting: bool) -> dict[str, str]:
+        """Row -> ``wording (`row`)``, the lighting tables' wording when ``lighting``; beyond-study rows marked."""
+        out = {}
+        for row in self.rows:
+            words = (row.lighting_label or row.label) if lighting else row.label
+            text = f"{words} (`{row.name}`)" if words else f"`{row.name}`"
+            out[row.name] = f"{text} {BEYOND_STUDY}" if row.beyond_study else text
+        return out
 
 
-@stage(version=3)
+@stage(version=4)
 def report(
     *,
     config: ReportConfig,
     ctx: StageContext,
     evaluations: Mapping[str, StageOutput],
+    trainings: Mapping[str, StageOutput],
     dataset: StageOutput | None = None,
     index: StageOutput | None = None,
     subsets: StageOutput | None = None,
@@ -75,72 +119,224 @@ def report(
     relit_pasted: StageOutput | None = None,
     relit_physical: StageOutput | None = None,
 ) -> StageResult:
-    """Build every study table that has evaluated rows; write ``report.md``, ``report.html``, ``tables/*.csv``,
-    ``figures/ced.png`` and, when the dataset and index are given, ``figures/hardest.png`` (Fig. 4.1). With the
-    GAN branch's outputs (aligned ... relit_physical) a summary of the branch and its figures (Fig. 3.9, 3.11,
-    3.14, the projections) join them."""
+    """Write ``report.md`` and ``report.html`` (the same document), ``tables/*.csv`` and ``figures/*.png``."""
     work = ctx.work
-    metrics = {row: metric_table(per_face=out.manifest(), subsets=SUBSETS) for row, out in evaluations.items()}
-    tables = study_tables(metrics=metrics, tags=dict(config.tags), published=dict(config.published))
-    (work / "tables").mkdir()
-    long = []
-    for table_id, table in tables.items():
-        table.to_csv(work / "tables" / f"table_{table_id}.csv", float_format="%.4f")
-        stacked = table.stack(future_stack=True).rename("value").reset_index()
-        long.append(stacked.rename(columns={"level_1": "column"}).assign(table=table_id))
-    figures = _figures(work / "figures", evaluations, config, dataset, index)
-    markdown = tables_markdown(tables, beyond_study=frozenset(config.beyond_study))
-    if subsets is not None:
-        markdown += subset_counts_markdown(subsets)
-    if aligned is not None and filtered is not None and segmenter is not None and masks is not None:
-        gan = GanOutputs(
-            aligned=aligned,
-            filtered=filtered,
-            segmenter=segmenter,
-            masks=masks,
-            pasted=pasted,
-            projected=projected,
-            reviewed=reviewed,
-            attributes=attributes,
-            relit=relit,
-            relit_pasted=relit_pasted,
-            relit_physical=relit_physical,
-        )
-        (work / "figures").mkdir(exist_ok=True)
-        figures += gan_figures(work / "figures", dataset, gan)
-        markdown += gan_summary(gan)
-    markdown += "".join(f"\n![{name}](figures/{name}.png)\n" for name in figures)
+    per_seed = _per_seed(config, evaluations)
+    summary = row_summary(per_seed=per_seed)
+    study = dict(config.study)
+    tags = {r.name: r.tables for r in config.rows} | {row: () for row in per_seed if row not in _names(config)}
+    cells = study_cells(summary=summary, tags=tags, study=study)
+    faces = {row: face_errors(manifests) for row, manifests in per_seed.items()}
+    verdicts = judge_claims(claims=config.claims, faces=faces, resamples=config.resamples, seed=config.bootstrap_seed)
+    paired = _paired(config, faces)
+    branch = (pasted, projected, reviewed, attributes, relit, relit_pasted, relit_physical)
+    gan = _gan(aligned, filtered, segmenter, masks, *branch)
+    inputs = {"dataset": dataset, "index": index, "subsets": subsets, **(vars(gan) if gan else {})}
+    figures = _figures(work / "figures", per_seed, config, dataset, index)
+    if gan is not None and dataset is not None and index is not None:
+        figures += gan_figures(work / "figures", dataset, index, gan)
+    header = header_markdown(
+        profile=config.profile, runs=config.runs, trainings=trainings or {}, evaluations=evaluations, inputs=inputs
+    )
+    markdown = "\n".join(
+        [
+            header,
+            _claims_markdown(verdicts),
+            _study_markdown(cells, config),
+            _beyond_markdown(summary, paired, config, subsets),
+            gan_summary(gan) if gan is not None else "",
+            _figures_markdown(figures),
+        ]
+    )
     (work / "report.md").write_text(markdown)
-    html = "".join(f"<h2>Table {t}</h2>\n{tab.to_html(float_format='%.3f', na_rep='')}\n" for t, tab in tables.items())
-    html += "".join(f'<h2>{name}</h2>\n<img src="figures/{name}.png">\n' for name in figures)
-    (work / "report.html").write_text(f"<html><body><h1>Results</h1>\n{html}</body></html>\n")
-    empty = pd.DataFrame(columns=["table", "row", "column", "value"])
-    manifest = pd.concat(long, ignore_index=True) if long else empty
-    return StageResult(manifest=manifest[["table", "row", "column", "value"]], info={"tables": sorted(tables)})
+    images = {f"figures/{n}.png": _data_uri(work / "figures" / f"{n}.png") for n in figures}
+    page = markdown_html(markdown=markdown, title=f"ELT-Repro report ({config.profile})", images=images)
+    (work / "report.html").write_text(page)
+    _write_tables(work / "tables", cells, summary, paired, verdicts)
+    info = {
+        "tables": sorted(set(cells["table"])),
+        "verdicts": dict(zip(verdicts["id"], verdicts["verdict"], strict=True)),
+    }
+    return StageResult(manifest=cells, info=info)
 
 
-def _figures(folder: Path, evaluations, config: ReportConfig, dataset, index) -> list[str]:
-    """Write the CED of every row and the hardest-faces grid; returns the figure names written."""
-    if not evaluations:
+def _names(config: ReportConfig) -> list[str]:
+    return [r.name for r in config.rows]
+
+
+def _per_seed(config: ReportConfig, evaluations: Mapping[str, StageOutput]) -> dict[str, list[pd.DataFrame]]:
+    """Row -> its runs' per-face manifests, in seed order (a member missing from ``runs`` is its own row)."""
+    runs = {member: (row, seed) for member, row, seed in config.runs}
+    ordered = sorted(evaluations, key=lambda m: (runs.get(m, (m, 0))[1], m))
+    out: dict[str, list[pd.DataFrame]] = {}
+    for member in ordered:
+        out.setdefault(runs.get(member, (member, 0))[0], []).append(evaluations[member].manifest())
+    order = {name: i for i, name in enumerate(_names(config))}
+    return dict(sorted(out.items(), key=lambda item: order.get(item[0], len(order))))
+
+
+def _paired(config: ReportConfig, faces: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Every run row against its control: the paired NME difference with its interval, per subset."""
+    lines = []
+    for row in config.rows:
+        if row.name not in faces or row.control not in faces:
+            continue
+        intervals = paired_intervals(
+            row=faces[row.name],
+            control=faces[row.control],
+            subsets=ALL_SUBSETS,
+            resamples=config.resamples,
+            seed=config.bootstrap_seed,
+        )
+        lines += [(row.name, row.control, subset, *vars(i).values()) for subset, i in intervals.items()]
+    columns = ["row", "control", "subset", "mean", "low", "high", "faces"]
+    return pd.DataFrame(lines, columns=columns)
+
+
+def _claims_markdown(verdicts: pd.DataFrame) -> str:
+    if verdicts.empty:
+        return ""
+    counts = verdicts["verdict"].value_counts()
+    tally = ", ".join(
+        f"{counts[v]} {v}" for v in ("supported", "contradicted", "inconclusive", "not run") if v in counts
+    )
+    table = verdicts.set_index("text")[["verdict", "difference", "source"]]
+    lines = markdown_table(
+        table, header=["the study's claim", "verdict on our numbers", "ours: row − other, NME % [95 % CI]", "study"]
+    )
+    intro = (
+        "Each claim is judged on the paired per-face NME difference of its two rows on the same test faces "
+        "(seeds averaged per face), with a 95 % bootstrap interval (faces resampled): supported when the interval "
+        "lies on the claim's side of 0, contradicted when it lies on the other side, inconclusive when it contains 0."
+    )
+    return f"\n## Claims\n\n{intro}\n\n{tally}.\n\n" + "\n".join(lines) + "\n"
+
+
+def _study_markdown(cells: pd.DataFrame, config: ReportConfig) -> str:
+    parts = ["\n# The study's tables\n", CELL_LEGEND, ""]
+    for table_id, spec in STUDY_TABLES.items():
+        labels = config.labels(lighting=spec.rows_tagged != "4.1")
+        parts += [f"## Table {table_id}: {spec.title}", ""]
+        parts += [*study_table_markdown(cells=cells, table_id=table_id, labels=labels), ""]
+    return "\n".join(parts)
+
+
+def _beyond_markdown(summary: pd.DataFrame, paired: pd.DataFrame, config: ReportConfig, subsets) -> str:
+    labels = config.labels(lighting=False)
+    parts = ["\n# Beyond the study\n", "The study reports none of the following.", ""]
+    if not paired.empty:
+        parts += ["## Paired differences against each row's control", ""]
+        parts += [
+            "NME % of the row minus its control's, face by face on the same test faces (seeds averaged per face), "
+            "with a 95 % bootstrap interval; an interval that contains 0 is no evidence of a difference.",
+            "",
+        ]
+        text = paired.assign(cell=[interval_text(_interval(r)) for r in paired.itertuples()])
+        grid = text.pivot(index="row", columns="subset", values="cell")
+        grid = grid.loc[list(dict.fromkeys(paired["row"])), list(MAIN_SUBSETS)]
+        controls = dict(zip(paired["row"], paired["control"], strict=True))
+        grid.index = [f"{labels.get(r, r)} vs `{controls[r]}`" for r in grid.index]
+        parts += [*markdown_table(grid, header=["row vs control", *MAIN_SUBSETS]), ""]
+    if not summary.empty:
+        parts += ["## FR@10 (%) of every row and subset", ""]
+        parts += [*metric_grid_markdown(summary=summary, metric="fr10", labels=labels), ""]
+        parts += ["## AUC@10 of every row and subset", ""]
+        parts += [*metric_grid_markdown(summary=summary, metric="auc10", labels=labels, digits=3), ""]
+    if subsets is not None:
+        parts.append(_subset_counts(subsets))
+    return "\n".join(parts)
+
+
+def _interval(line) -> Interval:
+    return Interval(mean=line.mean, low=line.low, high=line.high, faces=line.faces)
+
+
+def _subset_counts(subsets: StageOutput) -> str:
+    """Markdown: faces per split in full, frontal and frontal illumination, the study's test counts beside."""
+    info = subsets.metadata()["info"]
+    counts = dict(info["counts"])
+    study = counts.pop("study_test")
+    splits = [s for s in ("test", "train") if s in counts]
+    table = pd.DataFrame(counts).reindex(index=list(STUDY_TEST_COUNTS), columns=splits)
+    table = table.rename(columns=lambda split: f"ours ({split})")
+    table["study (test)"] = pd.Series(study)
+    rows = markdown_table(table.astype("Int64"), header=["subset", *table.columns])
+    note = (
+        f"{info.get('no_pose', 0)} face(s) without a pose (NaN angles, not frontal; listed in the subsets quarantine)."
+    )
+    return "## Faces per subset\n\n" + "\n".join(rows) + "\n\n" + note + "\n"
+
+
+def _figures_markdown(figures: list[str]) -> str:
+    titles = {
+        "ced": "CED per subset (beyond the study: the study shows no CED)",
+        "hardest": "Fig. 4.1: the hardest test faces (truth green, prediction red)",
+    }
+    parts = ["\n# Figures\n"]
+    parts += [f"## {titles.get(name, name)}\n\n![{name}](figures/{name}.png)\n" for name in figures]
+    return "\n".join(parts)
+
+
+def _data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def _write_tables(folder: Path, cells, summary, paired, verdicts) -> None:
+    folder.mkdir()
+    for table_id, part in cells.groupby("table", sort=False):
+        part.drop(columns="table").to_csv(folder / f"table_{table_id}.csv", index=False, float_format="%.4f")
+    summary.to_csv(folder / "summary.csv", index=False, float_format="%.5f")
+    paired.to_csv(folder / "paired.csv", index=False, float_format="%.5f")
+    verdicts.to_csv(folder / "claims.csv", index=False, float_format="%.5f")
+
+
+def _gan(aligned, filtered, segmenter, masks, *branch) -> GanOutputs | None:
+    """The GAN branch's outputs when the profile ran it (its geometry is always there then)."""
+    if aligned is None or filtered is None or segmenter is None or masks is None:
+        return None
+    pasted, projected, reviewed, attributes, relit, relit_pasted, relit_physical = branch
+    return GanOutputs(
+        aligned=aligned,
+        filtered=filtered,
+        segmenter=segmenter,
+        masks=masks,
+        pasted=pasted,
+        projected=projected,
+        reviewed=reviewed,
+        attributes=attributes,
+        relit=relit,
+        relit_pasted=relit_pasted,
+        relit_physical=relit_physical,
+    )
+
+
+def _figures(folder: Path, per_seed: dict[str, list[pd.DataFrame]], config, dataset, index) -> list[str]:
+    """Write the CED of every row per subset and the hardest-faces grid; returns the figure names written."""
+    if not per_seed:
         return []
     folder.mkdir()
-    per_face = {row: out.manifest().set_index("face_id") for row, out in evaluations.items()}
-    fig = ced_figure(errors={row: f["nme"].to_numpy() for row, f in per_face.items()}, title="CED, full test set")
+    faces = {row: face_errors(manifests) for row, manifests in per_seed.items()}
+    errors = {
+        subset: {row: f.loc[f[f"in_{subset}"].astype(bool), "nme"].to_numpy() / 100.0 for row, f in faces.items()}
+        for subset in ALL_SUBSETS
+    }
+    fig = ced_grid(errors=errors)
     fig.savefig(folder / "ced.png")
     plt.close(fig)
     if dataset is None or index is None:
         return ["ced"]
-    hardest = pd.concat([f["nme"] for f in per_face.values()], axis=1).mean(axis=1).nlargest(config.hardest_faces)
-    faces = index.manifest().set_index("face_id").loc[hardest.index].reset_index()
-    records = face_records(root=dataset_root(dataset), faces=faces)
-    models = _grid_models(per_face)
+    first = {row: manifests[0].set_index("face_id") for row, manifests in per_seed.items()}
+    hardest = pd.concat([f["nme"] for f in faces.values()], axis=1).mean(axis=1).nlargest(config.hardest_faces)
+    table = index.manifest().set_index("face_id").loc[hardest.index].reset_index()
+    records = face_records(root=dataset_root(dataset), faces=table)
+    models = _grid_models(first)
     fig = prediction_grid(
         images=[read_image(r.image_path) for r in records],
         truth=np.stack([r.landmarks for r in records]),
         predictions={
-            m: np.stack(per_face[m].loc[hardest.index, "pred"].tolist()).reshape(len(records), -1, 2) for m in models
+            m: np.stack(first[m].loc[hardest.index, "pred"].tolist()).reshape(len(records), -1, 2) for m in models
         },
-        errors={m: per_face[m].loc[hardest.index, "nme"].to_numpy() for m in models},
+        errors={m: first[m].loc[hardest.index, "nme"].to_numpy() for m in models},
     )
     fig.savefig(folder / "hardest.png")
     plt.close(fig)

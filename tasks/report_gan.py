@@ -150,8 +150,9 @@ def projection_summary(projected: StageOutput) -> str:
     return "\n## GAN branch: projection\n" + warning + "\n" + "\n".join(markdown_table(table)) + "\n"
 
 
-def gan_figures(folder: Path, dataset: StageOutput, gan: GanOutputs, faces: int = 3) -> list[str]:
-    """Fig. 3.9 (crop area and aligned face) and Fig. 3.14 (paste without and with the mask) for a few faces."""
+def gan_figures(folder: Path, dataset: StageOutput, index: StageOutput, gan: GanOutputs, faces: int = 3) -> list[str]:
+    """Fig. 3.9 (crop area and aligned face), Fig. 3.14 (paste without and with the mask), the projections and
+    Fig. 3.11 (one relight sheet per backend that ran) for a few faces."""
     kept = gan.filtered.manifest().merge(gan.masks.manifest(), on="detection_id").head(faces)
     if kept.empty or gan.pasted is None:
         return []
@@ -175,14 +176,22 @@ def gan_figures(folder: Path, dataset: StageOutput, gan: GanOutputs, faces: int 
         fig.savefig(folder / f"{name}.png")
         plt.close(fig)
     names = ["alignment", "paste"] + (_projection_figure(folder, gan, faces) if gan.projected is not None else [])
-    return names + (_relight_figure(folder, dataset, gan.physical, faces) if gan.physical is not None else [])
+    for backend, relit in (("styleflow", gan.relit_pasted), ("physical", gan.physical)):
+        names += _relight_figure(folder, dataset, index, relit, faces, backend) if relit is not None else []
+    return names
 
 
-def _relight_figure(folder: Path, dataset: StageOutput, relit: StageOutput, faces: int) -> list[str]:
-    """Fig. 3.11: the first ``faces`` relit faces, original and variants, cropped around the landmarks."""
+def _relight_figure(
+    folder: Path, dataset: StageOutput, index: StageOutput, relit: StageOutput, faces: int, backend: str
+) -> list[str]:
+    """Fig. 3.11 for one backend (``relight_<backend>.png``): the first ``faces`` relit faces, original and
+    variants pasted back into the photo, cropped around the landmarks."""
     table = relit.manifest()
     if table.empty:
         return []
+    if "source_image_path" not in table:  # the paste of the StyleFlow faces: the photo of the source face
+        photos = index.manifest().set_index("face_id")["image_path"]
+        table = table.assign(source_image_path=table["source_face_id"].map(photos), presets=None, amounts=None)
     root, here = dataset_root(dataset), relit.local_dir()
     originals, variants, captions = [], [], []
     for _, group in list(table.groupby("source_face_id", sort=False))[:faces]:
@@ -193,20 +202,21 @@ def _relight_figure(folder: Path, dataset: StageOutput, relit: StageOutput, face
         originals.append(load_photo(root / group["source_image_path"].iloc[0])[0][box])
         variants.append([cv2.imread(str(here / p))[box] for p in group["image_path"]])
         captions.append(
-            [
-                ", ".join(f"{n} {a:.2f}" for n, a in zip(ps, am, strict=True))
-                for ps, am in zip(group["presets"], group["amounts"], strict=True)
-            ]
+            [_caption(ps, am, i) for i, (ps, am) in enumerate(zip(group["presets"], group["amounts"], strict=True))]
         )
     fig = relight_figure(
-        originals=originals,
-        variants=variants,
-        captions=captions,
-        note=f"relighting backend: {relit.metadata()['info']['backend']}",
+        originals=originals, variants=variants, captions=captions, note=f"relighting backend: {backend}"
     )
-    fig.savefig(folder / "relight.png")
+    fig.savefig(folder / f"relight_{backend}.png")
     plt.close(fig)
-    return ["relight"]
+    return [f"relight_{backend}"]
+
+
+def _caption(presets, amounts, variant: int) -> str:
+    """A variant's lights (``preset amount, ...``), or its number when the manifest does not say."""
+    if presets is None or amounts is None:
+        return f"variant {variant}"
+    return ", ".join(f"{n} {a:.2f}" for n, a in zip(presets, amounts, strict=True))
 
 
 def _projection_figure(folder: Path, gan: GanOutputs, faces: int) -> list[str]:

@@ -128,6 +128,14 @@ class Store:
             raise FileNotFoundError(f"no complete output for stage {stage!r} key {key} in {self.url}")
         return StageOutput(store=self, stage=stage, key=key)
 
+    def outputs(self, stage: str) -> list[StageOutput]:
+        """Every complete output of ``stage``, newest first (by the time its ``stage.json`` says it finished)."""
+        found = []
+        for path in self.fs.glob(f"{self.root.rstrip('/')}/{stage}/*/{STAGE_JSON}"):
+            output = StageOutput(store=self, stage=stage, key=path.rstrip("/").split("/")[-2])
+            found.append((output.metadata().get("timings", {}).get("finished", ""), output.key, output))
+        return [output for *_, output in sorted(found, key=lambda f: (f[0], f[1]), reverse=True)]
+
     def scratch(self, stage: str, key: str) -> Path:
         """The persistent local work area of one key (checkpoints of a long stage), kept across crashes so a
         re-run resumes; ``<root>/.scratch/<stage>/<key>`` on a local store, the system temp dir otherwise.

@@ -64,12 +64,13 @@ def train_landmarks(
     def on_batch(step: int, steps: int) -> None:
         ctx.report((epochs[0] + step / steps) / config.max_epochs)
 
+    device = resolve_device(ctx.runtime.device)
     history = train(
         config=config,
         train_records=train_part,
         val_records=val,
         out=ctx.scratch,
-        device=resolve_device(ctx.runtime.device),
+        device=device,
         resume=True,
         on_epoch=on_epoch,
         on_batch=on_batch,
@@ -85,6 +86,7 @@ def train_landmarks(
         "train_faces": len(train_part),
         "val_faces": len(val),
         "augmented_faces": len(extra),
+        "device": str(device),
         "timing": rows[["epoch", *TIMING_COLUMNS]].to_dict("records"),
     }
     return StageResult(manifest=rows.drop(columns=list(TIMING_COLUMNS)), info=info)

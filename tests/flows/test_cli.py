@@ -18,6 +18,7 @@ runner = CliRunner()
 COMMANDS = [[], ["data"], ["data", "synth"], ["data", "index"], ["data", "fetch"], ["demo"], ["train"], ["evaluate"]]
 COMMANDS += [
     ["run"],
+    ["report"],
     ["doctor"],
     ["fetch-all"],
     ["weights"],
@@ -71,7 +72,7 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
     run = ["run", "--store", str(tmp / "store")]
     train = ["train", "--data", str(synth_root), "--out", str(tmp / "o")]
     return [
-        ([*run, "--profile", "nope"], "unknown profile 'nope'; available: demo, thesis"),
+        ([*run, "--profile", "nope"], "unknown profile 'nope'; available: demo, demo-full, thesis"),
         ([*run, "--experiments", "nope"], "unknown experiment(s) ['nope']; known: baseline,"),
         ([*run, "--profile", str(tmp / "bad_toml.toml")], "bad_toml.toml: Invalid value (at line 2"),
         (
@@ -97,6 +98,7 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
         ([*apply, str(tmp / "empty.csv")], "empty.csv: cannot read the decisions (it is empty"),
         ([*apply, str(tmp / "evil.pt")], "evil.pt: cannot read the decisions (not a UTF-8 CSV table"),
         (["stage", "run", "nope"], "unknown stage 'nope'; stages: align, attributes,"),
+        (["report", "--store", str(tmp / "empty")], "empty: no report yet; make one with `eltrepro run`"),
     ]
 
 

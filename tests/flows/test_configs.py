@@ -41,6 +41,12 @@ def test_control_and_elt_rows_differ_only_in_lambda(profile):
         ("[subsets]\nfrontal_limit_deg = -5", "subsets.frontal_limit_deg = -5: input should be greater than 0"),
         ("[gan.project.projector]\nsteps = 0", "gan.project.projector.steps = 0: input should be greater than or"),
         ("[gan.detect]\nmax_pixels = 0", "gan.detect.max_pixels = 0: input should be greater than 0"),
+        ("seeds = []", "seeds = []: expected a list of distinct non-negative integers"),
+        ("seeds = [0, 0]", "seeds = [0, 0]: expected a list of distinct non-negative integers"),
+        ('seeds = ["a"]', "seeds = ['a']: expected a list of distinct non-negative integers"),
+        ("[row_seeds]\nbaseline = [-1]", "row_seeds.baseline = [-1]: expected a list of distinct non-negative"),
+        ("rows = 3", "rows = 3: expected a list of matrix row names"),
+        ('[train]\nlr_schedule = "step"', "train.lr_schedule = 'step': input should be 'plateau' or 'cosine'"),
     ],
 )
 def test_out_of_range_values_are_refused_when_the_profile_loads(tmp_path, body, message):
@@ -52,3 +58,30 @@ def test_out_of_range_values_are_refused_when_the_profile_loads(tmp_path, body, 
     with pytest.raises(ConfigError) as caught:
         load_profile(path)
     assert str(caught.value) == f"{path}: {message}" or str(caught.value).startswith(f"{path}: {message}")
+
+
+def test_seeds_default_to_the_train_seed_and_rows_may_override_them(tmp_path):
+    from flows.run_profile import load_profile
+
+    path = tmp_path / "profile.toml"
+    path.write_text("[train]\nseed = 7\n")
+    assert load_profile(path).seeds == (7,) and load_profile(path).seeds_for("baseline") == (7,)
+    path.write_text('seeds = [0]\nrows = ["baseline", "two_step_l0"]\n[row_seeds]\ntwo_step_l0 = [0, 1]\n')
+    profile = load_profile(path)
+    assert profile.seeds_for("baseline") == (0,) and profile.seeds_for("two_step_l0") == (0, 1)
+    profile.check_rows(["baseline", "two_step_l0"])
+    with pytest.raises(ValueError, match=r"unknown row\(s\) \['two_step_l0'\] in rows/row_seeds"):
+        profile.check_rows(["baseline"])
+
+
+def test_the_demo_profile_runs_the_key_contrasts_with_two_seeds_for_the_control_and_the_best_elt_row():
+    from flows.experiments import load_matrix
+    from flows.run_profile import PROFILE_DIR, load_profile
+
+    demo = load_profile(PROFILE_DIR / "demo.toml")
+    demo.check_rows([r.name for r in load_matrix(demo.matrix)])
+    assert {"two_step_l0", "rt_l0.25_r0.05", "baseline"} <= set(demo.rows)
+    assert any(r.endswith("_relit") for r in demo.rows)
+    assert len(demo.seeds_for("two_step_l0")) == len(demo.seeds_for("rt_l0.25_r0.05")) == 2
+    full = load_profile(PROFILE_DIR / "demo-full.toml")
+    assert full.rows == () and full.train == demo.train  # every row, the same network

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.experiments import MATRIX_DIR, ExperimentRow, load_matrix, row_config, select_rows
+from flows.claims import load_claims
+from flows.experiments import MATRIX_DIR, ExperimentRow, load_matrix, row_config, seeded_configs, select_rows
 from landmark_core.config import load_config
 from landmark_core.train_config import TrainConfig
 
@@ -67,3 +68,48 @@ def test_select_rows_keeps_matrix_order_and_rejects_unknown_names():
     assert select_rows(rows, None) == rows
     with pytest.raises(ValueError, match="unknown experiment"):
         select_rows(rows, ["nope"])
+
+
+def test_every_row_carries_the_study_wording_and_its_control():
+    rows = {r.name: r for r in load_matrix(STUDY)}
+    assert rows["rt_l0.25_r0.05"].label == "λelt = 0.25, r1 = 0, r2 = 0.05"
+    assert rows["rt_l0.25_r0.05"].lighting_label == "ELT" and rows["baseline_relit"].label == "Baseline w/ lighting"
+    elt = [n for n in rows if n.startswith(("rot_", "rt_")) and "relit" not in n]
+    assert len(elt) == 8 and all(rows[n].control == "two_step_l0" for n in elt)
+    others = [n for n in rows if n not in elt and n != "baseline"]
+    assert all(rows[n].control == "baseline" for n in others) and rows["baseline"].control == ""
+    assert all(r.label for r in rows.values())
+
+
+def test_a_control_must_be_a_matrix_row(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[[row]]\nname = "a"\ncontrol = "nope"\n')
+    with pytest.raises(ValueError, match=r"control names an unknown row: a -> nope"):
+        load_matrix(path)
+
+
+def test_each_seed_is_its_own_run_of_the_row():
+    row = ExperimentRow(name="x", overrides={"loss": {"elt_lambda": 0.1}})
+    one = seeded_configs(base=TrainConfig(), row=row, seeds=(3,))
+    assert list(one) == ["x"] and one["x"].seed == 3
+    two = seeded_configs(base=TrainConfig(), row=row, seeds=(0, 1))
+    assert list(two) == ["x-seed0", "x-seed1"] and [c.seed for c in two.values()] == [0, 1]
+    assert two["x-seed0"].loss == two["x-seed1"].loss  # nothing else changes
+
+
+def test_the_claims_file_names_matrix_rows_and_errors_are_one_line(tmp_path):
+    names = [r.name for r in load_matrix(STUDY)]
+    claims = load_claims(MATRIX_DIR / "claims.toml", rows=names)
+    assert len(claims) >= 6 and {c.direction for c in claims} == {"lower", "higher"}
+    assert any(c.row == "rt_l0.25_r0.05" and c.than == "baseline" and c.subset == "full" for c in claims)
+    path = tmp_path / "claims.toml"
+    base = 'id = "x"\ntext = "t"\nrow = "baseline"\nthan = "two_step_l0"\nsubset = "full"\ndirection = "lower"\n'
+    path.write_text("[[claim]]\n" + base.replace('"baseline"', '"basline"'))
+    with pytest.raises(ValueError, match=r"claim 1: row = 'basline': not a matrix row"):
+        load_claims(path, rows=names)
+    path.write_text("[[claim]]\n" + base.replace('"lower"', '"smaller"'))
+    with pytest.raises(ValueError, match=r"claim 1: direction = 'smaller'"):
+        load_claims(path, rows=names)
+    path.write_text("[[claim]]\n" + base + "[[claim]]\n" + base)
+    with pytest.raises(ValueError, match=r"claim 2: duplicate id 'x'"):
+        load_claims(path, rows=names)

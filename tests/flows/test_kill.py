@@ -116,6 +116,8 @@ def test_a_run_killed_inside_any_stage_never_blocks_the_next(tmp_path):
         _finish(proc, tmp_path / f"home-{stage}")
     recovery_s = time.perf_counter() - began
     _finish(third, tmp_path / "home-c")
+    last = (tmp_path / "home-c.log").read_text().rstrip().splitlines()[-1]  # after Prefect's own exit lines
+    assert last == str(next(reference.glob("report/*/report.md"))) == _report_path(reference), last
     assert {p: p.read_bytes() for p in reference.glob(f"*/*/{STAGE_JSON}")} == reference_meta  # all reused
 
     expected = _outputs(reference)
@@ -128,6 +130,13 @@ def test_a_run_killed_inside_any_stage_never_blocks_the_next(tmp_path):
         assert not different, f"killed in {stage}: these differ from the uninterrupted run: {different}"
         assert not _leftovers(store), _leftovers(store)
     print(f"\nuninterrupted runs {uninterrupted_s:.1f} s; the three re-runs after kill -9: {recovery_s:.1f} s")
+
+
+def _report_path(store: Path) -> str:
+    """What ``eltrepro report`` prints for ``store``: the newest report's path."""
+    found = subprocess.run([str(BIN / "eltrepro"), "report", "--store", str(store)], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    return found.stdout.strip()
 
 
 def test_an_s3_store_is_reused_from_another_prefect_home(tmp_path, s3_store):  # noqa: F811

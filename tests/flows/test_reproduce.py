@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -71,10 +72,10 @@ def test_rerun_is_cached_and_a_changed_row_recomputes_only_itself(prefect_harnes
     recomputed = [name.split("-")[0] if name.startswith("report-") else name for name in recomputed]  # report-<n>
     assert recomputed == ["evaluate_landmarks-elt", "report", "train_landmarks-elt"]
     assert changed.rows["two_step_l0"] == first.rows["two_step_l0"] and changed.data == first.data
-    assert changed.rows["elt"].trained.key != first.rows["elt"].trained.key
+    assert changed.rows["elt"]["elt"].trained.key != first.rows["elt"]["elt"].trained.key
     after = _stage_json(store, "train_landmarks")
     assert len(after) == 3 and all(after[k] == v for k, v in trained.items())  # old outputs untouched
-    meta = json.loads(after[changed.rows["elt"].trained.key])
+    meta = json.loads(after[changed.rows["elt"]["elt"].trained.key])
     assert meta["config"]["loss"]["elt_lambda"] == 0.5
 
 
@@ -82,7 +83,7 @@ def test_two_stores_get_the_same_key_for_every_stage(prefect_harness, tmp_path):
     profile = str(write_profile(tmp_path, 0.25))
     a = reproduce(store=str(tmp_path / "a"), profile_file=profile)
     b = reproduce(store=str(tmp_path / "b"), profile_file=profile)
-    assert a.report.key == b.report.key and a.rows["elt"].evaluated.key == b.rows["elt"].evaluated.key
+    assert a.report.key == b.report.key and a.rows["elt"]["elt"].evaluated.key == b.rows["elt"]["elt"].evaluated.key
     assert _outputs(tmp_path / "a") == _outputs(tmp_path / "b") and len(_outputs(tmp_path / "a")) == 8
 
 
@@ -90,31 +91,51 @@ def test_a_deleted_output_is_recomputed_not_served_from_a_stale_record(prefect_h
     store = tmp_path / "store"
     profile = str(write_profile(tmp_path, 0.25))
     first = reproduce(store=str(store), profile_file=profile, experiments=["elt"])
-    ref = first.rows["elt"].evaluated
+    ref = first.rows["elt"]["elt"].evaluated
     shutil.rmtree(store / ref.stage / ref.key)
     again = reproduce(store=str(store), profile_file=profile, experiments=["elt"])
-    assert again.rows["elt"].evaluated == ref and ref.output().manifest() is not None
+    assert again.rows["elt"]["elt"].evaluated == ref and ref.output().manifest() is not None
 
 
 def test_report_holds_the_study_tables_of_the_evaluated_rows(prefect_harness, tmp_path):
-    result = reproduce(store=str(tmp_path / "store"), profile_file=str(write_profile(tmp_path, 0.25)))
+    profile = write_profile(tmp_path, 0.25)
+    profile.write_text(profile.read_text().replace("[synth]", "[row_seeds]\nelt = [0, 1]\n[synth]"))
+    result = reproduce(store=str(tmp_path / "store"), profile_file=str(profile))
+    assert list(result.rows["elt"]) == ["elt-seed0", "elt-seed1"] and list(result.rows["two_step_l0"]) == [
+        "two_step_l0"
+    ]
     report = result.report.output()
     folder = report.local_dir()
-    table = pd.read_csv(folder / "tables" / "table_4.1.csv", index_col="row")
-    assert list(table.index) == ["two_step_l0", "elt"]
-    assert list(table.columns) == ["full", "pose", "expression", "illumination", "makeup", "occlusion", "blur"]
-    per_face = result.rows["elt"].evaluated.output().manifest()
-    assert table.loc["elt", "full"] == pytest.approx(100 * per_face["nme"].mean(), abs=1e-3)
-    assert list(pd.read_csv(folder / "tables" / "table_4.5.csv", index_col="row").index) == ["elt"]
+    cells = pd.read_csv(folder / "tables" / "table_4.1.csv")
+    assert list(dict.fromkeys(cells["row"]))[:2] == ["two_step_l0", "elt"]  # ours first, then the study's rows
+    assert set(cells["subset"]) == {"full", "pose", "expression", "illumination", "makeup", "occlusion", "blur"}
+    runs = [result.rows["elt"][name].evaluated.output().manifest() for name in ("elt-seed0", "elt-seed1")]
+    full = [100 * r["nme"].mean() for r in runs]
+    elt = cells.set_index(["row", "subset"]).loc[("elt", "full")]
+    assert elt["ours"] == pytest.approx(np.mean(full), abs=1e-3) and elt["seeds"] == 2
+    assert elt["std"] == pytest.approx(np.std(full, ddof=1), abs=1e-3) and np.isnan(elt["study"])  # not a study row
+    baseline = cells.set_index(["row", "subset"]).loc[("baseline", "full")]  # the study's row, not run here
+    assert baseline["study"] == 4.681 and np.isnan(baseline["ours"])
+    assert len(report.manifest().dropna(subset=["study"])) == 400  # every published cell beside ours
     markdown = (folder / "report.md").read_text()
-    assert markdown.count("## Table") == 9 and (folder / "report.html").is_file()
+    assert markdown.count("## Table 4.") == 9 and markdown.index("## Claims") < markdown.index("## Table 4.1")
+    assert "| λelt = 0.25 (`elt`) | " in markdown and "± " in markdown  # the row's wording, two seeds
+    assert "The ELT row has a lower Full NME than the control |" in markdown
+    verdicts = pd.read_csv(folder / "tables" / "claims.csv").set_index("id")["verdict"]
+    assert verdicts["elt_beats_control"] in {"supported", "contradicted", "inconclusive"}
+    assert verdicts["relit_worse"] == "not run"  # the relit row needs the GAN branch
+    paired = pd.read_csv(folder / "tables" / "paired.csv")
+    assert set(paired["row"]) == {"elt"} and set(paired["control"]) == {"two_step_l0"}
+    assert "The data is the synthetic twin" in markdown and "| `elt-seed1` | `elt` | 1 | 1 |" in markdown
     test_faces = int((result.data.subsets.output().manifest()["split"] == "test").sum())
     assert f"| full | {test_faces} |" in markdown and "| frontal_illumination |" in markdown and "| 1042 |" in markdown
-    for figure in ("ced", "hardest"):  # the CED of every row and Fig. 4.1's grid of the hardest faces
+    html = (folder / "report.html").read_text()
+    for figure in ("ced", "hardest"):  # the CED of every row per subset and Fig. 4.1's grid of the hardest faces
         png = folder / "figures" / f"{figure}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
-        assert f"figures/{figure}.png" in markdown and f"figures/{figure}.png" in (folder / "report.html").read_text()
-    assert set(report.manifest()["table"]) == {f"4.{i}" for i in range(1, 10)}
+        assert f"figures/{figure}.png" in markdown and f"figures/{figure}.png" not in html  # embedded in the page
+    assert html.count("data:image/png;base64,") == 2 and html.count("<h2>Table 4.") == 9
+    assert "<h2>Claims</h2>" in html and "λelt = 0.25 (<code>elt</code>)" in html
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -123,7 +144,8 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(prefect_harness, tm
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["eltrepro-report", "table-4-1"]))
         )
     assert {a.key for a in found} == {"eltrepro-report", "table-4-1"}
-    assert any("## Table 4.1" in str(a.data) for a in found if a.key == "eltrepro-report")
+    artifact = next(str(a.data) for a in found if a.key == "eltrepro-report")
+    assert "## Table 4.1" in artifact and artifact.count("data:image/png;base64,") == 2  # figures the UI can show
 
 
 def test_training_reports_progress_artifacts(prefect_harness, tmp_path):
@@ -157,7 +179,7 @@ def test_demo_command_runs_the_demo_profile(prefect_harness, tmp_path, monkeypat
     monkeypatch.setattr(flows.run_profile, "PROFILE_DIR", profiles)
     app(["demo", "--store", str(tmp_path / "store")], standalone_mode=False)
     output = capsys.readouterr().out
-    assert "report.md" in output and "train_landmarks-elt" in output  # the progress bar's line
+    assert "the report (also report.html):" in output and "train_landmarks-elt" in output  # the progress bar line
     assert len(list((tmp_path / "store" / "train_landmarks").glob("*/stage.json"))) == 2
 
 
@@ -225,9 +247,9 @@ def test_the_gan_branch_runs_in_the_flow_and_two_stores_get_the_same_keys(prefec
     assert gan.attributes.output().metadata()["inputs"]["reviewed"]["key"] == gan.reviewed.key
     relit_faces = gan.relit_physical.output().manifest()
     assert relit_faces["source_face_id"].nunique() == 4 and len(relit_faces) == 12  # 3 variants each
-    trained = result.rows["elt_relit"].trained.output().metadata()  # a row relit with the physical backend
+    trained = result.rows["elt_relit"]["elt_relit"].trained.output().metadata()  # a row relit with the physical backend
     assert trained["inputs"]["augmented"]["key"] == gan.relit_physical.key and trained["info"]["augmented_faces"] > 0
-    assert "augmented" not in result.rows["elt"].trained.output().metadata()["inputs"]
+    assert "augmented" not in result.rows["elt"]["elt"].trained.output().metadata()["inputs"]
     kept = (~gan.projected.output().manifest()["discarded"].astype(bool)).sum()
     assert len(gan.relit_pasted.output().manifest()) == len(gan.attributes.output().manifest()) == kept
     filtered = gan.filtered.output().manifest()
@@ -241,7 +263,7 @@ def test_the_gan_branch_runs_in_the_flow_and_two_stores_get_the_same_keys(prefec
     assert "## GAN branch: review" in markdown and "Policy `auto`" in markdown
     assert "## GAN branch: StyleFlow relighting" in markdown and "relit pictures are not meaningful" in markdown
     assert "## GAN branch: relighting" in markdown and "physical" in markdown
-    for figure in ("alignment", "paste", "projection", "relight"):
+    for figure in ("alignment", "paste", "projection", "relight_physical", "relight_styleflow"):
         assert f"figures/{figure}.png" in markdown
     other = reproduce(store=str(tmp_path / "other"), profile_file=profile, experiments=["elt", "elt_relit"])
     assert _outputs(tmp_path / "store") == _outputs(tmp_path / "other")  # every stage, the GAN branch's too

@@ -10,6 +10,7 @@ from tests.tiny import tiny_model_toml
 PROFILE = """
 device = "cpu"
 matrix = "{matrix}"
+claims = "{claims}"
 [synth]
 train = 8
 test = 6
@@ -28,12 +29,30 @@ augment = {{ views = 2, r1 = 0.05 }}
 loss = {{ elt_lambda = 0.0 }}
 [[row]]
 name = "elt"
+label = "λelt = {lam}"
+control = "two_step_l0"
 tables = ["4.1", "4.5"]
 augment = {{ views = 2, r1 = 0.0, r2 = 0.05 }}
 loss = {{ elt_lambda = {lam} }}
 [[row]]
 name = "elt_relit"
 relit = "physical"
+"""
+CLAIMS = """
+[[claim]]
+id = "elt_beats_control"
+text = "The ELT row has a lower Full NME than the control"
+row = "elt"
+than = "two_step_l0"
+subset = "full"
+direction = "lower"
+[[claim]]
+id = "relit_worse"
+text = "The relit row is worse than the ELT row"
+row = "elt_relit"
+than = "elt"
+subset = "full"
+direction = "higher"
 """
 
 
@@ -74,9 +93,10 @@ lpips_threshold = 1e9
 
 
 def write_profile(folder: Path, lam: float, *, gan: bool = False) -> Path:
-    """A profile (and its matrix) in ``folder``; ``lam`` is the ``elt`` row's ELT weight."""
-    matrix = folder / "matrix.toml"
+    """A profile (and its matrix and claims) in ``folder``; ``lam`` is the ``elt`` row's ELT weight."""
+    matrix, claims = folder / "matrix.toml", folder / "claims.toml"
     matrix.write_text(MATRIX.format(lam=lam))
+    claims.write_text(CLAIMS)
     profile = folder / "profile.toml"
-    profile.write_text(PROFILE.format(matrix=matrix) + (GAN if gan else ""))
+    profile.write_text(PROFILE.format(matrix=matrix, claims=claims) + (GAN if gan else ""))
     return profile

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from landmark_core.figures import ced_figure, face_crop, prediction_grid
+from landmark_core.figures import ced_figure, ced_grid, face_crop, prediction_grid
 from landmark_core.geometry import apply_points
 
 
@@ -36,3 +36,27 @@ def test_prediction_grid_is_models_by_faces():
     assert len(fig.axes) == 6
     assert [a.get_title() for a in fig.axes[:3]] == ["10.0%", "20.0%", "30.0%"]
     assert fig.axes[3].get_ylabel() == "elt"
+
+
+def test_ced_grid_gives_every_row_its_own_style_on_every_subset_panel():
+    rng = np.random.default_rng(0)
+    rows = [f"row{i}" for i in range(13)]
+    panels = {s: {r: rng.uniform(0, 0.1, 20) for r in rows} for s in ("full", "pose", "blur")}
+    panels["blur"]["row3"] = np.array([])  # a row without faces in a subset leaves that panel only
+    fig = ced_grid(errors=panels, columns=2)
+    styles = [(line.get_color(), line.get_linestyle()) for line in fig.axes[0].get_lines()]
+    assert len(styles) == len(set(styles)) == 13  # distinguishable beyond ten colours
+    assert [(line.get_color(), line.get_linestyle()) for line in fig.axes[1].get_lines()] == styles  # same per panel
+    assert len(fig.axes[2].get_lines()) == 12 and not fig.axes[3].axison  # the spare panel is blank
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == rows  # one shared legend names the rows
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["full", "pose", "blur"]
+
+
+def test_the_prediction_grid_has_a_legend_and_fixed_axes():
+    truth = np.full((1, 98, 2), 60.0)
+    far = {"m": truth + 500.0}  # a prediction far off the face stays off the panel, the panel does not grow
+    fig = prediction_grid(
+        images=[np.zeros((120, 120, 3), np.uint8)], truth=truth, predictions=far, errors={"m": np.array([1.0])}
+    )
+    assert fig.axes[0].get_xlim() == (0.0, 160.0) and fig.axes[0].get_ylim() == (160.0, 0.0)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["truth", "prediction"]

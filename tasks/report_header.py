@@ -1,0 +1,145 @@
+"""The report's header: what was run, on what, for how long, by which code; and what the numbers can mean.
+
+Everything here is read from the stage outputs the report was given (their ``stage.json``): the profile's
+name, the data source and its face counts, the network and its size, the epochs each run trained and why it
+stopped, the seeds, the device, the wall time of each stage (as recorded when the output was computed: a cached
+output keeps its first time), the code versions and the date the report was made.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from landmark_core.config import from_dict
+from landmark_core.model import CascadedLandmarkNet, parameter_count
+from landmark_core.train_config import ModelConfig
+from tasks.store import StageOutput
+
+TWIN_WARNING = (
+    "**The data is the synthetic twin**, not WFLW: rendered faces with WFLW's file format, landmark order and "
+    "subset flags. Its numbers show that every stage runs and how the rows compare on these faces; they are "
+    "not comparable with the study's values printed beside them (the study's are on the real WFLW test "
+    "split), and a small demo network trained for a few epochs on CPU is not the study's network."
+)
+STUDY_NETWORK = ModelConfig()
+
+
+def header_markdown(
+    *,
+    profile: str,
+    runs: tuple[tuple[str, str, int], ...],
+    trainings: Mapping[str, StageOutput],
+    evaluations: Mapping[str, StageOutput],
+    inputs: Mapping[str, StageOutput | None],
+) -> str:
+    """The header section (Markdown).
+
+    Args:
+        profile: the profile's name.
+        runs: (family member, row, seed) of every run.
+        trainings, evaluations: the runs' training and evaluation outputs.
+        inputs: the other stage outputs the report read (data stages, GAN branch), by input name.
+    """
+    dataset = inputs.get("dataset")
+    twin = dataset is not None and dataset.stage == "synth_wflw"
+    lines = [
+        "# ELT-Repro report",
+        "",
+        f"- **Profile**: `{profile or '(unnamed)'}`; report made {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"- **Data**: {_data_line(dataset, inputs.get('index'))}",
+        f"- **Network**: {_network_line(trainings)}",
+        f"- **Seeds**: {_seeds_line(runs)}",
+        f"- **Device**: {_device_line(trainings, evaluations)}",
+        f"- **Code**: {_code_line(trainings, evaluations, inputs)}",
+        "",
+    ]
+    if twin:
+        lines += [f"> {TWIN_WARNING}", ""]
+    lines += ["## Runs: epochs trained and why each stopped", "", *_epochs_table(runs, trainings), ""]
+    lines += ["## Wall time per stage", "", *_wall_table(trainings, evaluations, inputs), ""]
+    return "\n".join(lines)
+
+
+def _data_line(dataset: StageOutput | None, index: StageOutput | None) -> str:
+    if dataset is None:
+        return "not given"
+    source = "the synthetic twin (`synth_wflw`)" if dataset.stage == "synth_wflw" else f"WFLW (`{dataset.stage}`)"
+    if index is None:
+        return source
+    counts = index.manifest()["split"].value_counts()
+    return source + ", " + ", ".join(f"{int(counts.get(s, 0))} {s} faces" for s in ("train", "test"))
+
+
+def _network_line(trainings: Mapping[str, StageOutput]) -> str:
+    if not trainings:
+        return "no training output given"
+    shapes = {}
+    for output in trainings.values():
+        model = output.metadata()["config"]["model"]
+        shapes[repr(model)] = model
+    parts = []
+    for model in shapes.values():
+        config = from_dict(ModelConfig, model, where="training config")
+        params = parameter_count(CascadedLandmarkNet(config))
+        which = "the study's network" if config == STUDY_NETWORK else "a smaller network than the study's"
+        parts.append(
+            f"{which}: {config.stages}-stage cascade, {config.size}x{config.size} input and heatmaps, encoder "
+            f"{list(config.encoder_channels)}, {params / 1e6:.2f} M parameters"
+        )
+    return "; ".join(parts)
+
+
+def _seeds_line(runs: tuple[tuple[str, str, int], ...]) -> str:
+    seeds: dict[str, list[int]] = defaultdict(list)
+    for _, row, seed in runs:
+        seeds[row].append(seed)
+    groups: dict[tuple[int, ...], list[str]] = defaultdict(list)
+    for row, values in seeds.items():
+        groups[tuple(values)].append(f"`{row}`")
+    return "; ".join(f"{list(s)} for {', '.join(rows)}" for s, rows in groups.items()) or "none"
+
+
+def _device_line(trainings: Mapping[str, StageOutput], evaluations: Mapping[str, StageOutput]) -> str:
+    devices = {o.metadata()["info"].get("device", "not recorded") for o in [*trainings.values(), *evaluations.values()]}
+    return ", ".join(sorted(devices)) or "none"
+
+
+def _code_line(trainings, evaluations, inputs) -> str:
+    versions: dict[str, set[str]] = defaultdict(set)
+    for output in [*trainings.values(), *evaluations.values(), *(o for o in inputs.values() if o is not None)]:
+        versions[output.stage].add(output.metadata()["code_version"])
+    text = ", ".join(f"{stage} {'/'.join(sorted(v))}" for stage, v in versions.items())
+    return f"code versions (digests of each stage's source): {text}" if text else "not recorded"
+
+
+def _epochs_table(runs: tuple[tuple[str, str, int], ...], trainings: Mapping[str, StageOutput]) -> list[str]:
+    lines = ["| run | row | seed | epochs | best epoch | why it stopped |", "|---|---|---|---|---|---|"]
+    for member, row, seed in runs:
+        if member not in trainings:
+            continue
+        meta = trainings[member].metadata()
+        config, info = meta["config"], meta["info"]
+        epochs = int(info["epochs"])
+        lines.append(f"| `{member}` | `{row}` | {seed} | {epochs} | {info['best_epoch']} | {_why(config, epochs)} |")
+    return lines
+
+
+def _why(config: Mapping, epochs: int) -> str:
+    """Why a run stopped after ``epochs`` epochs, from its config."""
+    if config.get("lr_schedule") == "cosine":
+        return f"the cosine schedule's fixed budget (max_epochs = {config['max_epochs']})"
+    if epochs >= config["max_epochs"]:
+        return f"the epoch cap (max_epochs = {config['max_epochs']}) before the plateau rule"
+    patience = config["patience"]
+    return f"the plateau rule (lr at min_lr {config['min_lr']:g}, no better validation NME for {patience} epochs)"
+
+
+def _wall_table(trainings, evaluations, inputs) -> list[str]:
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for output in [*(o for o in inputs.values() if o is not None), *trainings.values(), *evaluations.values()]:
+        seconds[output.stage].append(float(output.metadata().get("timings", {}).get("seconds", 0.0)))
+    lines = ["| stage | outputs | wall time (s) |", "|---|---|---|"]
+    lines += [f"| {stage} | {len(v)} | {sum(v):.1f} |" for stage, v in seconds.items()]
+    return lines
