@@ -185,7 +185,7 @@ def test_demo_command_runs_the_demo_profile(prefect_harness, tmp_path, monkeypat
 
 def test_profiles_load_with_every_section_typed(tmp_path):
     demo = load_profile(PROFILE_DIR / "demo.toml")
-    assert demo.synth.train == 360 and demo.train.model.size == 64 and demo.matrix.name == "study.toml"
+    assert demo.synth.train == 360 and demo.train.model.size == 48 and demo.matrix.name == "study.toml"
     assert demo.wflw is None  # the synthetic twin
     assert demo.gan.detect.max_images == 80 and demo.gan.filter.min_pixels == 150 * 150
     assert demo.gan.segment_train.network.width == 0.25 and demo.gan.detect.align.output_size == 1024

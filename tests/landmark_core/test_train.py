@@ -13,7 +13,16 @@ from landmark_core.dataset import face_records
 from landmark_core.metrics import nme_per_face
 from landmark_core.predict import predict_landmarks
 from landmark_core.sampler import AugmentConfig
-from landmark_core.train import BEST, HISTORY_FILE, LAST, PlateauSchedule, load_checkpoint, split_validation, train
+from landmark_core.train import (
+    BEST,
+    HISTORY_FILE,
+    LAST,
+    PlateauSchedule,
+    epoch_lr,
+    load_checkpoint,
+    split_validation,
+    train,
+)
 from landmark_core.train_config import LossConfig, ModelConfig, TrainConfig
 from landmark_core.weights_file import WeightsFileError
 from landmark_core.wflw_index import index_wflw
@@ -50,6 +59,23 @@ def test_plateau_schedule_decays_then_stops():
     restored = PlateauSchedule(lr=0, factor=0.1, patience=2, min_lr=1e-5)
     restored.load_state_dict(s.state_dict())
     assert restored.state_dict() == s.state_dict()
+
+
+def test_the_cosine_schedule_anneals_over_max_epochs_and_ignores_plateaus():
+    config = TrainConfig(**{**TINY.__dict__, "lr": 4e-3, "min_lr": 0.0, "max_epochs": 4, "lr_schedule": "cosine"})
+    plateau = PlateauSchedule(lr=1.0, factor=0.1, patience=1, min_lr=0.0)  # never consulted for cosine
+    rates = [epoch_lr(config=config, epoch=e, plateau=plateau) for e in range(4)]
+    assert rates == pytest.approx([4e-3, 4e-3 * (1 + np.cos(np.pi / 4)) / 2, 2e-3, 4e-3 * (1 - np.cos(np.pi / 4)) / 2])
+    study = TrainConfig(**{**TINY.__dict__, "lr": 4e-3})
+    assert epoch_lr(config=study, epoch=3, plateau=plateau) == 1.0  # the plateau schedule's current rate
+
+
+def test_a_cosine_run_trains_exactly_max_epochs_at_the_annealed_rates(split, tmp_path):
+    train_part, val = split
+    config = TrainConfig(**{**TINY.__dict__, "max_epochs": 3, "lr_schedule": "cosine"})
+    history = train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU)
+    assert len(history) == 3 and json.loads((tmp_path / "config.json").read_text())["lr_schedule"] == "cosine"
+    assert [h.lr for h in history] == pytest.approx([epoch_lr(config=config, epoch=e, plateau=None) for e in range(3)])
 
 
 def test_split_validation_is_seeded_and_disjoint(split):
