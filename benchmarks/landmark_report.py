@@ -39,7 +39,14 @@ def main() -> None:
         model, config, ckpt = load_checkpoint(run / BEST)
         models.append((f"{run.name} (epoch {ckpt['epoch']}, lambda {config.loss.elt_lambda})", model, config))
     for name, model, config in models:
-        per_face = evaluate_faces(model=model, records=records, subsets=subsets, augment=config.augment, device=device)
+        per_face = evaluate_faces(
+            model=model,
+            records=records,
+            subsets=subsets,
+            augment=config.augment,
+            device=device,
+            decoding=config.decoding,
+        )
         table = metric_table(per_face=per_face, subsets=SUBSETS)
         rows[name] = {
             "Full NME %": table.loc["full", "nme"],

@@ -67,7 +67,12 @@ def test_nme(run: Path, records, subsets) -> float:
     model, config, _ = load_checkpoint(run / "last.pt")
     with torch.inference_mode():
         faces = evaluate_faces(
-            model=model, records=records, subsets=subsets, augment=config.augment, device=torch.device("cpu")
+            model=model,
+            records=records,
+            subsets=subsets,
+            augment=config.augment,
+            device=torch.device("cpu"),
+            decoding=config.decoding,
         )
     return 100.0 * float(np.mean(faces["nme"]))
 

@@ -137,6 +137,7 @@ def evaluate_command(
         augment=cfg.augment,
         device=target,
         batch_size=cfg.eval_batch_size,
+        decoding=cfg.decoding,
     )
     table = metric_table(per_face=per_face, subsets=SUBSETS, normaliser=normaliser)
     out.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ def evaluate_faces(
     device: torch.device,
     batch_size: int = 32,
     workers: int = 0,
+    decoding: str = "top1",
     on_progress: Callable[[float], None] | None = None,
 ) -> pd.DataFrame:
     """Predict every face and measure it.
@@ -38,6 +39,7 @@ def evaluate_faces(
         subsets: ``face_id`` plus boolean ``in_<subset>`` columns (``landmark_core.subsets.compute_subsets``).
         augment: gives the crop (size, factor) used in training.
         device: where to run.
+        decoding: how heatmaps become points (the run's ``TrainConfig.decoding``).
         on_progress: called with the fraction of faces predicted after each batch.
 
     Returns:
@@ -51,6 +53,7 @@ def evaluate_faces(
         device=device,
         batch_size=batch_size,
         workers=workers,
+        decoding=decoding,
         on_progress=on_progress,
     )
     truth = np.stack([r.landmarks for r in records])

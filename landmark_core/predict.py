@@ -1,4 +1,4 @@
-"""Inference: crop every face, run the network, decode top-1, map back to original-image pixels."""
+"""Inference: crop every face, run the network, decode the heatmaps, map back to original-image pixels."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from landmark_core.dataset import FaceRecord, ViewDataset
-from landmark_core.heatmap import decode_argmax
+from landmark_core.heatmap import DECODERS
 from landmark_core.sampler import AugmentConfig, eval_steps
 
 
@@ -28,11 +28,13 @@ def predict_landmarks(
     device: torch.device,
     batch_size: int = 32,
     workers: int = 0,
+    decoding: str = "top1",
     on_progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
-    """Landmarks of every face in original-image pixels (top-1 decoding of the last stage).
+    """Landmarks of every face in original-image pixels, decoded from the last stage's heatmaps.
 
-    ``on_progress`` is called with the fraction of faces done after each batch.
+    ``decoding`` is ``top1`` (the study's) or ``quarter_offset`` (``landmark_core.heatmap``); ``on_progress`` is
+    called with the fraction of faces done after each batch.
 
     Returns:
         (N, 98, 2) float64 pixel xy, in the order of ``records``.
@@ -46,7 +48,7 @@ def predict_landmarks(
     for batch in loader:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             stages = model(to_input(batch["image"], device))
-        crop_points = decode_argmax(stages[-1].float()).cpu().double().numpy()  # (B, K, 2)
+        crop_points = DECODERS[decoding](stages[-1].float()).cpu().double().numpy()  # (B, K, 2)
         inverse = np.linalg.inv(batch["matrix"][:, 0].numpy())  # (B, 3, 3) crop -> original
         out.append(crop_points @ inverse[:, :2, :2].transpose(0, 2, 1) + inverse[:, None, :2, 2])
         if on_progress is not None:

@@ -133,6 +133,7 @@ def _validate(model, val: list[FaceRecord], config: TrainConfig, device: torch.d
         device=device,
         batch_size=config.eval_batch_size,
         workers=config.workers,
+        decoding=config.decoding,
     )
     truth = np.stack([r.landmarks for r in val])
     return float(nme_per_face(pred=pred, truth=truth).mean())

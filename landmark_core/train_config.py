@@ -79,6 +79,8 @@ class TrainConfig:
     ``lr_schedule``: ``plateau`` is the study's (decay by ``lr_factor`` after ``patience`` epochs without a
     better validation NME, stop at ``min_lr``); ``cosine`` anneals from ``lr`` to ``min_lr`` over exactly
     ``max_epochs`` epochs (a short, fixed budget such as the demo's, where a plateau never comes).
+    ``decoding``: how validation and evaluation turn heatmaps into points: ``top1`` (the study's) or
+    ``quarter_offset`` (a quarter pixel toward the higher neighbour; for the demo's coarse 48x48 heatmaps).
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -88,6 +90,7 @@ class TrainConfig:
     batch_size: Annotated[int, Field(ge=1)] = 6
     lr: Annotated[float, Field(gt=0)] = 1e-3
     lr_schedule: Literal["plateau", "cosine"] = "plateau"
+    decoding: Literal["top1", "quarter_offset"] = "top1"
     lr_factor: Annotated[float, Field(gt=0, lt=1)] = 0.1
     patience: Annotated[int, Field(ge=0)] = 30
     min_lr: Annotated[float, Field(ge=0)] = 1e-5

@@ -45,6 +45,7 @@ def evaluate_landmarks(
             augment=train_config.augment,
             device=device,
             batch_size=train_config.eval_batch_size,
+            decoding=train_config.decoding,
             on_progress=ctx.report,
         )
     table = metric_table(per_face=per_face, subsets=SUBSETS)

@@ -18,7 +18,7 @@ import pytest
 from tasks.prefect_stage import FAIL_STAGE_ENV, FAIL_SWITCH_ENV
 from tests.flows.server import BIN, ROOT
 from tests.flows.server import prefect_cli as _cli
-from tests.flows.tiny_profile import MATRIX, PROFILE
+from tests.flows.tiny_profile import write_profile
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -56,9 +56,7 @@ def test_a_failed_deployment_run_retried_from_the_ui_finishes_without_recomputin
             pool = client.create_work_pool(WorkPoolCreate(name=f"gpu-{kind}", type=kind, base_job_template=job))
             assert pool.base_job_template == job  # the server accepts the GPU templates as they are
 
-    (base / "matrix.toml").write_text(MATRIX.format(lam=0.25))
-    profile = base / "profile.toml"
-    profile.write_text(PROFILE.format(matrix=base / "matrix.toml"))
+    profile = write_profile(base, 0.25)
     switch = base / "fail-evaluate.on"
     switch.touch()
     workers = env | {FAIL_STAGE_ENV: "evaluate_landmarks", FAIL_SWITCH_ENV: str(switch)}

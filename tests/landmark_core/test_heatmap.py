@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from landmark_core.heatmap import decode_argmax, heatmap_kl, separable_targets, soft_argmax
+from landmark_core.heatmap import decode_argmax, decode_quarter_offset, heatmap_kl, separable_targets, soft_argmax
 
 
 def _log_target(points: torch.Tensor, size: int, sigma: float) -> torch.Tensor:
@@ -73,3 +73,13 @@ def test_argmax_decodes_pixel_centres_and_soft_argmax_the_mean():
     two = torch.full((1, 1, 4, 4), -math.inf)
     two[0, 0, 1, 1] = two[0, 0, 1, 3] = 0.0
     torch.testing.assert_close(soft_argmax(two), torch.tensor([[[2.5, 1.5]]]))
+
+
+def test_quarter_offset_decoding_moves_toward_the_higher_neighbour_and_stays_put_at_the_border():
+    logits = torch.zeros(1, 3, 8, 8)
+    logits[0, 0, 3, 4], logits[0, 0, 3, 5], logits[0, 0, 4, 4] = 10.0, 5.0, 2.0  # right and below are higher
+    logits[0, 1, 2, 2], logits[0, 1, 2, 1], logits[0, 1, 1, 2] = 10.0, 5.0, 5.0  # left and above
+    logits[0, 2, 0, 7] = 10.0  # a corner: no neighbour on one side, no shift
+    points = decode_quarter_offset(logits)[0]
+    assert torch.allclose(points, torch.tensor([[4.75, 3.75], [2.25, 2.25], [7.5, 0.5]]))
+    assert torch.allclose(points - decode_argmax(logits)[0], torch.tensor([[0.25, 0.25], [-0.25, -0.25], [0.0, 0.0]]))
