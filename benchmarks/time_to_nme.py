@@ -6,8 +6,11 @@ evaluation is not counted as training time). Prints, per recipe, the epoch and t
 the test NME first went below the target and the ratio against the first recipe (the baseline).
 
 Recipes (TOML fragments of the profile's ``[train]`` section, the row ``rt_l0.25_r0.05`` on top):
-  * ``before``: the demo network of the previous release (64x64 heatmaps, two stages, lr 1e-3 plateau);
-  * ``demo``: the demo profile's ``[train]`` section as it is now (flows/profiles/demo.toml).
+  * ``before``: the demo recipe of the previous release (two 64x64 stages, the study's lr 1e-3 plateau
+    schedule, batches of 6 pairs, top-1 decoding);
+  * ``demo``: the demo profile's ``[train]`` section as it is now (flows/profiles/demo.toml: one 48x48 stage,
+    6 epochs of a cosine lr from 8e-3, batches of 4 pairs, quarter-pixel decoding);
+  * a path to a ``.toml`` file: a ``[train]`` section of your own.
 
 Usage: .venv/bin/python benchmarks/time_to_nme.py [--recipes before,demo] [--target 10] [--epochs 12]
        [--row rt_l0.25_r0.05] [--data WFLW_ROOT]

@@ -122,12 +122,19 @@ def _epochs_table(runs: tuple[tuple[str, str, int], ...], trainings: Mapping[str
         meta = trainings[member].metadata()
         config, info = meta["config"], meta["info"]
         epochs = int(info["epochs"])
-        lines.append(f"| `{member}` | `{row}` | {seed} | {epochs} | {info['best_epoch']} | {_why(config, epochs)} |")
+        lines.append(
+            f"| `{member}` | `{row}` | {seed} | {epochs} | {info['best_epoch']} | {stop_reason(config, epochs)} |"
+        )
     return lines
 
 
-def _why(config: Mapping, epochs: int) -> str:
-    """Why a run stopped after ``epochs`` epochs, from its config."""
+def stop_reason(config: Mapping, epochs: int) -> str:
+    """Why a run stopped after ``epochs`` epochs, from its config (a ``TrainConfig`` as saved in ``stage.json``).
+
+    Args:
+        config: the run's training config as plain data.
+        epochs: the epochs it trained.
+    """
     if config.get("lr_schedule") == "cosine":
         return f"the cosine schedule's fixed budget (max_epochs = {config['max_epochs']})"
     if epochs >= config["max_epochs"]:

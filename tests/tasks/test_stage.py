@@ -25,6 +25,18 @@ def test_the_definition_gives_name_config_type_and_inputs():
     assert "tests.tasks.toy_stages" in toy.modules() and "tasks.stage" in toy.modules()
 
 
+def test_a_store_lists_a_stages_complete_outputs_newest_first(tmp_path):
+    store = Store(tmp_path)
+    assert store.outputs("toy") == []
+    first, _ = toy.run(store=store, config=ToyConfig(n=1))
+    second, _ = toy.run(store=store, config=ToyConfig(n=2))
+    meta = Path(first.path) / STAGE_JSON  # make the first one the newest
+    data = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**data, "timings": {**data["timings"], "finished": "2999-01-01T00:00:00+00:00"}}))
+    (tmp_path / "toy" / "unfinished").mkdir()  # no stage.json: not complete, not listed
+    assert [o.key for o in store.outputs("toy")] == [first.key, second.key]
+
+
 def test_same_inputs_same_key_and_no_recomputation(tmp_path):
     store = Store(tmp_path)
     first, computed = toy.run(store=store, config=ToyConfig())
