@@ -2,8 +2,9 @@
 
 Tables 4.1-4.4: NME, NME99, NME95, NME90 (percent) of the ten ELT rows (matrix rows tagged "4.1") on Full and
 the six WFLW subsets; Tables 4.5-4.8: the same four metrics of the four lighting rows (tagged "4.5"); Table 4.9:
-NME of the lighting rows on the frontal and frontal-illumination subsets. A table lists the study's rows (every
-published cell, ours blank where the row did not run) and our evaluated rows tagged for it; each cell holds our
+NME of the lighting rows on the frontal and frontal-illumination subsets. A table lists the study's rows in the
+study's order (every published cell, ours blank where the row did not run), then our evaluated rows tagged for it
+that the study did not have (e.g. the physical relighting's); each cell holds our
 mean over seeds (± the standard deviation with two or more seeds), the study's value, and ours minus the study's.
 
 Beyond the study: FR@10 and AUC@10 of every row and subset, and each row's paired NME difference against its
@@ -87,8 +88,8 @@ def study_cells(
 
     Returns:
         Long form, one line per (table, row, subset): ``metric``, ``ours``, ``std``, ``seeds``, ``study``,
-        ``delta`` (ours - study; NaN where either is missing). The rows of a table are our tagged, evaluated
-        rows in matrix order, then the study's rows we did not run.
+        ``delta`` (ours - study; NaN where either is missing). The rows of a table are the study's, in its
+        order, then our tagged, evaluated rows the study did not have.
     """
     ours = summary.set_index(["row", "subset", "metric"])
     lines = []
@@ -106,10 +107,12 @@ def study_cells(
 def table_rows(
     *, table_id: str, evaluated: set[str], tags: Mapping[str, tuple[str, ...]], study: Mapping[Cell, float]
 ) -> list[str]:
-    """The rows of one table: tagged and evaluated rows in matrix order, then published rows not run."""
-    ours = [row for row, tables in tags.items() if STUDY_TABLES[table_id].rows_tagged in tables and row in evaluated]
-    published = dict.fromkeys(row for (t, row, _, _) in study if t == table_id)
-    return ours + [row for row in published if row not in ours]
+    """The rows of one table: the study's rows in the study's order (ours blank where a row did not run), then
+    our tagged, evaluated rows the study did not have, in matrix order."""
+    published = list(dict.fromkeys(row for (t, row, _, _) in study if t == table_id))
+    tagged = STUDY_TABLES[table_id].rows_tagged
+    extra = [row for row, tables in tags.items() if tagged in tables and row in evaluated and row not in published]
+    return published + extra
 
 
 def cell_text(ours: float, std: float, study: float) -> str:

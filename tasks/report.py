@@ -132,11 +132,11 @@ def report(
     branch = (pasted, projected, reviewed, attributes, relit, relit_pasted, relit_physical)
     gan = _gan(aligned, filtered, segmenter, masks, *branch)
     inputs = {"dataset": dataset, "index": index, "subsets": subsets, **(vars(gan) if gan else {})}
-    figures = _figures(work / "figures", per_seed, config, dataset, index)
+    figures = _figures(work / "figures", per_seed, faces, config, dataset, index)
     if gan is not None and dataset is not None and index is not None:
         figures += gan_figures(work / "figures", dataset, index, gan)
     header = header_markdown(
-        profile=config.profile, runs=config.runs, trainings=trainings or {}, evaluations=evaluations, inputs=inputs
+        profile=config.profile, runs=config.runs, trainings=trainings, evaluations=evaluations, inputs=inputs
     )
     markdown = "\n".join(
         [
@@ -310,12 +310,13 @@ def _gan(aligned, filtered, segmenter, masks, *branch) -> GanOutputs | None:
     )
 
 
-def _figures(folder: Path, per_seed: dict[str, list[pd.DataFrame]], config, dataset, index) -> list[str]:
-    """Write the CED of every row per subset and the hardest-faces grid; returns the figure names written."""
+def _figures(folder: Path, per_seed, faces, config: ReportConfig, dataset, index) -> list[str]:
+    """Write the CED of every row per subset and the hardest-faces grid; returns the figure names written.
+
+    ``per_seed``: row -> its runs' evaluation manifests; ``faces``: row -> ``face_errors`` (seeds averaged)."""
     if not per_seed:
         return []
     folder.mkdir()
-    faces = {row: face_errors(manifests) for row, manifests in per_seed.items()}
     errors = {
         subset: {row: f.loc[f[f"in_{subset}"].astype(bool), "nme"].to_numpy() / 100.0 for row, f in faces.items()}
         for subset in ALL_SUBSETS

@@ -107,7 +107,7 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(prefect_harness, tm
     report = result.report.output()
     folder = report.local_dir()
     cells = pd.read_csv(folder / "tables" / "table_4.1.csv")
-    assert list(dict.fromkeys(cells["row"]))[:2] == ["two_step_l0", "elt"]  # ours first, then the study's rows
+    assert list(dict.fromkeys(cells["row"]))[-1] == "elt"  # the study's rows in its order, then ours it had not
     assert set(cells["subset"]) == {"full", "pose", "expression", "illumination", "makeup", "occlusion", "blur"}
     runs = [result.rows["elt"][name].evaluated.output().manifest() for name in ("elt-seed0", "elt-seed1")]
     full = [100 * r["nme"].mean() for r in runs]

@@ -27,11 +27,12 @@ def per_face(nme: np.ndarray, *, flags: dict[str, np.ndarray] | None = None) -> 
     return table
 
 
-def test_every_published_cell_appears_and_our_rows_come_first_in_matrix_order():
+def test_every_published_cell_appears_in_the_study_order_and_extra_rows_follow():
     study = load_study_values()
     rng = np.random.default_rng(0)
     runs = {"rt_l0.25_r0.05": [per_face(rng.uniform(0.03, 0.06, 50))], "baseline": [per_face(np.full(50, 0.05))]}
-    tags = {"baseline": ("4.1", "4.5"), "two_step_l0": ("4.1",), "rt_l0.25_r0.05": ("4.1", "4.5")}
+    runs["physical"] = [per_face(np.full(50, 0.04))]  # a row the study did not have
+    tags = {"baseline": ("4.1", "4.5"), "two_step_l0": ("4.1",), "rt_l0.25_r0.05": ("4.1", "4.5"), "physical": ("4.5",)}
     cells = study_cells(summary=row_summary(per_seed=runs), tags=tags, study=study)
     published = cells.dropna(subset=["study"])
     assert len(published) == len(study) == 400  # all 400 cells, each once
@@ -39,7 +40,7 @@ def test_every_published_cell_appears_and_our_rows_come_first_in_matrix_order():
         study
     )
     t41 = cells[cells["table"] == "4.1"]
-    assert list(dict.fromkeys(t41["row"]))[:3] == ["baseline", "rt_l0.25_r0.05", "two_step_l0"]  # ours, then theirs
+    assert list(dict.fromkeys(t41["row"]))[:3] == ["baseline", "two_step_l0", "rot_l0.50"]  # the study's order
     assert len(dict.fromkeys(t41["row"])) == 10 and set(t41["subset"]) == set(STUDY_TABLES["4.1"].subsets)
     base = t41.set_index(["row", "subset"]).loc[("baseline", "full")]
     assert np.isclose(base["ours"], 5.0) and base["study"] == 4.681 and np.isclose(base["delta"], 5.0 - 4.681)
@@ -48,10 +49,12 @@ def test_every_published_cell_appears_and_our_rows_come_first_in_matrix_order():
     assert set(t49["subset"]) == {"frontal", "frontal_illumination"} and set(t49["metric"]) == {"nme"}
     assert list(dict.fromkeys(cells[cells["table"] == "4.5"]["row"])) == [
         "baseline",
-        "rt_l0.25_r0.05",
         "baseline_relit",
+        "rt_l0.25_r0.05",
         "rt_l0.25_r0.05_relit",
+        "physical",  # beyond the study: after the study's four, in the order Baseline, w/ lighting, ELT, w/ lighting
     ]
+    assert "physical" not in set(t41["row"])  # tagged for the lighting tables only
 
 
 def test_seeds_give_a_mean_and_a_sample_std_and_one_seed_no_std():
