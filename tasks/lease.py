@@ -99,9 +99,7 @@ class Lease:
 
     def try_take(self) -> bool:
         """Create the lease file, or take it over from a holder that is gone; True when this lease holds it."""
-        try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
+        while not self._create():
             holder = _read(self.path)
             if holder is None or not holder.gone(time.time()):
                 return False
@@ -112,11 +110,22 @@ class Lease:
                 return False
             stale.unlink(missing_ok=True)
             self.taken_over = holder
-            return self.try_take()
-        with os.fdopen(fd, "w") as handle:
-            handle.write(self._content())
         self._thread = threading.Thread(target=self._renew, name=f"lease {self.path.name}", daemon=True)
         self._thread.start()
+        return True
+
+    def _create(self) -> bool:
+        """Make the lease file appear whole, or not at all: written under a private name, then hard-linked to
+        the lease's name, which fails when it exists. (An exclusive create followed by a write would show a
+        waiting run an empty file for a moment, which it must read as a dead holder's.)"""
+        staged = self.path.with_name(f"{self.path.name}.new-{self.token}")
+        staged.write_text(self._content())
+        try:
+            os.link(staged, self.path)
+        except FileExistsError:
+            return False
+        finally:
+            staged.unlink(missing_ok=True)
         return True
 
     def _renew(self) -> None:

@@ -24,6 +24,8 @@ TWIN_WARNING = (
     "split), and a small demo network trained for a few epochs on CPU is not the study's network."
 )
 STUDY_NETWORK = ModelConfig()
+MADE_LINE = "- **Made**:"
+WALL_TIME_TITLE = "## Wall time per stage"
 
 
 def header_markdown(
@@ -47,7 +49,8 @@ def header_markdown(
     lines = [
         "# ELT-Repro report",
         "",
-        f"- **Profile**: `{profile or '(unnamed)'}`; report made {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
+        f"- **Profile**: `{profile or '(unnamed)'}`",
+        f"{MADE_LINE} {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- **Data**: {_data_line(dataset, inputs.get('index'))}",
         f"- **Network**: {_network_line(trainings)}",
         f"- **Seeds**: {_seeds_line(runs)}",
@@ -58,8 +61,17 @@ def header_markdown(
     if twin:
         lines += [f"> {TWIN_WARNING}", ""]
     lines += ["## Runs: epochs trained and why each stopped", "", *_epochs_table(runs, trainings), ""]
-    lines += ["## Wall time per stage", "", *_wall_table(trainings, evaluations, inputs), ""]
+    lines += [WALL_TIME_TITLE, "", *_wall_table(trainings, evaluations, inputs), ""]
     return "\n".join(lines)
+
+
+def without_machine_facts(markdown: str) -> str:
+    """A report's Markdown without the lines that say when it was made and how long its stages took: what is
+    left depends only on the stage outputs, so two stores with the same key give the same text."""
+    lines = [line for line in markdown.splitlines() if not line.startswith(MADE_LINE)]
+    start = lines.index(WALL_TIME_TITLE) if WALL_TIME_TITLE in lines else len(lines)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")), len(lines))
+    return "\n".join(lines[:start] + lines[end:])
 
 
 def _data_line(dataset: StageOutput | None, index: StageOutput | None) -> str:

@@ -95,3 +95,28 @@ def test_a_remote_store_keeps_its_leases_in_the_temp_dir(tmp_path, monkeypatch):
     assert folder.parent == tmp_path / "eltrepro-locks"
     assert folder == lease.lock_dir(Store("memory://lease-test"))  # one folder per store URL
     assert folder != lease.lock_dir(Store("memory://another"))
+
+
+def test_a_lease_being_written_is_never_read_as_a_dead_holders(tmp_path, monkeypatch):
+    """A slow writer must not show a waiting run an empty lease file: that reads as a dead holder's, and both
+    would compute (and one would remove the other's half-written output)."""
+    path = tmp_path / "toy-k1.lease"
+    slow, fast = lease.Lease(path, 60.0), lease.Lease(path, 60.0)
+    content = lease.Lease._content
+
+    def slowly(self) -> str:
+        if self is slow:
+            time.sleep(0.3)  # the writer is descheduled while it makes its lease
+        return content(self)
+
+    monkeypatch.setattr(lease.Lease, "_content", slowly)
+    taken: dict[str, bool] = {}
+    writer = threading.Thread(target=lambda: taken.setdefault("slow", slow.try_take()))
+    writer.start()
+    time.sleep(0.1)
+    taken["fast"] = fast.try_take()
+    writer.join()
+    assert sorted(taken.values()) == [False, True], taken  # exactly one holder
+    for held in (slow, fast):
+        held.release()
+    assert not path.exists() and not list(tmp_path.iterdir())  # no staged or stale files left
