@@ -213,17 +213,12 @@ def run(
 ) -> None:
     """Run the Prefect graph of a profile: data -> index -> subsets -> train/evaluate per row -> report. The last
     line printed is the report's path."""
-    from flows.claims import load_claims
-    from flows.experiments import load_matrix, select_rows
-    from flows.run_profile import load_profile, profile_path
+    from flows.run_profile import load_profile, plan_rows, profile_path
 
     rows = [r.strip() for r in experiments.split(",") if r.strip()] if experiments else None
     path = profile_path(profile)
     prof = load_profile(path)
-    matrix = load_matrix(prof.matrix, base=prof.train)  # every input checked before Prefect starts
-    prof.check_rows([r.name for r in matrix])
-    select_rows(matrix, rows or list(prof.rows))
-    load_claims(prof.claims, rows=[r.name for r in matrix])
+    plan_rows(prof, rows)  # every input checked before Prefect starts
     last_line: list[str] = []  # printed at exit, after Prefect's own exit messages (handlers run last-in first-out)
     atexit.register(lambda: last_line and print(last_line[0], flush=True))
     _preflight(prof, profile_arg=profile, store=store, pool=not local)

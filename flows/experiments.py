@@ -82,12 +82,7 @@ def seeded_configs(*, base: TrainConfig, row: ExperimentRow, seeds: tuple[int, .
     """The row's training config once per seed, by run name (the row's name alone when it has one seed)."""
     config = row_config(base=base, row=row)
     names = {seed: row.name if len(seeds) == 1 else f"{row.name}-seed{seed}" for seed in seeds}
-    return {names[seed]: replace_seed(config, seed) for seed in seeds}
-
-
-def replace_seed(config: TrainConfig, seed: int) -> TrainConfig:
-    """``config`` trained from ``seed`` (initialisation, shuffling, augmentation, validation split)."""
-    return replace(config, seed=seed)
+    return {names[seed]: replace(config, seed=seed) for seed in seeds}  # init, shuffling, augmentation, val split
 
 
 def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[ExperimentRow]:

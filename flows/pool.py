@@ -177,8 +177,8 @@ def launch_rows(
     ended)."""
     launches = []
     for row in rows:
+        augmented = gan.augmented_for(row.relit) if gan and row.relit else None
         for name, config in seeded_configs(base=prof.train, row=row, seeds=prof.seeds_for(row.name)).items():
-            augmented = gan.augmented_for(row.relit) if gan and row.relit else None
             if row_complete(run, config=config, data=data, augmented=augmented):
                 continue
             parameters = {"store": run.store, "row": name, "config": to_dict(config), "device": prof.device}

@@ -19,7 +19,6 @@ through the store.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import replace
 from functools import partial
 
@@ -27,12 +26,12 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.claims import load_claims
-from flows.experiments import ExperimentRow, load_matrix, seeded_configs, select_rows
+from flows.experiments import ExperimentRow, seeded_configs
 from flows.pool import DEPLOYMENT, launch_rows, run_on_pool
 from flows.refs import DataRefs, GanRefs, Reproduction, RowRefs
 from flows.review_gate import review_gate
-from flows.run_profile import GanConfig, Profile, load_profile, profile_path
+from flows.run_profile import GanConfig, Profile, load_profile, plan_rows, profile_path
+from landmark_core.markdown import embed_images
 from landmark_core.study_values import load_study_values
 from landmark_core.train_config import TrainConfig
 from tasks.align import align
@@ -47,7 +46,7 @@ from tasks.prefect_stage import StageRef, StageRunner
 from tasks.project import project
 from tasks.relight_physical import relight_physical
 from tasks.relight_styleflow import relight_styleflow
-from tasks.report import ReportConfig, ReportRow, report
+from tasks.report import ReportConfig, ReportRow, figure_uris, report
 from tasks.segment import segment
 from tasks.segment_train import segment_train
 from tasks.stage import Runtime
@@ -81,10 +80,7 @@ def reproduce(
     """
     path = profile_path(profile_file or profile)
     prof = load_profile(path)
-    matrix = load_matrix(prof.matrix, base=prof.train)
-    prof.check_rows([r.name for r in matrix])
-    rows = select_rows(matrix, experiments or list(prof.rows))  # bad names fail before any work
-    claims = load_claims(prof.claims, rows=[r.name for r in matrix])
+    matrix, rows, claims = plan_rows(prof, experiments)  # bad names fail before any work
     weights = prof.gan.weights_dir if prof.gan else ""
     run = StageRunner(store=store, runtime=Runtime(device=prof.device, workers=default_workers(), weights_dir=weights))
     if not local:  # every GPU stage goes to the GPU pool, as a flow run of the run-stage deployment
@@ -233,10 +229,7 @@ def publish_report_artifacts(made: StageRef) -> None:
     """
     output = made.output()
     folder = output.local_dir()
-    markdown = (folder / "report.md").read_text()
-    for figure in sorted((folder / "figures").glob("*.png")):  # the UI cannot reach the store: embed them
-        uri = "data:image/png;base64," + base64.b64encode(figure.read_bytes()).decode("ascii")
-        markdown = markdown.replace(f"](figures/{figure.name})", f"]({uri})")
+    markdown = embed_images((folder / "report.md").read_text(), figure_uris(folder))  # the UI cannot reach the store
     create_markdown_artifact(markdown=markdown, key="eltrepro-report", description=f"{output.stage}/{output.key}")
     for path in sorted((folder / "tables").glob("table_*.csv")):
         table = pd.read_csv(path).round(3).astype(object)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flows.experiments import MATRIX_DIR, deep_merge
+from flows.experiments import MATRIX_DIR, ExperimentRow, deep_merge, load_matrix, select_rows
 from gan_core.face_filter import FilterConfig
 from landmark_core.config import ConfigError, from_dict, read_table_file
 from landmark_core.device import check_device
@@ -26,6 +26,9 @@ from tasks.relight_physical import PhysicalRelightConfig
 from tasks.relight_styleflow import StyleFlowConfig
 from tasks.segment import SegmentConfig
 from tasks.segment_train import SegmentTrainConfig
+
+if TYPE_CHECKING:
+    from landmark_core.claims import Claim
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 PROFILE_KEYS = {
@@ -121,6 +124,23 @@ class Profile:
         unknown = sorted({*self.rows, *dict(self.row_seeds)} - set(known))
         if unknown:
             raise ConfigError(f"profile: unknown row(s) {unknown} in rows/row_seeds; known: {', '.join(known)}")
+
+
+def plan_rows(
+    prof: Profile, names: list[str] | None
+) -> tuple[list[ExperimentRow], list[ExperimentRow], tuple[Claim, ...]]:
+    """The profile's matrix, the rows a run trains (``names``; else the profile's ``rows``; else all) and the
+    claims to judge, every row name (``names``, ``rows``, ``row_seeds``, the claims') checked against the matrix.
+
+    Raises:
+        ConfigError: an unknown row anywhere, or a broken matrix or claims file (one line).
+    """
+    from flows.claims import load_claims  # the claims read the report's subsets, which import torch
+
+    matrix = load_matrix(prof.matrix, base=prof.train)
+    known = [r.name for r in matrix]
+    prof.check_rows(known)
+    return matrix, select_rows(matrix, names or list(prof.rows)), load_claims(prof.claims, rows=known)
 
 
 def available_profiles() -> list[str]:

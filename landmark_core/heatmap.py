@@ -61,8 +61,11 @@ def decode_argmax(logits: torch.Tensor) -> torch.Tensor:
 
     Shapes: (B, K, H, W) -> (B, K, 2) pixel xy.
     """
-    w = logits.shape[-1]
-    flat = logits.flatten(2).argmax(dim=-1)
+    return _pixel_centres(logits.flatten(2).argmax(dim=-1), logits.shape[-1])
+
+
+def _pixel_centres(flat: torch.Tensor, w: int) -> torch.Tensor:
+    """Pixel xy of the centres of flat indices into maps ``w`` wide. Shapes: (B, K) -> (B, K, 2)."""
     return torch.stack([(flat % w).float() + 0.5, torch.div(flat, w, rounding_mode="floor").float() + 0.5], dim=-1)
 
 
@@ -86,7 +89,7 @@ def decode_quarter_offset(logits: torch.Tensor) -> torch.Tensor:
         [slope(torch.ones_like(flat), (x > 0) & (x < w - 1)), slope(torch.full_like(flat, w), (y > 0) & (y < h - 1))],
         dim=-1,
     )
-    return decode_argmax(logits) + 0.25 * shift
+    return _pixel_centres(flat, w) + 0.25 * shift  # the peak found once, for the centre and the slopes
 
 
 DECODERS = {"top1": decode_argmax, "quarter_offset": decode_quarter_offset}

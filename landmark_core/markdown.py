@@ -44,14 +44,20 @@ def markdown_html(*, markdown: str, title: str, images: dict[str, str] | None = 
     """
     from markdown_it import MarkdownIt
 
-    for source, replacement in (images or {}).items():
-        markdown = markdown.replace(f"]({source})", f"]({replacement})")
+    markdown = embed_images(markdown, images or {})
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>\n"
         f"<body>\n{body}</body></html>\n"
     )
+
+
+def embed_images(markdown: str, images: dict[str, str]) -> str:
+    """``markdown`` with each image source ``![..](source)`` of ``images`` replaced by its value (a data URI)."""
+    for source, replacement in images.items():
+        markdown = markdown.replace(f"]({source})", f"]({replacement})")
+    return markdown
 
 
 PAGE_STYLE = (

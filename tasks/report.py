@@ -124,7 +124,7 @@ def report(
     per_seed = _per_seed(config, evaluations)
     summary = row_summary(per_seed=per_seed)
     study = dict(config.study)
-    tags = {r.name: r.tables for r in config.rows} | {row: () for row in per_seed if row not in _names(config)}
+    tags = {r.name: r.tables for r in config.rows}
     cells = study_cells(summary=summary, tags=tags, study=study)
     faces = {row: face_errors(manifests) for row, manifests in per_seed.items()}
     verdicts = judge_claims(claims=config.claims, faces=faces, resamples=config.resamples, seed=config.bootstrap_seed)
@@ -149,8 +149,7 @@ def report(
         ]
     )
     (work / "report.md").write_text(markdown)
-    images = {f"figures/{n}.png": _data_uri(work / "figures" / f"{n}.png") for n in figures}
-    page = markdown_html(markdown=markdown, title=f"ELT-Repro report ({config.profile})", images=images)
+    page = markdown_html(markdown=markdown, title=f"ELT-Repro report ({config.profile})", images=figure_uris(work))
     (work / "report.html").write_text(page)
     _write_tables(work / "tables", cells, summary, paired, verdicts)
     info = {
@@ -277,8 +276,13 @@ def _figures_markdown(figures: list[str]) -> str:
     return "\n".join(parts)
 
 
-def _data_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+def figure_uris(folder: Path) -> dict[str, str]:
+    """``figures/<name>.png`` -> its PNG as a data URI, for every figure of a report folder (a page or a Prefect
+    artifact that shows them cannot reach the store)."""
+    return {
+        f"figures/{png.name}": "data:image/png;base64," + base64.b64encode(png.read_bytes()).decode("ascii")
+        for png in sorted((folder / "figures").glob("*.png"))
+    }
 
 
 def _write_tables(folder: Path, cells, summary, paired, verdicts) -> None:

@@ -46,22 +46,30 @@ def header_markdown(
     """
     dataset = inputs.get("dataset")
     twin = dataset is not None and dataset.stage == "synth_wflw"
+    given = [o for o in inputs.values() if o is not None]
+    meta = {(o.stage, o.key): o.metadata() for o in [*given, *trainings.values(), *evaluations.values()]}  # once
+
+    def metas(outputs) -> list[dict]:
+        return [meta[(o.stage, o.key)] for o in outputs]
+
+    trained, evaluated, other = metas(trainings.values()), metas(evaluations.values()), metas(given)
     lines = [
         "# ELT-Repro report",
         "",
         f"- **Profile**: `{profile or '(unnamed)'}`",
         f"{MADE_LINE} {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- **Data**: {_data_line(dataset, inputs.get('index'))}",
-        f"- **Network**: {_network_line(trainings)}",
+        f"- **Network**: {_network_line(trained)}",
         f"- **Seeds**: {_seeds_line(runs)}",
-        f"- **Device**: {_device_line(trainings, evaluations)}",
-        f"- **Code**: {_code_line(trainings, evaluations, inputs)}",
+        f"- **Device**: {_device_line(trained + evaluated)}",
+        f"- **Code**: {_code_line(trained + evaluated + other)}",
         "",
     ]
     if twin:
         lines += [f"> {TWIN_WARNING}", ""]
-    lines += ["## Runs: epochs trained and why each stopped", "", *_epochs_table(runs, trainings), ""]
-    lines += [WALL_TIME_TITLE, "", *_wall_table(trainings, evaluations, inputs), ""]
+    by_run = dict(zip(trainings, trained, strict=True))
+    lines += ["## Runs: epochs trained and why each stopped", "", *_epochs_table(runs, by_run), ""]
+    lines += [WALL_TIME_TITLE, "", *_wall_table(other + trained + evaluated), ""]
     return "\n".join(lines)
 
 
@@ -84,12 +92,12 @@ def _data_line(dataset: StageOutput | None, index: StageOutput | None) -> str:
     return source + ", " + ", ".join(f"{int(counts.get(s, 0))} {s} faces" for s in ("train", "test"))
 
 
-def _network_line(trainings: Mapping[str, StageOutput]) -> str:
-    if not trainings:
+def _network_line(trained: list[dict]) -> str:
+    if not trained:
         return "no training output given"
     shapes = {}
-    for output in trainings.values():
-        model = output.metadata()["config"]["model"]
+    for meta in trained:
+        model = meta["config"]["model"]
         shapes[repr(model)] = model
     parts = []
     for model in shapes.values():
@@ -113,26 +121,25 @@ def _seeds_line(runs: tuple[tuple[str, str, int], ...]) -> str:
     return "; ".join(f"{list(s)} for {', '.join(rows)}" for s, rows in groups.items()) or "none"
 
 
-def _device_line(trainings: Mapping[str, StageOutput], evaluations: Mapping[str, StageOutput]) -> str:
-    devices = {o.metadata()["info"].get("device", "not recorded") for o in [*trainings.values(), *evaluations.values()]}
+def _device_line(metas: list[dict]) -> str:
+    devices = {meta["info"].get("device", "not recorded") for meta in metas}
     return ", ".join(sorted(devices)) or "none"
 
 
-def _code_line(trainings, evaluations, inputs) -> str:
+def _code_line(metas: list[dict]) -> str:
     versions: dict[str, set[str]] = defaultdict(set)
-    for output in [*trainings.values(), *evaluations.values(), *(o for o in inputs.values() if o is not None)]:
-        versions[output.stage].add(output.metadata()["code_version"])
+    for meta in metas:
+        versions[meta["stage"]].add(meta["code_version"])
     text = ", ".join(f"{stage} {'/'.join(sorted(v))}" for stage, v in versions.items())
     return f"code versions (digests of each stage's source): {text}" if text else "not recorded"
 
 
-def _epochs_table(runs: tuple[tuple[str, str, int], ...], trainings: Mapping[str, StageOutput]) -> list[str]:
+def _epochs_table(runs: tuple[tuple[str, str, int], ...], trained: Mapping[str, dict]) -> list[str]:
     lines = ["| run | row | seed | epochs | best epoch | why it stopped |", "|---|---|---|---|---|---|"]
     for member, row, seed in runs:
-        if member not in trainings:
+        if member not in trained:
             continue
-        meta = trainings[member].metadata()
-        config, info = meta["config"], meta["info"]
+        config, info = trained[member]["config"], trained[member]["info"]
         epochs = int(info["epochs"])
         lines.append(
             f"| `{member}` | `{row}` | {seed} | {epochs} | {info['best_epoch']} | {stop_reason(config, epochs)} |"
@@ -155,10 +162,10 @@ def stop_reason(config: Mapping, epochs: int) -> str:
     return f"the plateau rule (lr at min_lr {config['min_lr']:g}, no better validation NME for {patience} epochs)"
 
 
-def _wall_table(trainings, evaluations, inputs) -> list[str]:
+def _wall_table(metas: list[dict]) -> list[str]:
     seconds: dict[str, list[float]] = defaultdict(list)
-    for output in [*(o for o in inputs.values() if o is not None), *trainings.values(), *evaluations.values()]:
-        seconds[output.stage].append(float(output.metadata().get("timings", {}).get("seconds", 0.0)))
+    for meta in metas:
+        seconds[meta["stage"]].append(float(meta.get("timings", {}).get("seconds", 0.0)))
     lines = ["| stage | outputs | wall time (s) |", "|---|---|---|"]
     lines += [f"| {stage} | {len(v)} | {sum(v):.1f} |" for stage, v in seconds.items()]
     return lines
