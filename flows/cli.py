@@ -72,6 +72,8 @@ def data_synth(
     from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
     from tasks.dataset_tree import default_workers
 
+    if workers < 0:
+        raise ConfigError(f"--workers {workers}: expected 0 (one per core) or more rendering processes")
     config = from_dict(SynthConfig, {"train": train, "test": test, "seed": seed}, where="options")
     started = time.perf_counter()
     counts = synthesize_wflw(out=out, config=config, workers=workers or default_workers())
@@ -492,6 +494,8 @@ def review_serve(
     ),
 ) -> None:
     """Serve the review page: decide pending projections with the keyboard; submit resumes paused runs."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"--port {port}: expected a TCP port, 1 to 65535")
     import uvicorn
 
     from flows.review_app import create_app, new_token

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from flows.console import console
-from landmark_core.config import ConfigError, load_config
+from landmark_core.config import ConfigError, load_config, override
 from landmark_core.device import check_device
 
 if TYPE_CHECKING:  # the configs import OpenCV: loaded when a command runs, not for --help
@@ -41,8 +41,7 @@ def _config(path: Path | None, epochs: int | None, workers: int | None) -> Train
     from landmark_core.train_config import TrainConfig
 
     config = load_config(TrainConfig, path) if path else TrainConfig()
-    changes = {k: v for k, v in (("max_epochs", epochs), ("workers", workers)) if v is not None}
-    return TrainConfig(**{**config.__dict__, **changes}) if changes else config
+    return override(config, changes={"max_epochs": ("--epochs", epochs), "workers": ("--workers", workers)})
 
 
 def train_command(

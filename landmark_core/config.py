@@ -13,6 +13,7 @@ import dataclasses
 import json
 import tomllib
 import typing
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -85,6 +86,31 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config", key:
         return _adapter(cls).validate_json(payload, strict=True)
     except ValidationError as err:
         raise ConfigError(describe(err, where=where, key=key)) from None
+
+
+def override(config: T, *, changes: Mapping[str, tuple[str, Any]]) -> T:
+    """``config`` with some top-level values replaced, validated exactly as a config file's values are.
+
+    A command-line flag that overrides a config value goes through here, so ``--epochs -3`` is refused as
+    ``max_epochs = -3`` in a file would be, instead of building the dataclass around its validation.
+
+    Args:
+        config: a validated (frozen) dataclass.
+        changes: field -> (the flag that set it, its value); a value of None (a flag not given) changes nothing.
+
+    Returns:
+        A new, validated config of the same type (``config`` itself when nothing changes).
+
+    Raises:
+        ConfigError: one line naming the flag, the value and the rule it breaks.
+    """
+    given = {key: value for key, (_, value) in changes.items() if value is not None}
+    if not given:
+        return config
+    data = to_dict(config)
+    for key, value in given.items():  # one at a time, so the error names the flag
+        from_dict(type(config), data | {key: value}, where=f"{changes[key][0]} {value}")
+    return from_dict(type(config), data | given, where="options")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

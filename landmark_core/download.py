@@ -339,13 +339,33 @@ def fetch_files(
             report = (lambda done, total, n=remote.name: progress(n, done, total)) if progress else None
             digests[remote.name] = download_file(url=url, dest=path, sha256=expected, progress=report, retries=retries)
             actions[remote.name] = "downloaded"
-        if expected is None:  # pin only a file that has proved to be what it should be
+        if expected is None:
             check_kind(path, archive=remote.extract)
+        if remote.extract and _extract_or_reject(path, dest, digests[remote.name], pins):
+            actions[remote.name] += "+extracted"
+        if expected is None:  # pin only a file that has proved to be what it should be, extracted safely
             pins[remote.name] = digests[remote.name]
             _save_pins(dest, pins)
-        if remote.extract and _extract_once(path, dest, digests[remote.name]):
-            actions[remote.name] += "+extracted"
     return FetchReport(actions=actions, sha256=digests)
+
+
+def _extract_or_reject(archive: Path, dest: Path, digest: str, pins: dict[str, str]) -> bool:
+    """Extract once; an archive refused (unsafe member, unreadable) is moved to ``<name>.rejected`` and its pin,
+    if a first download wrote one, is dropped, so a plain re-run downloads the file again.
+
+    Raises:
+        DownloadError: one line naming the archive, the reason, and what was done with it.
+    """
+    try:
+        return _extract_once(archive, dest, digest)
+    except DownloadError as error:
+        rejected = archive.with_name(archive.name + ".rejected")
+        os.replace(archive, rejected)
+        unpinned = pins.pop(archive.name, None) is not None
+        if unpinned:
+            _save_pins(dest, pins)
+        pin = f"its pin was removed from {PINS_FILE}" if unpinned else "nothing was pinned"
+        raise type(error)(f"{_one_line(error)}; {pin} (kept as {rejected})") from None
 
 
 def _one_line(error: BaseException) -> str:

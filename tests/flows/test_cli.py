@@ -85,6 +85,11 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
         ([*train, "--config", str(tmp / "nosuch.toml")], "nosuch.toml: no such file"),
         ([*train, "--config", str(tmp / "bad_train.toml")], "bad_train.toml: unknown key 'loss.elt_lamda'"),
         ([*train, "--device", "tpu"], "device 'tpu' is not one of auto, cpu, cuda, cuda:<n>"),
+        ([*train, "--epochs", "-3"], "--epochs -3: max_epochs = -3: input should be greater than or equal to 1"),
+        ([*train, "--workers", "-1"], "--workers -1: workers = -1: input should be greater than or equal to 0"),
+        (["data", "synth", "--out", str(tmp / "o"), "--workers", "-1"], "--workers -1: expected 0 (one per core)"),
+        (["data", "synth", "--out", str(tmp / "o"), "--train", "0"], "options: train = 0: input should be greater"),
+        (["review", "serve", "--store", str(tmp / "review-store"), "--port", "-5"], "--port -5: expected a TCP port"),
         (
             ["evaluate", "--checkpoint", str(tmp / "no.pt"), "--data", str(synth_root), "--out", "e"],
             "no such checkpoint",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from landmark_core.config import ConfigError, from_dict, load_config, to_dict
+from landmark_core.config import ConfigError, from_dict, load_config, override, to_dict
 from landmark_core.train_config import TrainConfig
 
 
@@ -59,3 +59,19 @@ def test_file_mistakes_name_the_file_and_the_line(tmp_path):
     (tmp_path / "broken.toml").write_text("seed = 1\n[loss\n")
     with pytest.raises(ConfigError, match=r"broken.toml: .*line 2"):
         load_config(TrainConfig, tmp_path / "broken.toml")
+
+
+def test_an_override_is_validated_like_a_file_and_names_the_flag():
+    config = from_dict(TrainConfig, {"max_epochs": 5, "loss": {"elt_lambda": 0.25}})
+    changed = override(config, changes={"max_epochs": ("--epochs", 7), "workers": ("--workers", None)})
+    assert changed.max_epochs == 7 and changed.workers == config.workers and changed.loss == config.loss
+    assert override(config, changes={"max_epochs": ("--epochs", None)}) is config  # no flag given: unchanged
+    for flag, key, value, rule in (
+        ("--epochs", "max_epochs", -3, "greater than or equal to 1"),
+        ("--workers", "workers", -1, "greater than or equal to 0"),
+        ("--epochs", "max_epochs", 2.5, "valid integer"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            override(config, changes={key: (flag, value)})
+        message = str(caught.value)
+        assert message.startswith(f"{flag} {value}: {key} = {value}: ") and rule in message and "\n" not in message

@@ -100,6 +100,41 @@ def test_traversal_member_is_refused_and_nothing_escapes(server, tmp_path, membe
     assert not (tmp_path / "evil.txt").exists() and not (dest / "WFLW_images").exists()
 
 
+def test_a_hostile_first_download_is_never_pinned_and_a_plain_rerun_gets_the_genuine_file(server, tmp_path):
+    files = [RemoteFile(name="t.tar.gz", url="")]
+    hostile = tar_members({"WFLW_images/fine.jpg": b"x", "../escape.txt": b"evil"})
+    server.files["t.tar.gz"] = hostile
+    dest = tmp_path / "dest"
+    with pytest.raises(UnsafeArchiveError, match="escape.txt") as caught:
+        fetch_files(files=files, dest=dest, mirror=server.url, trust_first_download=True)
+    assert "\n" not in str(caught.value) and "nothing was pinned" in str(caught.value)
+    assert not (tmp_path / "escape.txt").exists() and not (dest / "WFLW_images").exists()
+    assert not (dest / PINS_FILE).exists() and not (dest / "t.tar.gz").exists()
+    assert (dest / "t.tar.gz.rejected").read_bytes() == hostile  # kept aside for a look, never trusted
+    genuine = tar_members({"WFLW_images/fine.jpg": b"x"})
+    server.files["t.tar.gz"] = genuine  # the mirror is fixed: the same command now succeeds
+    report = fetch_files(files=files, dest=dest, mirror=server.url, trust_first_download=True)
+    assert report.actions == {"t.tar.gz": "downloaded+extracted"}
+    assert json.loads((dest / PINS_FILE).read_text()) == {"t.tar.gz": _sha(genuine)}
+    assert (dest / "WFLW_images" / "fine.jpg").read_bytes() == b"x"
+
+
+def test_a_hostile_archive_pinned_by_an_earlier_version_loses_its_pin(server, tmp_path):
+    files = [RemoteFile(name="t.tar.gz", url="")]
+    hostile = tar_members({"../escape.txt": b"evil"})
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / "t.tar.gz").write_bytes(hostile)  # what the old order (pin, then extract) left behind
+    (dest / PINS_FILE).write_text(json.dumps({"t.tar.gz": _sha(hostile), "other.tar.gz": "ab" * 32}))
+    with pytest.raises(UnsafeArchiveError, match=f"its pin was removed from {PINS_FILE}"):
+        fetch_files(files=files, dest=dest, mirror=server.url)
+    assert json.loads((dest / PINS_FILE).read_text()) == {"other.tar.gz": "ab" * 32}  # the others stay pinned
+    genuine = tar_members({"WFLW_images/fine.jpg": b"x"})
+    server.files["t.tar.gz"] = genuine
+    fetch_files(files=files, dest=dest, mirror=server.url, trust_first_download=True)
+    assert json.loads((dest / PINS_FILE).read_text())["t.tar.gz"] == _sha(genuine)
+
+
 def test_link_out_of_destination_is_refused(tmp_path):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
