@@ -14,7 +14,8 @@ camera, so a small face in a tall photo is as well conditioned as a large one.
 Conventions (written once, used by the estimator and by the synthetic renderer):
 
 * Model coordinates are those of ``data/mean_face_3d_wflw98.csv``: x to the image's right, y up, z toward
-  the viewer, nose tip at the origin.
+  the viewer, nose tip at the origin. The model used is that table made mirror-symmetric (``mean_face_3d``),
+  so a face and its mirror image get the same pitch and opposite yaw and roll.
 * A head pose is the rotation ``R = Rz(roll) @ Ry(yaw) @ Rx(pitch)`` applied to model points, each a
   right-handed rotation about a model axis, in degrees. Positive yaw turns the face toward the image's
   right, positive pitch tilts it down, positive roll turns it counter-clockwise as seen in the image.
@@ -33,9 +34,10 @@ import cv2
 import numpy as np
 
 from landmark_core.posit import PoseError, posit
-from landmark_core.wflw import NUM_LANDMARKS
+from landmark_core.wflw import FLIP_PERMUTATION, NUM_LANDMARKS
 
 MODEL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
+MIRROR_X = np.diag([-1.0, 1.0, 1.0])  # a left-right mirror of model coordinates
 FRONTAL_LIMIT_DEG = 12.5
 NOSE_TIP = 54  # the model's origin; the face frame's principal point
 RIGID_LANDMARKS: tuple[int, ...] = (*range(33, 51), *range(51, 60), 60, 64, 68, 72)  # brows, nose, eye corners
@@ -59,8 +61,8 @@ class HeadPose:
 
 
 @lru_cache(maxsize=1)
-def mean_face_3d() -> np.ndarray:
-    """The mean 3D face shipped as package data.
+def published_mean_face_3d() -> np.ndarray:
+    """The mean 3D face exactly as shipped (SPIGA's table; not mirror-symmetric, see ``mean_face_3d``).
 
     Returns:
         (98, 3) float64 model coordinates in WFLW index order (read-only array).
@@ -70,6 +72,37 @@ def mean_face_3d() -> np.ndarray:
     if rows.shape != (NUM_LANDMARKS, 4) or not np.array_equal(rows[:, 0], np.arange(NUM_LANDMARKS)):
         raise ValueError("mean_face_3d_wflw98.csv must hold rows 0..97 with columns wflw_index,x,y,z")
     points = rows[:, 1:].copy()
+    points.setflags(write=False)
+    return points
+
+
+def mirror_symmetric(*, model: np.ndarray) -> np.ndarray:
+    """The mean of a 3D face and its left-right mirror: a model whose mirror image is itself.
+
+    A pose estimator fitted to an asymmetric model reads that asymmetry into every face (a face and its mirror
+    image get different |yaw| and |roll|). Mirroring negates x and swaps each left landmark with its right
+    partner (``FLIP_PERMUTATION``); the mean of the two keeps the centre line at x = 0 and the nose tip at the
+    origin.
+
+    Args:
+        model: (98, 3) model coordinates in WFLW index order.
+
+    Returns:
+        (98, 3) float64: ``out[FLIP_PERMUTATION] * (-1, 1, 1) == out``.
+    """
+    points = np.asarray(model, dtype=np.float64)
+    mirrored = (points @ MIRROR_X)[list(FLIP_PERMUTATION)]
+    return (points + mirrored) / 2.0
+
+
+@lru_cache(maxsize=1)
+def mean_face_3d() -> np.ndarray:
+    """The mean 3D face the project uses: the shipped table made mirror-symmetric (``mirror_symmetric``).
+
+    Returns:
+        (98, 3) float64 model coordinates in WFLW index order (read-only array).
+    """
+    points = mirror_symmetric(model=published_mean_face_3d())
     points.setflags(write=False)
     return points
 

@@ -22,6 +22,8 @@ from landmark_core.wflw_index import landmarks_array
 SUBSETS: tuple[str, ...] = (*TEST_SUBSET_FILES, "frontal", "frontal_illumination")
 POSE_OK = "ok"
 STUDY_TEST_COUNTS = {"full": 2500, "frontal": 1042, "frontal_illumination": 323}  # the study's WFLW test split
+ANGLES: tuple[str, ...] = ("yaw", "pitch", "roll")
+SENSITIVITY_LIMITS_DEG: tuple[float, ...] = (10.0, 12.5, 15.0)
 
 
 @dataclass(frozen=True)
@@ -93,3 +95,41 @@ def subset_table(subsets: pd.DataFrame) -> pd.DataFrame:
     splits = [s for s in ("train", "test") if s in set(subsets["split"])]
     data = {s: [int(subsets.loc[subsets["split"] == s, f"in_{name}"].sum()) for name in SUBSETS] for s in splits}
     return pd.DataFrame(data, index=list(SUBSETS))
+
+
+def frontal_sensitivity(
+    *,
+    subsets: pd.DataFrame,
+    split: str = "test",
+    limits_deg: tuple[float, ...] = SENSITIVITY_LIMITS_DEG,
+    limit_deg: float = FRONTAL_LIMIT_DEG,
+) -> pd.DataFrame:
+    """How the frontal counts move with the frontal rule: the study does not publish its pose estimator's
+    details, so a reader sees how much its frontal faces depend on the limit and on each angle.
+
+    Args:
+        subsets: the table of ``compute_subsets`` (angles in degrees, NaN when unknown; ``in_full``,
+            ``in_illumination``).
+        split: which split to count.
+        limits_deg: the limits tried with all three angles in the rule.
+        limit_deg: the limit of the rules that leave one angle out.
+
+    Returns:
+        Index: one rule per row (``|yaw|, |pitch|, |roll| < 12.5`` ..., then ``without yaw (< 12.5)`` ...);
+        integer columns ``frontal`` and ``frontal_illumination``. A face without a pose is never frontal.
+    """
+    part = subsets[subsets["split"] == split]
+    angles = part[list(ANGLES)].abs().to_numpy(dtype=float)  # NaN compares False: never frontal
+    full = part["in_full"].to_numpy(dtype=bool)
+    illumination = part["in_illumination"].to_numpy(dtype=bool)
+    rules = {f"|yaw|, |pitch|, |roll| < {limit:g}°": (angles < limit).all(axis=1) for limit in limits_deg}
+    for i, name in enumerate(ANGLES):
+        kept = [j for j in range(len(ANGLES)) if j != i]
+        rules[f"without {name}: {', '.join(f'|{ANGLES[j]}|' for j in kept)} < {limit_deg:g}°"] = (
+            angles[:, kept] < limit_deg
+        ).all(axis=1)
+    rows = {
+        rule: {"frontal": int((inside & full).sum()), "frontal_illumination": int((inside & full & illumination).sum())}
+        for rule, inside in rules.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -39,7 +39,7 @@ from landmark_core.report import (
     study_table_markdown,
 )
 from landmark_core.statistics import Interval
-from landmark_core.subsets import STUDY_TEST_COUNTS
+from landmark_core.subsets import STUDY_TEST_COUNTS, frontal_sensitivity
 from tasks.dataset_tree import dataset_root
 from tasks.report_gan import GanOutputs, gan_figures, gan_summary
 from tasks.report_header import header_markdown
@@ -263,7 +263,24 @@ def _subset_counts(subsets: StageOutput) -> str:
     note = (
         f"{info.get('no_pose', 0)} face(s) without a pose (NaN angles, not frontal; listed in the subsets quarantine)."
     )
-    return "## Faces per subset\n\n" + "\n".join(rows) + "\n\n" + note + "\n"
+    return "## Faces per subset\n\n" + "\n".join(rows) + "\n\n" + note + "\n" + _frontal_rule_markdown(subsets)
+
+
+def _frontal_rule_markdown(subsets: StageOutput) -> str:
+    """Markdown: the frontal counts under other limits and with each angle left out (of the
+    test split, or train when there is none), with the study's counts beside the study's rule."""
+    table = subsets.manifest()
+    split = "test" if (table["split"] == "test").any() else "train"
+    counts = frontal_sensitivity(subsets=table, split=split).rename(columns=lambda c: f"{c} (ours, {split})")
+    lines = markdown_table(counts, header=["frontal rule", *counts.columns])
+    study = f"{STUDY_TEST_COUNTS['frontal']} frontal and {STUDY_TEST_COUNTS['frontal_illumination']}"
+    return (
+        "\n### How the frontal faces depend on the rule\n\n"
+        "The study does not publish its pose estimator's details; these counts show how much Table 4.9's faces "
+        "depend on the limit and on each angle of the rule.\n\n"
+        + "\n".join(lines)
+        + f"\n\nThe study: {study} frontal-illumination test faces with all three angles below 12.5°.\n"
+    )
 
 
 def _figures_markdown(figures: list[str]) -> str:

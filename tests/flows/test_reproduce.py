@@ -13,6 +13,7 @@ import pytest
 
 from flows.reproduce import reproduce
 from flows.run_profile import PROFILE_DIR, load_profile
+from landmark_core.subsets import frontal_sensitivity
 from tasks.prefect_stage import records_dir
 from tests.flows.tiny_profile import write_profile
 from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
@@ -129,6 +130,10 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(prefect_harness, tm
     assert "The data is the synthetic twin" in markdown and "| `elt-seed1` | `elt` | 1 | 1 |" in markdown
     test_faces = int((result.data.subsets.output().manifest()["split"] == "test").sum())
     assert f"| full | {test_faces} |" in markdown and "| frontal_illumination |" in markdown and "| 1042 |" in markdown
+    rules = frontal_sensitivity(subsets=result.data.subsets.output().manifest())
+    assert "### How the frontal faces depend on the rule" in markdown
+    for rule, counts in rules.iterrows():  # every rule of the sensitivity table, with its counts
+        assert f"| {rule} | {counts['frontal']} | {counts['frontal_illumination']} |" in markdown
     html = (folder / "report.html").read_text()
     for figure in ("ced", "hardest"):  # the CED of every row per subset and Fig. 4.1's grid of the hardest faces
         png = folder / "figures" / f"{figure}.png"

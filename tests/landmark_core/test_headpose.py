@@ -9,11 +9,15 @@ from landmark_core.headpose import (
     camera_matrix,
     estimate_head_pose,
     mean_face_3d,
+    mirror_symmetric,
     pose_from_rotation,
     project_points,
+    published_mean_face_3d,
     rotation_from_pose,
     solve_head_pose,
 )
+from landmark_core.wflw import FLIP_PERMUTATION
+from landmark_core.wflw_index import index_wflw, landmarks_array
 
 
 def _project(yaw=0.0, pitch=0.0, roll=0.0, width=640, height=480, focal=None, distance=8.0):
@@ -32,12 +36,58 @@ def _face(angles, *, face_px: float, at=(0.0, 0.0), focal: float = 1024.0):
     return points - points[54] + np.asarray(at)
 
 
-def test_mean_face_is_the_shipped_table():
-    face = mean_face_3d()
-    assert face.shape == (98, 3)
+def _mirrored(landmarks: np.ndarray, width: float) -> np.ndarray:
+    """The landmarks of the same face in the photo mirrored left-right (``width`` pixels wide), WFLW order."""
+    flipped = np.c_[width - landmarks[:, 0], landmarks[:, 1]]
+    return flipped[list(FLIP_PERMUTATION)]
+
+
+def _angles(pose: HeadPose) -> np.ndarray:
+    return np.array([pose.yaw, pose.pitch, pose.roll])
+
+
+def test_mean_face_is_the_shipped_table_made_mirror_symmetric():
+    face, shipped = mean_face_3d(), published_mean_face_3d()
+    assert face.shape == shipped.shape == (98, 3)
     np.testing.assert_allclose(face[54], 0.0, atol=1e-9)  # nose tip at the origin
     assert face[60, 0] < 0 < face[72, 0]  # eye corners: image-left then image-right
-    assert not face.flags.writeable
+    assert not face.flags.writeable and not shipped.flags.writeable
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    np.testing.assert_array_equal((face @ mirror)[list(FLIP_PERMUTATION)], face)  # its own mirror image
+    asymmetry = np.abs((shipped @ mirror)[list(FLIP_PERMUTATION)] - shipped).max()
+    assert 0.05 < asymmetry < 0.25  # the shipped table is not (brows, nose base, jaw)
+    np.testing.assert_allclose(face, (shipped + (shipped @ mirror)[list(FLIP_PERMUTATION)]) / 2)
+    np.testing.assert_array_equal(mirror_symmetric(model=face), face)  # symmetric stays as it is
+
+
+@pytest.mark.parametrize("landmark_set", ["all", "rigid"])
+@pytest.mark.parametrize("angles", [(0, 0, 0), (25, -10, 8), (-50, 15, -20), (5, -30, 40), (-12, 12, -12)])
+def test_a_mirrored_face_gets_the_opposite_yaw_and_roll_and_the_same_pitch(angles, landmark_set):
+    face = _face(angles, face_px=120, at=(700, 3100))  # off-centre in a 1024x4000 photo
+    pose = _angles(estimate_head_pose(landmarks=face, landmark_set=landmark_set))
+    mirrored = _angles(estimate_head_pose(landmarks=_mirrored(face, 1024), landmark_set=landmark_set))
+    np.testing.assert_allclose(mirrored, pose * [-1, 1, -1], atol=0.01)
+    np.testing.assert_allclose(mirrored, np.multiply(angles, [-1, 1, -1]), atol=3.0)
+
+
+@pytest.mark.parametrize("landmark_set", ["all", "rigid"])
+def test_every_twin_face_and_its_mirror_get_mirrored_poses(synth_root, landmark_set):
+    faces = index_wflw(root=synth_root).faces
+    points = landmarks_array(faces)
+    poses = np.array([_angles(estimate_head_pose(landmarks=p, landmark_set=landmark_set)) for p in points])
+    widths = faces["image_width"].to_numpy(dtype=float)
+    mirrored = [_mirrored(p, w) for p, w in zip(points, widths, strict=True)]
+    mirror_poses = np.array([_angles(estimate_head_pose(landmarks=p, landmark_set=landmark_set)) for p in mirrored])
+    assert len(poses) == len(faces) > 20
+    np.testing.assert_allclose(mirror_poses, poses * [-1, 1, -1], atol=0.01)
+
+
+def test_the_asymmetric_shipped_table_would_read_asymmetry_into_faces():
+    face = _face((20, -5, 10), face_px=120, at=(500, 400))
+    shipped = published_mean_face_3d()
+    pose = _angles(estimate_head_pose(landmarks=face, model=shipped))
+    mirrored = _angles(estimate_head_pose(landmarks=_mirrored(face, 1024), model=shipped))
+    assert np.abs(mirrored - pose * [-1, 1, -1]).max() > 0.5  # what the symmetric model removes
 
 
 @pytest.mark.parametrize("angles", [(0, 0, 0), (30, -10, 5), (-60, 20, -40), (10, 35, 80)])

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from landmark_core.subsets import SUBSETS, SubsetConfig, compute_subsets, subset_table
+from landmark_core.subsets import SUBSETS, SubsetConfig, compute_subsets, frontal_sensitivity, subset_table
 from landmark_core.wflw_index import index_wflw
 
 
@@ -76,3 +77,33 @@ def test_landmarks_outside_the_photo_are_kept_and_posed(synth_root):
         inside.loc[0, ["yaw", "pitch", "roll"]].to_numpy(float),
         atol=1e-6,
     )
+
+
+def test_frontal_sensitivity_counts_each_rule_on_its_split():
+    nan = float("nan")
+    table = pd.DataFrame(
+        {
+            "split": ["test"] * 6 + ["train"],
+            "yaw": [1.0, 11.0, -14.0, 3.0, 20.0, nan, 0.0],
+            "pitch": [2.0, -2.0, 1.0, 13.0, 0.0, nan, 0.0],
+            "roll": [0.0, 1.0, 1.0, 0.0, 0.0, nan, 0.0],
+            "in_full": [True] * 7,
+            "in_illumination": [True, True, False, True, True, True, True],
+        }
+    )
+    counts = frontal_sensitivity(subsets=table)
+    assert list(counts.columns) == ["frontal", "frontal_illumination"]
+    assert counts.loc["|yaw|, |pitch|, |roll| < 10°"].tolist() == [1, 1]  # face 0 only
+    assert counts.loc["|yaw|, |pitch|, |roll| < 12.5°"].tolist() == [2, 2]  # faces 0, 1
+    assert counts.loc["|yaw|, |pitch|, |roll| < 15°"].tolist() == [4, 3]  # 0, 1, 2 (not illumination), 3
+    assert counts.loc["without yaw: |pitch|, |roll| < 12.5°"].tolist() == [4, 3]  # 0, 1, 2, 4; never the NaN face
+    assert counts.loc["without pitch: |yaw|, |roll| < 12.5°"].tolist() == [3, 3]  # 0, 1, 3
+    assert counts.loc["without roll: |yaw|, |pitch| < 12.5°"].tolist() == [2, 2]
+    assert frontal_sensitivity(subsets=table, split="train").loc["|yaw|, |pitch|, |roll| < 10°"].tolist() == [1, 1]
+
+
+def test_frontal_sensitivity_at_the_study_limit_matches_the_subsets(synth_root):
+    subsets = compute_subsets(faces=index_wflw(root=synth_root).faces)
+    counts = frontal_sensitivity(subsets=subsets).loc["|yaw|, |pitch|, |roll| < 12.5°"]
+    test = subsets[subsets["split"] == "test"]
+    assert counts.tolist() == [int(test["in_frontal"].sum()), int(test["in_frontal_illumination"].sum())]
