@@ -6,8 +6,12 @@ STAMP := $(VENV)/.installed
 # torch==2.13.0 is the CPU wheel this machine keeps on disk; installing it first keeps pip from
 # resolving `torch>=2.2` to a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
+# The suite runs in two pytest-xdist workers (a module stays on one worker, so its module-scoped fixtures are made
+# once); each worker computes with one thread and starts one Prefect server of its own (tests/conftest.py).
+PYTEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: demo test lint clean browser compose
+.PHONY: demo test test-fast lint clean browser compose
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +38,12 @@ demo: $(STAMP)
 	$(BIN)/eltrepro demo
 
 test: $(STAMP) browser compose
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
+
+# The inner loop: every test not marked server or slow: no process worker, deployment, kill, GPU-pool, S3 or
+# loopback-mirror scenario (the in-process flow tests still report to a Prefect server of their own).
+test-fast: $(STAMP)
+	$(PYTEST) -m "not server and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

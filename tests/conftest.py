@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,6 +14,18 @@ from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
 from tasks.store import StageOutput, Store
 
 SMALL = SynthConfig(train=16, test=24, seed=7)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist every worker process computes with one thread (and so does every process it starts):
+    the workers share the machine's cores, and two workers each spinning a pool of threads per core slow each
+    other down more than they gain."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            os.environ[name] = "1"
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -71,17 +84,36 @@ def wait_until() -> Callable[..., object]:
     return _wait_until
 
 
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    """One real ``prefect server`` for the whole test run (a free loopback port, its database in a temporary
+    home); yields (API URL, the environment its clients and workers run with). Tests that need a clean server
+    take ``infra`` (tests/flows/conftest.py), which empties it first."""
+    from tests.flows.server import Processes, start_server
+
+    base = tmp_path_factory.mktemp("prefect-server")
+    procs = Processes(base)
+    try:
+        yield start_server(base, procs)
+    finally:
+        procs.stop()
+
+
 @pytest.fixture(scope="module")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A temporary Prefect server for one test module, with its home (results, remote-store cache records) in a
-    temporary folder; yields that home."""
-    from prefect.settings import PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_harness(prefect_server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This process's flows report to the run's Prefect server, with a Prefect home (results, remote-store cache
+    records) of this module's own in a temporary folder; yields that home."""
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
     home = tmp_path_factory.mktemp("prefect-home")
-    updates = {PREFECT_HOME: str(home), PREFECT_LOCAL_STORAGE_PATH: str(home / "storage")}
-    with prefect_test_harness(server_startup_timeout=120), temporary_settings(updates=updates):
-        yield home
+    updates = {
+        PREFECT_API_URL: prefect_server[0],
+        PREFECT_HOME: str(home),
+        PREFECT_LOCAL_STORAGE_PATH: str(home / "storage"),
+    }
+    with temporary_settings(updates=updates), _temporary_global_settings_context(get_settings_context()):
+        yield home  # global too, as Prefect's own test harness does: threads that do not copy the context see it
 
 
 class CreatesFile:

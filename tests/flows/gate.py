@@ -11,6 +11,7 @@ from prefect.client.orchestration import get_client
 from flows.review_gate import review_gate
 from tasks.decisions import ReviewGateConfig
 from tasks.prefect_stage import StageRef, StageRunner
+from tests.flows.server import every_flow_run
 
 FLOW_NAME = "review-gate-test"
 
@@ -21,16 +22,19 @@ def gate_flow(store: str, projected: StageRef, config: ReviewGateConfig) -> Stag
     return review_gate(StageRunner(store=store), projected, config)
 
 
-def gate_runs():
-    """Every flow run of ``gate_flow`` on the current server."""
+def gate_runs(store: str | None = None):
+    """The flow runs of ``gate_flow`` on the current server (those of ``store`` when given): the server is the
+    whole test run's, so a test reads its own."""
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs()
-        return [r for r in runs if r.flow_id and client.read_flow(r.flow_id).name == FLOW_NAME]
+        runs = every_flow_run(client, flow_filter=FlowFilter(name=FlowFilterName(any_=[FLOW_NAME])))
+    return [r for r in runs if store is None or (r.parameters or {}).get("store") == store]
 
 
-def paused_gate_run():
-    """The gate run that waits for input, or None."""
-    return next((r for r in gate_runs() if r.state.is_paused()), None)
+def paused_gate_run(store: str):
+    """The gate run of ``store`` that waits for input, or None."""
+    return next((r for r in gate_runs(store) if r.state.is_paused()), None)
 
 
 def state_of(run_id):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flows.server import BIN, prefect_cli
+from tests.flows.server import BIN, create_limit, create_process_pools, deploy
 from tests.loopback import Loopback, tar_members
 
 
@@ -116,11 +116,9 @@ def test_pool_checks_against_a_real_server(infra, tmp_path, wait_until):
         "concurrency limit eltrepro-gpu: does not exist -- fix: prefect gcl create eltrepro-gpu --limit 2",
     ):
         assert expected in bare.stdout, bare.stdout
-    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process")
-    prefect_cli(env, "--no-prompt", "deploy", "--name", "train-experiment")
-    prefect_cli(env, "--no-prompt", "deploy", "--name", "run-stage")
-    prefect_cli(env, "--no-prompt", "deploy", "--name", "gpu-probe")
-    prefect_cli(env, "gcl", "create", "eltrepro-gpu", "--limit", "2")
+    create_process_pools(env, "gpu-pool")
+    deploy(env, "train-experiment", "run-stage", "gpu-probe")
+    create_limit(env, "eltrepro-gpu", 2)
     no_worker = _eltrepro("doctor", "--pool", cwd=tmp_path, **ask)
     assert "work pool gpu-pool: no live worker" in no_worker.stdout and "prefect worker start --pool gpu-pool" in (
         no_worker.stdout

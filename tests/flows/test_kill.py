@@ -1,8 +1,9 @@
 """A run killed with SIGKILL inside a stage never blocks the next run, and the next run's outputs are the
 uninterrupted run's, byte for byte. Two Prefect homes (two workers, two machines) share one store's records.
 
-Each run is the installed ``eltrepro run`` in its own process group, with its own Prefect home (so its own
-temporary Prefect server), killed with the whole group as ``kill -9`` would.
+Each run is the installed ``eltrepro run`` in its own process group, with its own Prefect home, reporting to the
+test run's Prefect server as the machines of a pool do, killed with the whole group as ``kill -9`` would (the
+server lives on and keeps the dead run's flow run as it was, as a real server does).
 """
 
 from __future__ import annotations
@@ -38,10 +39,15 @@ def _profile(folder: Path) -> Path:
     return path
 
 
-def _start(profile: Path, store: str, home: Path, **env: str) -> subprocess.Popen:
+def _start(profile: Path, store: str, home: Path, server: tuple[str, dict] | None, **env: str) -> subprocess.Popen:
+    """``eltrepro run`` reporting to ``server``, or, when None, to a temporary server of its own (as on a laptop
+    with no Prefect server configured)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     clean |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false", **env}
-    clean["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"  # four temporary servers start at once
+    if server is None:
+        clean["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"  # a loaded machine starts it slowly
+    else:
+        clean["PREFECT_API_URL"] = server[0]
     args = [str(BIN / "eltrepro"), "run", "--profile", str(profile), "--store", store]
     log = open(home.with_suffix(".log"), "w")  # noqa: SIM115  (closed with the process)
     home.mkdir(parents=True, exist_ok=True)
@@ -77,7 +83,7 @@ def _leftovers(store: Path) -> list[str]:
     return [str(p.relative_to(store)) for p in found]
 
 
-def test_a_run_killed_inside_any_stage_never_blocks_the_next(tmp_path):
+def test_a_run_killed_inside_any_stage_never_blocks_the_next(tmp_path, prefect_server):
     """Three phases, runs of one phase at once: (1) the reference, by two Prefect homes at once on one store;
     (2) three runs, each killed inside one kind of stage; (3) their re-runs, and a third home on the
     reference store, which must reuse every output."""
@@ -85,7 +91,7 @@ def test_a_run_killed_inside_any_stage_never_blocks_the_next(tmp_path):
     reference = tmp_path / "reference"
     homes = [tmp_path / "home-a", tmp_path / "home-b"]
     started = time.perf_counter()
-    for proc, home in [(_start(profile, str(reference), home), home) for home in homes]:
+    for proc, home in [(_start(profile, str(reference), home, prefect_server), home) for home in homes]:
         _finish(proc, home)
     uninterrupted_s = time.perf_counter() - started
     assert not _leftovers(reference), _leftovers(reference)
@@ -95,13 +101,16 @@ def test_a_run_killed_inside_any_stage_never_blocks_the_next(tmp_path):
     for stage, at in KILLED_IN.items():
         marker = tmp_path / f"{stage}.held"
         env = {HOLD_STAGE_ENV: stage, HOLD_FILE_ENV: str(marker), HOLD_AT_ENV: str(at)}
-        runs[stage] = (_start(profile, str(tmp_path / stage), tmp_path / f"home-{stage}", **env), marker)
+        runs[stage] = (
+            _start(profile, str(tmp_path / stage), tmp_path / f"home-{stage}", prefect_server, **env),
+            marker,
+        )
     for stage, (proc, marker) in runs.items():
         deadline = time.monotonic() + 300
         while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert marker.exists(), f"{stage} never reached its hold point: " + (tmp_path / f"home-{stage}.log").read_text()
-        os.killpg(proc.pid, signal.SIGKILL)  # the run and its temporary Prefect server, as kill -9 would
+        os.killpg(proc.pid, signal.SIGKILL)  # the run and everything it started, as kill -9 would
         proc.wait(30)
         store = tmp_path / stage
         assert list((store / ".locks").glob(f"{stage}-*.lease")), "the killed run held the stage's lease"
@@ -110,8 +119,10 @@ def test_a_run_killed_inside_any_stage_never_blocks_the_next(tmp_path):
     assert list((tmp_path / "train_landmarks" / ".scratch" / "train_landmarks").glob("*/last.pt"))
 
     began = time.perf_counter()
-    reruns = {stage: _start(profile, str(tmp_path / stage), tmp_path / f"home-{stage}") for stage in KILLED_IN}
-    third = _start(profile, str(reference), tmp_path / "home-c")  # another machine on the reference store
+    reruns = {
+        stage: _start(profile, str(tmp_path / stage), tmp_path / f"home-{stage}", prefect_server) for stage in KILLED_IN
+    }
+    third = _start(profile, str(reference), tmp_path / "home-c", prefect_server)  # another machine, the same store
     for stage, proc in reruns.items():
         _finish(proc, tmp_path / f"home-{stage}")
     recovery_s = time.perf_counter() - began
@@ -139,14 +150,14 @@ def _report_path(store: Path) -> str:
     return found.stdout.strip()
 
 
-def test_an_s3_store_is_reused_from_another_prefect_home(tmp_path, s3_store):  # noqa: F811
+def test_an_s3_store_is_reused_from_another_prefect_home(tmp_path, s3_store, prefect_server):  # noqa: F811
     import s3fs
 
     profile = _profile(tmp_path / "profile")
-    for name in ("first", "second"):
+    for name, server in (("first", prefect_server), ("second", None)):  # the second: no server but its own
         home, tmp = tmp_path / f"home-{name}", tmp_path / f"tmp-{name}"  # another machine: its own temp dir too
         tmp.mkdir()
-        _finish(_start(profile, s3_store, home, TMPDIR=str(tmp)), home)
+        _finish(_start(profile, s3_store, home, server, TMPDIR=str(tmp)), home)
         fs = s3fs.S3FileSystem()
         fs.invalidate_cache()
         metas = {p: fs.cat_file(p) for p in fs.glob(f"{s3_store}/*/*/{STAGE_JSON}")}

@@ -9,33 +9,19 @@ import pytest
 
 from flows.pool import NoWorkerError
 from flows.reproduce import reproduce
-from tests.flows.server import prefect_cli
+from tests.flows.server import create_process_pools, deploy, runs_of_store
 from tests.flows.tiny_profile import write_profile
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 
-@pytest.fixture(autouse=True)
-def _stop_event_services():
-    """After each test, send what the event and log services hold and stop them: they are bound to this module's
-    server, and a later module's runs would otherwise send their events to it after it is gone."""
-    yield
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
-
-
 def test_a_row_sent_to_a_pool_without_a_worker_fails_naming_the_pool(infra, tmp_path):
     from prefect.client.orchestration import get_client
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
     base, env, _ = infra
-    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process")
-    prefect_cli(env, "--no-prompt", "deploy", "--name", "train-experiment")  # as prefect.yaml declares it
+    create_process_pools(env, "gpu-pool")
+    deploy(env, "train-experiment")
     profile = write_profile(tmp_path, 0.25)
     profile.write_text("pool_wait_s = 3\n" + profile.read_text())
     settings = {
@@ -47,9 +33,7 @@ def test_a_row_sent_to_a_pool_without_a_worker_fails_naming_the_pool(infra, tmp_
         with pytest.raises(NoWorkerError, match=r"no worker of pool 'gpu-pool' took flow run .* in 3 s; start one"):
             reproduce(store=str(tmp_path / "store"), profile_file=str(profile), experiments=["elt"], local=False)
         with get_client(sync_client=True) as client:
-            rows = [r for r in client.read_flow_runs() if r.name == "train-elt"]
-        APILogWorker.drain_all(timeout=10)  # send this run's last logs while the server is still up
-        EventsWorker.drain_all(timeout=10)
+            rows = [r for r in runs_of_store(client, str(tmp_path / "store")) if r.name == "train-elt"]
     assert len(rows) == 1 and rows[0].state.name == "Cancelled"  # nothing left waiting in the queue
     assert not (tmp_path / "store" / "train_landmarks").exists()
 
@@ -70,9 +54,8 @@ def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_wor
     from tests.flows.server import BIN
 
     base, env, procs = infra
-    prefect_cli(env, "work-pool", "create", "gpu-pool", "--type", "process", "--overwrite")
-    for name in ("train-experiment", "run-stage"):
-        prefect_cli(env, "--no-prompt", "deploy", "--name", name)
+    create_process_pools(env, "gpu-pool")
+    deploy(env, "train-experiment", "run-stage")
     marker = tmp_path / "project.held"  # the projection's process stops part-way and says where it is
     held_env = {**env, HOLD_STAGE_ENV: "project", HOLD_FILE_ENV: str(marker)}
     worker = procs.start("gpu-worker-held", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool"], held_env)
@@ -102,7 +85,7 @@ def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_wor
     assert outcome and not isinstance(outcome[0], Exception), outcome
     store = str(tmp_path / "store")
     with temporary_settings(updates=settings), get_client(sync_client=True) as client:
-        mine = [r for r in client.read_flow_runs() if (r.parameters or {}).get("store") == store]
+        mine = runs_of_store(client, store)
     assert sorted(r.state.name for r in mine if r.name == "project") == ["Completed", "Crashed"]  # started again
     assert [r.state.name for r in mine if r.name == "segment_train"] == ["Completed"]  # done once, then reused
     assert outcome[0].gan.projected.output().manifest().shape[0] > 0

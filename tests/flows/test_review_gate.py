@@ -27,7 +27,7 @@ def test_gate_pauses_refuses_bad_input_and_resumes_with_good_input(prefect_harne
     policy = ReviewGateConfig(policy="human", timeout_s=300)
     result = []
     thread = gate_in_thread(str(tmp_path), projected, policy, result)
-    run = wait_until(paused_gate_run, what="the gate run to pause")
+    run = wait_until(lambda: paused_gate_run(str(tmp_path)), what="the gate run to pause")
     description = run.state.state_details.run_input_keyset
     assert description  # the run waits for input
 
@@ -84,7 +84,11 @@ def test_the_page_resumes_only_the_runs_gated_on_its_own_store(prefect_harness, 
     results_a, results_b = [], []
     thread_a = gate_in_thread(store_a.url, projected_a, config, results_a)
     thread_b = gate_in_thread(store_b.url, projected_b, config, results_b)
-    paused = wait_until(lambda: len([r for r in gate_runs() if r.state.is_paused()]) == 2 and gate_runs())
+
+    def mine():
+        return gate_runs(store_a.url) + gate_runs(store_b.url)
+
+    paused = wait_until(lambda: len([r for r in mine() if r.state.is_paused()]) == 2 and mine())
     run_of = {r.parameters["store"]: r.id for r in paused if r.state.is_paused()}
     body = {"reviewer": "ann", "decisions": [{"face_id": f"p{i}.png#0", "decision": "accept"} for i in range(2)]}
 

@@ -30,7 +30,7 @@ def test_keyboard_and_bulk_review_then_submit_resumes_the_run(prefect_harness, w
     store, projected = review_store(tmp_path / "store")
     result = []
     runner = gate_in_thread(store.url, projected, ReviewGateConfig(policy="human", timeout_s=300), result)
-    run = wait_until(paused_gate_run, what="the gate run to pause")
+    run = wait_until(lambda: paused_gate_run(store.url), what="the gate run to pause")
 
     port = free_port()
     server = uvicorn.Server(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.flows.review_chain import review_store
-from tests.flows.server import BIN, prefect_cli
+from tests.flows.server import BIN, create_process_pools, deploy
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -21,8 +21,8 @@ def test_a_suspended_review_run_is_resumed_by_the_page_and_completes(infra, wait
     from tasks.decisions import read_decisions
 
     base, env, procs = infra
-    prefect_cli(env, "work-pool", "create", "cpu-pool", "--type", "process")
-    prefect_cli(env, "--no-prompt", "deploy", "--name", "review")
+    create_process_pools(env, "cpu-pool")
+    deploy(env, "review")
     store, projected = review_store(tmp_path / "store", n=3)
     procs.start("worker", [str(BIN / "prefect"), "worker", "start", "--pool", "cpu-pool"], env)
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"]}):

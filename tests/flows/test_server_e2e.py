@@ -17,8 +17,7 @@ import pytest
 
 from tasks.prefect_stage import FAIL_STAGE_ENV, FAIL_SWITCH_ENV
 from tasks.report_header import without_machine_facts
-from tests.flows.server import BIN, ROOT
-from tests.flows.server import prefect_cli as _cli
+from tests.flows.server import BIN, ROOT, create_limit, create_process_pools, deploy
 from tests.flows.tiny_profile import write_profile
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -47,10 +46,9 @@ def test_a_failed_deployment_run_retried_from_the_ui_finishes_without_recomputin
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.states import State
 
-    _cli(env, "work-pool", "create", "cpu-pool", "--type", "process")
-    _cli(env, "work-pool", "create", "gpu-pool", "--type", "process")
-    _cli(env, "gcl", "create", "eltrepro-gpu", "--limit", "1")
-    _cli(env, "--no-prompt", "deploy", "--all")  # the deployments exactly as prefect.yaml declares them
+    create_process_pools(env, "cpu-pool", "gpu-pool")
+    create_limit(env, "eltrepro-gpu", 1)
+    deploy(env)  # every deployment, exactly as prefect.yaml declares it
     with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), get_client(sync_client=True) as client:
         for kind, template in (("docker", "docker-gpu.json"), ("kubernetes", "kubernetes-gpu.json")):
             job = json.loads((ROOT / "docker" / "pools" / template).read_text())
