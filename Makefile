@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 # The suite runs in two pytest-xdist workers (a module stays on one worker, so its module-scoped fixtures are made
 # once); each worker computes with one thread and starts one Prefect server of its own (tests/conftest.py).
 PYTEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=10
 
 .PHONY: demo test test-fast lint clean browser compose
 

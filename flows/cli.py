@@ -228,7 +228,7 @@ def run(
     # setting wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.reproduce import reproduce
-    from tasks.progress import listening
+    from kit.progress import listening
 
     started = time.perf_counter()
     with _progress_bar() as listener, listening(listener):
@@ -368,7 +368,7 @@ def report_path(
     html: bool = typer.Option(False, "--html", help="Print the path of report.html instead of report.md."),
 ) -> None:
     """Print the path of the newest report in the store (the last one a run made)."""
-    from tasks.store import Store
+    from kit.store import Store
 
     reports = Store(store).outputs("report")
     if not reports:
@@ -389,7 +389,7 @@ def demo(
 @stage_app.command("list")
 def stage_list() -> None:
     """Every stage: name, version, config type, inputs, and the code version of its import closure."""
-    from tasks.stage import all_stages
+    from tasks.registry import all_stages
 
     for stage in all_stages().values():
         inputs = ", ".join(
@@ -407,7 +407,7 @@ def stage_show(name: str = typer.Argument(..., help="A stage name (see `eltrepro
     import dataclasses
     import json
 
-    from tasks.store import canonical_json
+    from kit.store import canonical_json
 
     stage = _stage(name)
     console.print(f"[bold]{stage.name}[/bold] v{stage.version}, defined in {stage.module}")
@@ -422,7 +422,7 @@ def stage_show(name: str = typer.Argument(..., help="A stage name (see `eltrepro
 
 
 def _stage(name: str):
-    from tasks.stage import all_stages
+    from tasks.registry import all_stages
 
     stages = all_stages()
     if name not in stages:
@@ -442,11 +442,11 @@ def stage_run(
     weights_dir: str = typer.Option("", help="Folder of the published weights (GAN stages)."),
 ) -> None:
     """Run one stage outside Prefect (the same key and output as in the flow); prints its output."""
+    from kit.stage import Runtime
+    from kit.store import Store
     from landmark_core.config import load_config
     from landmark_core.device import check_device
     from tasks.dataset_tree import default_workers
-    from tasks.stage import Runtime
-    from tasks.store import Store
 
     stage = _stage(name)
     check_device(device)
@@ -518,8 +518,8 @@ def review_apply(
     import asyncio
 
     from flows.review_app import resume_paused_runs, review_catalog
+    from kit.store import Store
     from tasks.decisions import DecisionError, append_decisions, check_decisions, file_decisions, read_decisions
-    from tasks.store import Store
 
     if not decisions.is_file():
         raise ConfigError(f"{decisions}: no such file")

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flows.run_profile import Profile
+from kit.store import Store
 from landmark_core.download import RemoteFile, load_pins, sha256_file
-from tasks.store import Store
 
 GPU_LIMIT = "eltrepro-gpu"
 GPU_LIMIT_SLOTS = 2

@@ -11,7 +11,7 @@ import socket
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
-from tasks.store import Store
+from kit.store import Store
 
 ARTIFACT = "gpu-probe"  # the observation travels as a table artifact of the run: any machine can read it
 

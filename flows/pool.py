@@ -20,12 +20,12 @@ from prefect.futures import wait
 from flows.experiments import ExperimentRow, seeded_configs
 from flows.refs import DataRefs, GanRefs
 from flows.run_profile import Profile
+from kit.prefect_stage import RefValue, StageRef, StageRunner
+from kit.stage import Stage
+from kit.store import Store
 from landmark_core.config import to_dict
 from landmark_core.train_config import TrainConfig
 from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
-from tasks.prefect_stage import RefValue, StageRef, StageRunner
-from tasks.stage import Stage
-from tasks.store import Store
 from tasks.train_landmarks import train_landmarks
 
 DEPLOYMENT = "train-experiment/train-experiment"

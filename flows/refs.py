@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from tasks.prefect_stage import StageRef
+from kit.prefect_stage import StageRef
 
 
 @dataclass(frozen=True)

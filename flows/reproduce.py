@@ -31,6 +31,8 @@ from flows.pool import DEPLOYMENT, launch_rows, run_on_pool
 from flows.refs import DataRefs, GanRefs, Reproduction, RowRefs
 from flows.review_gate import review_gate
 from flows.run_profile import GanConfig, Profile, load_profile, plan_rows, profile_path
+from kit.prefect_stage import StageRef, StageRunner
+from kit.stage import Runtime
 from landmark_core.markdown import embed_images
 from landmark_core.study_values import load_study_values
 from landmark_core.train_config import TrainConfig
@@ -42,14 +44,12 @@ from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
 from tasks.filter_faces import filter_faces
 from tasks.index_wflw import IndexConfig, index_wflw
 from tasks.paste import paste
-from tasks.prefect_stage import StageRef, StageRunner
 from tasks.project import project
 from tasks.relight_physical import relight_physical
 from tasks.relight_styleflow import relight_styleflow
 from tasks.report import ReportConfig, ReportRow, figure_uris, report
 from tasks.segment import segment
 from tasks.segment_train import segment_train
-from tasks.stage import Runtime
 from tasks.subsets import subsets
 from tasks.synth_wflw import synth_wflw
 from tasks.train_landmarks import train_landmarks

@@ -40,9 +40,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from gan_core.photo import load_photo
+from kit.store import STAGE_JSON, Store
 from tasks.dataset_tree import DATASET_DIR
 from tasks.decisions import DecisionError, append_decisions, check_decisions, read_decisions
-from tasks.store import STAGE_JSON, Store
 
 FLAGS = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
 PAGE = (Path(__file__).resolve().parent / "review_page.html").read_text()

@@ -10,9 +10,9 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.review_gate import review_gate
+from kit.prefect_stage import StageRef, StageRunner
+from kit.store import STAGE_JSON, Store
 from tasks.decisions import ReviewGateConfig
-from tasks.prefect_stage import StageRef, StageRunner
-from tasks.store import STAGE_JSON, Store
 
 
 def latest_projection(store: str) -> str:

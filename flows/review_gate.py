@@ -22,6 +22,8 @@ from prefect.input import RunInput
 from prefect.runtime import deployment as runtime_deployment
 from pydantic import BaseModel, Field, create_model
 
+from kit.prefect_stage import StageRef, StageRunner
+from kit.store import Store
 from tasks.decisions import (
     DecisionError,
     ReviewGateConfig,
@@ -33,9 +35,7 @@ from tasks.decisions import (
     kept_faces,
     pending_faces,
 )
-from tasks.prefect_stage import StageRef, StageRunner
 from tasks.review import ReviewConfig, review
-from tasks.store import Store
 
 POLICIES = ("human", "auto", "file")
 

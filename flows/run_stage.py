@@ -14,10 +14,11 @@ from typing import Any
 from prefect import flow
 from prefect.concurrency.sync import concurrency
 
+from kit.prefect_stage import StageRef, StageRunner
+from kit.stage import Runtime
 from landmark_core.config import from_dict
 from tasks.dataset_tree import default_workers
-from tasks.prefect_stage import StageRef, StageRunner
-from tasks.stage import Runtime, all_stages
+from tasks.registry import all_stages
 
 GPU_LIMIT = "eltrepro-gpu"
 

@@ -13,10 +13,10 @@ from prefect.concurrency.sync import concurrency
 
 from flows.refs import DataRefs, RowRefs
 from flows.reproduce import train_row
+from kit.prefect_stage import StageRef, StageRunner
+from kit.stage import Runtime
 from landmark_core.train_config import TrainConfig
 from tasks.dataset_tree import default_workers
-from tasks.prefect_stage import StageRef, StageRunner
-from tasks.stage import Runtime
 
 GPU_LIMIT = "eltrepro-gpu"
 

@@ -21,10 +21,10 @@ from pydantic import Field
 from gan_core.align import AlignConfig, AlignRecord, plan_alignment
 from gan_core.detect import DlibFaceDetector
 from gan_core.photo import PhotoError, load_photo
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.image_size import DEFAULT_MAX_PIXELS
 from tasks.dataset_tree import dataset_root
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ import pandas as pd
 from gan_core.attributes import ATTRIBUTE_NAMES, condition_vector, stats_attributes, table_attributes
 from gan_core.photo import PhotoError, load_photo
 from gan_core.relight_physical import RelightError, estimate_source_sh, face_geometry
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.headpose import estimate_head_pose
 from landmark_core.wflw_index import landmarks_array
 from tasks.dataset_tree import dataset_root
 from tasks.published_weights import weights_path
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 ATTRIBUTE_COLUMNS = [f"attr_{k}" for k in ATTRIBUTE_NAMES]
 

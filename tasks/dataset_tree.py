@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tasks.store import StageOutput
+from kit.store import StageOutput
 
 if TYPE_CHECKING:
     from landmark_core.dataset import FaceRecord

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 from filelock import FileLock
 
-from tasks.store import StageOutput, Store
+from kit.store import StageOutput, Store
 
 DECISIONS_FILE = "review/decisions.parquet"
 COLUMNS = ["face_id", "decision", "reason", "reviewer", "policy", "decided_at"]

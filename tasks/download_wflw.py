@@ -14,11 +14,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kit.stage import StageContext, stage
+from kit.store import StageResult, file_manifest
 from landmark_core.download import PINS_FILE, WFLW_FILES, fetch_files
 from landmark_core.wflw import ANNOTATIONS_DIR, IMAGES_DIR
 from tasks.dataset_tree import DATASET_DIR
-from tasks.stage import StageContext, stage
-from tasks.store import StageResult, file_manifest
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 
 import torch
 
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.device import resolve_device
 from landmark_core.evaluate import evaluate_faces, metric_table, write_metric_files
 from landmark_core.subsets import SUBSETS
 from landmark_core.train import BEST, load_checkpoint
 from tasks.dataset_tree import split_records
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 
 @dataclass(frozen=True)

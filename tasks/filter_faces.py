@@ -16,11 +16,11 @@ import pandas as pd
 from gan_core.align import AlignConfig, render_aligned
 from gan_core.face_filter import FilterConfig, filter_detection
 from gan_core.photo import load_photo
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.config import from_dict
 from tasks.align import record_of
 from tasks.dataset_tree import dataset_root
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 ALIGNED_DIR = "aligned"
 BOX_COLUMNS = ["bbox_x_min", "bbox_y_min", "bbox_x_max", "bbox_y_max"]

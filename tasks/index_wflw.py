@@ -7,11 +7,11 @@ from typing import Annotated
 
 from pydantic import Field
 
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.image_size import DEFAULT_MAX_PIXELS
 from landmark_core.wflw_index import index_wflw as index_tree
 from tasks.dataset_tree import dataset_root
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 
 @dataclass(frozen=True)

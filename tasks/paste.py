@@ -16,10 +16,10 @@ import pandas as pd
 
 from gan_core.paste import alpha_matte, paste_back
 from gan_core.photo import load_photo
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from tasks.align import record_of
 from tasks.dataset_tree import dataset_root
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 PASTED_DIR = "WFLW_images/pasted"
 

@@ -31,10 +31,10 @@ from gan_core.projector import Projection
 from gan_core.projector import project as project_batch
 from gan_core.projector_config import ProjectorConfig
 from gan_core.stylegan2 import mean_w
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.device import resolve_device
 from tasks.published_weights import RANDOM, ProjectConfig, load_generator_for, weights_path
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 FACES_DIR = "projections"
 RESULT = "result.json"

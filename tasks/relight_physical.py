@@ -20,11 +20,11 @@ import pandas as pd
 from gan_core.photo import PhotoError, load_photo
 from gan_core.relight_physical import PhysicalConfig, RelightError, estimate_source_sh, face_geometry, relight
 from gan_core.sh import relit_target
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.wflw_index import landmarks_array
 from tasks.dataset_tree import dataset_root
 from tasks.relight_variants import VariantsConfig, face_plan
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 RELIT_DIR = "relit"
 

@@ -18,10 +18,10 @@ import pandas as pd
 
 from gan_core.sh import relit_target
 from gan_core.styleflow_config import FlowConfig
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from tasks.published_weights import RANDOM, ProjectConfig, load_generator_for, weights_path
 from tasks.relight_variants import VariantsConfig, face_plan
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 if TYPE_CHECKING:  # torch and the flow are imported when the stage runs: reading its config needs neither
     import torch

@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.claims import Claim, judge_claims
 from landmark_core.dataset import face_records, read_image
 from landmark_core.figures import ced_grid, prediction_grid
@@ -43,8 +45,6 @@ from landmark_core.subsets import STUDY_TEST_COUNTS, frontal_sensitivity
 from tasks.dataset_tree import dataset_root
 from tasks.report_gan import GanOutputs, gan_figures, gan_summary
 from tasks.report_header import header_markdown
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 HARDEST_FACES = 6
 GRID_MODELS = 3

@@ -18,11 +18,11 @@ import pandas as pd
 from gan_core.figures import alignment_figure, paste_figure, projection_figure, relight_figure
 from gan_core.paste import paste_back
 from gan_core.photo import load_photo
+from kit.store import StageOutput
 from landmark_core.markdown import markdown_table
 from landmark_core.wflw_index import landmarks_array
 from tasks.align import record_of
 from tasks.dataset_tree import dataset_root
-from tasks.store import StageOutput
 
 
 @dataclass(frozen=True)

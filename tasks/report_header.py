@@ -12,10 +12,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from kit.store import StageOutput
 from landmark_core.config import from_dict
 from landmark_core.model import CascadedLandmarkNet, parameter_count
 from landmark_core.train_config import ModelConfig
-from tasks.store import StageOutput
 
 TWIN_WARNING = (
     "**The data is the synthetic twin**, not WFLW: rendered faces with WFLW's file format, landmark order and "

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from tasks.decisions import DecisionError, read_decisions
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 COLUMNS = ["detection_id", "status", "lpips", "reason", "reviewer"]  # when: in the decisions file, not here
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 
 from gan_core.segment import SegmenterConfig, resize_for_net
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.config import from_dict
 from tasks.segment_train import WEIGHTS, tf_environment
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 MASKS_DIR = "masks"
 

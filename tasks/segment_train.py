@@ -19,11 +19,11 @@ import pandas as pd
 
 from gan_core.lfw_parts import LFW_PARTS_FILES, index_lfw_parts, load_pair
 from gan_core.segment import SegmenterConfig, crop_square, face_square, mask_scores, resize_for_net
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.download import fetch_files
 from landmark_core.synth.dataset import SYNTH_DIR
 from tasks.dataset_tree import dataset_root
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 WEIGHTS = "segmenter.weights.h5"
 TRAINING_DATA = ("twin", "lfw")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.subsets import POSE_OK, STUDY_TEST_COUNTS, SubsetConfig, compute_subsets, subset_table
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 COUNTED = ("full", "frontal", "frontal_illumination")
 

@@ -5,10 +5,10 @@ Its manifest lists every file with its sha256, so any changed byte re-keys every
 
 from __future__ import annotations
 
+from kit.stage import StageContext, stage
+from kit.store import StageResult, file_manifest
 from landmark_core.synth.dataset import SYNTH_DIR, SynthConfig, synthesize_wflw
 from tasks.dataset_tree import DATASET_DIR
-from tasks.stage import StageContext, stage
-from tasks.store import StageResult, file_manifest
 
 
 @stage(version=1)

@@ -15,13 +15,13 @@ from dataclasses import asdict
 
 import pandas as pd
 
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 from landmark_core.dataset import face_records
 from landmark_core.device import resolve_device
 from landmark_core.train import BEST, CONFIG_FILE, HISTORY_FILE, LAST, EpochRecord, split_validation, train
 from landmark_core.train_config import TrainConfig
 from tasks.dataset_tree import split_records
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
 
 RUN_FILES = (BEST, LAST, CONFIG_FILE, HISTORY_FILE)
 TIMING_COLUMNS = ("seconds", "images_per_second")  # machine facts: stage.json, never the manifest

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from kit.store import StageOutput, Store
 from landmark_core.synth.dataset import SynthConfig, synthesize_wflw
-from tasks.store import StageOutput, Store
 
 SMALL = SynthConfig(train=16, test=24, seed=7)
 

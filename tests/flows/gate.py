@@ -9,8 +9,8 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 
 from flows.review_gate import review_gate
+from kit.prefect_stage import StageRef, StageRunner
 from tasks.decisions import ReviewGateConfig
-from tasks.prefect_stage import StageRef, StageRunner
 from tests.flows.server import every_flow_run
 
 FLOW_NAME = "review-gate-test"

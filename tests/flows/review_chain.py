@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from tasks.prefect_stage import StageRef
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult, Store
+from kit.prefect_stage import StageRef
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult, Store
 
 FLAGS = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
 

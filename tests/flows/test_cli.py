@@ -121,8 +121,8 @@ def test_every_input_mistake_is_one_line_and_exit_status_2_before_any_work(synth
 
 
 def test_stage_commands_come_from_the_definitions(tmp_path, publish_twin):
+    from kit.store import Store
     from landmark_core.synth.dataset import SynthConfig
-    from tasks.store import Store
 
     listed = runner.invoke(app, ["stage", "list"])
     assert listed.exit_code == 0 and "train_landmarks v2" in listed.output and "augmented?" in listed.output

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.prefect_stage import HOLD_AT_ENV, HOLD_FILE_ENV, HOLD_STAGE_ENV
-from tasks.store import STAGE_JSON, TMP_PREFIX
+from kit.prefect_stage import HOLD_AT_ENV, HOLD_FILE_ENV, HOLD_STAGE_ENV
+from kit.store import STAGE_JSON, TMP_PREFIX
 from tests.flows.server import BIN
 from tests.flows.tiny_profile import write_profile
 from tests.s3 import s3_server, s3_store  # noqa: F401  (fixtures)

@@ -50,7 +50,7 @@ def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_wor
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME, PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
-    from tasks.prefect_stage import HOLD_FILE_ENV, HOLD_STAGE_ENV
+    from kit.prefect_stage import HOLD_FILE_ENV, HOLD_STAGE_ENV
     from tests.flows.server import BIN
 
     base, env, procs = infra

@@ -13,8 +13,8 @@ import pytest
 
 from flows.reproduce import reproduce
 from flows.run_profile import PROFILE_DIR, load_profile
+from kit.prefect_stage import records_dir
 from landmark_core.subsets import frontal_sensitivity
-from tasks.prefect_stage import records_dir
 from tests.flows.tiny_profile import write_profile
 from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
 

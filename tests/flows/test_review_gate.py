@@ -8,11 +8,11 @@ import time
 import pytest
 from prefect.flow_runs import resume_flow_run
 
+from kit.prefect_stage import StageRef
+from kit.store import Store
 from tasks.decisions import ReviewGateConfig, read_decisions
-from tasks.prefect_stage import StageRef
-from tasks.store import Store
 from tests.flows.gate import gate_flow, gate_in_thread, paused_gate_run, state_of
-from tests.tasks.toy_stages import ProjectedConfig, project
+from tests.kit.toy_stages import ProjectedConfig, project
 
 pytestmark = pytest.mark.server
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.prefect_stage import FAIL_STAGE_ENV, FAIL_SWITCH_ENV
+from kit.prefect_stage import FAIL_STAGE_ENV, FAIL_SWITCH_ENV
 from tasks.report_header import without_machine_facts
 from tests.flows.server import BIN, ROOT, create_limit, create_process_pools, deploy
 from tests.flows.tiny_profile import write_profile

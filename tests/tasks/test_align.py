@@ -9,13 +9,13 @@ import pytest
 
 from gan_core.align import AlignConfig, render_aligned
 from gan_core.face_filter import FilterConfig
+from kit.stage import Runtime
+from kit.store import Store
 from landmark_core.image_size import DEFAULT_MAX_PIXELS
 from landmark_core.synth.dataset import SynthConfig
 from tasks.align import DetectConfig, _detect_image, align, record_of
 from tasks.dataset_tree import dataset_root
 from tasks.filter_faces import filter_faces
-from tasks.stage import Runtime
-from tasks.store import Store
 
 SMALL_ALIGN = AlignConfig(output_size=256, transform_size=1024)
 

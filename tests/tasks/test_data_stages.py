@@ -4,13 +4,13 @@ import hashlib
 
 import pytest
 
+from kit.store import Store
 from landmark_core.download import DownloadError
 from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
 from landmark_core.wflw_index import index_wflw as index_tree
 from tasks.download_wflw import DownloadConfig, WflwSourceConfig, download_wflw, fetch_wflw
 from tasks.index_wflw import IndexConfig, index_wflw
-from tasks.store import Store
 from tasks.subsets import subsets
 from tasks.synth_wflw import synth_wflw
 from tests.loopback import Loopback, tar_dir
@@ -112,7 +112,7 @@ def test_download_stage_refuses_unpinned_archives_and_publishes_nothing(wflw_mir
 
 
 def test_subsets_quarantine_a_face_without_a_pose_and_count_the_frontal_faces(tmp_path, publish_twin):
-    from tests.tasks.toy_stages import CollapseConfig, collapsed_index
+    from tests.kit.toy_stages import CollapseConfig, collapsed_index
 
     twin = publish_twin(Store(tmp_path), SynthConfig(train=4, test=4, seed=1))
     bad_index, _ = collapsed_index.run(store=twin.store, config=CollapseConfig(face=0), index=twin.index)

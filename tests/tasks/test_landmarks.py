@@ -8,16 +8,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from kit.stage import Runtime
+from kit.store import Store
 from landmark_core.sampler import AugmentConfig
 from landmark_core.subsets import SUBSETS
 from landmark_core.synth.dataset import SynthConfig
 from landmark_core.train import BEST, LAST
 from landmark_core.train_config import LossConfig, TrainConfig
 from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
-from tasks.stage import Runtime
-from tasks.store import Store
 from tasks.train_landmarks import train_landmarks
-from tests.tasks.toy_stages import InvertConfig, inverted_faces
+from tests.kit.toy_stages import InvertConfig, inverted_faces
 from tests.tiny import TINY_MODEL
 
 TINY = TrainConfig(

@@ -15,12 +15,12 @@ import torch
 import tasks.project as project_module
 from gan_core.projector_config import ProjectorConfig
 from gan_core.published import WEIGHTS
+from kit.stage import Runtime
+from kit.store import Store
 from landmark_core.download import DownloadError
 from tasks.project import project
 from tasks.published_weights import ProjectConfig, fetch_weights
-from tasks.stage import Runtime
-from tasks.store import Store
-from tests.tasks.toy_stages import AlignedFacesConfig, aligned_faces
+from tests.kit.toy_stages import AlignedFacesConfig, aligned_faces
 
 PARAMS = ProjectConfig(
     generator="random",

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kit.store import Store
 from landmark_core.synth.dataset import SynthConfig
 from landmark_core.wflw_index import landmarks_array
 from tasks.dataset_tree import dataset_root
 from tasks.relight_physical import PhysicalRelightConfig, relight_physical
 from tasks.relight_variants import VariantsConfig, face_plan
-from tasks.store import Store
-from tests.tasks.toy_stages import CollapseConfig, collapsed_index
+from tests.kit.toy_stages import CollapseConfig, collapsed_index
 
 
 @pytest.fixture(scope="module")

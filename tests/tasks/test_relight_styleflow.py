@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 
 from gan_core.projector_config import ProjectorConfig
+from kit.stage import Runtime
+from kit.store import Store
 from landmark_core.synth.dataset import SynthConfig
 from tasks.attributes import AttributesConfig, attributes
 from tasks.project import project
 from tasks.published_weights import ProjectConfig
 from tasks.relight_styleflow import StyleFlowConfig, relight_styleflow
 from tasks.relight_variants import VariantsConfig
-from tasks.stage import Runtime
-from tasks.store import Store
-from tests.tasks.toy_stages import CropConfig, face_crops
+from tests.kit.toy_stages import CropConfig, face_crops
 
 SHARED_DPR = Path(__file__).resolve().parents[3] / "shared" / "weights" / "dpr"
 GENERATOR = ProjectConfig(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.store import Store
 from tasks.decisions import (
     DecisionError,
     append_decisions,
@@ -17,9 +18,8 @@ from tasks.decisions import (
     read_decisions,
 )
 from tasks.review import ReviewConfig, review
-from tasks.store import Store
-from tests.tasks.toy_stages import ProjectedConfig
-from tests.tasks.toy_stages import project as toy_project
+from tests.kit.toy_stages import ProjectedConfig
+from tests.kit.toy_stages import project as toy_project
 
 
 def projected_output(store: Store, n: int = 4):

@@ -6,14 +6,14 @@ import tempfile
 
 import pytest
 
+from kit.store import STAGE_JSON, TMP_PREFIX, Store
 from landmark_core.subsets import SubsetConfig
 from landmark_core.synth.dataset import SynthConfig
 from tasks.index_wflw import IndexConfig, index_wflw
-from tasks.store import STAGE_JSON, TMP_PREFIX, Store
 from tasks.subsets import subsets
 from tasks.synth_wflw import synth_wflw
+from tests.kit.toy_stages import ToyConfig, toy
 from tests.s3 import s3_keys, s3_server, s3_store  # noqa: F401 (fixtures)
-from tests.tasks.toy_stages import ToyConfig, toy
 
 pytestmark = pytest.mark.server
 

@@ -15,6 +15,7 @@ pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorfl
 from gan_core.align import AlignConfig  # noqa: E402
 from gan_core.face_filter import FilterConfig  # noqa: E402
 from gan_core.segment import SegmenterConfig  # noqa: E402
+from kit.store import Store  # noqa: E402
 from landmark_core.synth.dataset import SynthConfig  # noqa: E402
 from landmark_core.wflw_index import landmarks_array  # noqa: E402
 from tasks.align import DetectConfig, align  # noqa: E402
@@ -23,7 +24,6 @@ from tasks.filter_faces import filter_faces  # noqa: E402
 from tasks.paste import PasteConfig, paste  # noqa: E402
 from tasks.segment import SegmentConfig, segment  # noqa: E402
 from tasks.segment_train import SegmentTrainConfig, segment_train  # noqa: E402
-from tasks.store import Store  # noqa: E402
 
 TINY_NET = SegmenterConfig(input_size=64, width=0.25, fc_channels=64, epochs=16, lr=1e-2, lr_step=12, batch_size=4)
 

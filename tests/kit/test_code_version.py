@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tasks.code_version import PACKAGES, ROOT, code_version, import_closure
-from tasks.stage import all_stages
+from kit.code_version import PACKAGES, ROOT, code_version, import_closure
+from tasks.registry import all_stages
 
 STAGES = all_stages()
 

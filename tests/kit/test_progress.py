@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tasks.progress import StageProgress, listening
+from kit.progress import StageProgress, listening
 
 
 def test_listeners_receive_clipped_fractions_only_while_subscribed():

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.stage import stage
-from tasks.store import STAGE_JSON, TMP_PREFIX, StageOutput, StageResult, Store, file_manifest
-from tests.tasks.toy_stages import CALLS, ToyConfig, toy, toy_down
+from kit.stage import stage
+from kit.store import STAGE_JSON, TMP_PREFIX, StageOutput, StageResult, Store, file_manifest
+from tests.kit.toy_stages import CALLS, ToyConfig, toy, toy_down
 
 
 @pytest.fixture(autouse=True)
@@ -20,9 +20,9 @@ def _no_calls():
 
 
 def test_the_definition_gives_name_config_type_and_inputs():
-    assert toy.name == "toy" and toy.config_type is ToyConfig and toy.module == "tests.tasks.toy_stages"
+    assert toy.name == "toy" and toy.config_type is ToyConfig and toy.module == "tests.kit.toy_stages"
     assert [(i.name, i.kind) for i in toy_down.inputs] == [("up", "one"), ("extra", "optional")]
-    assert "tests.tasks.toy_stages" in toy.modules() and "tasks.stage" in toy.modules()
+    assert "tests.kit.toy_stages" in toy.modules() and "kit.stage" in toy.modules()
 
 
 def test_a_store_lists_a_stages_complete_outputs_newest_first(tmp_path):

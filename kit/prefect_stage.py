@@ -1,6 +1,6 @@
 """The Prefect task of any stage, derived from its definition: the stage key is the Prefect cache key.
 
-``stage_task(stage, store)`` is the one Prefect task of a ``tasks.stage.Stage`` in one store. It takes the
+``stage_task(stage, store)`` is the one Prefect task of a ``kit.stage.Stage`` in one store. It takes the
 store URL, the stage's config, its inputs as ``StageRef``s and a ``Runtime``, runs the stage and returns a
 ``StageRef``. Its cache key is ``<stage>-<stage key>-<store hash>``: the same key the output directory has,
 so a Prefect cache hit and an existing directory agree.
@@ -12,7 +12,7 @@ so a Prefect cache hit and an existing directory agree.
   function, which returns the existing output at once).
 * A record is read only when its output is complete and it holds exactly the JSON reference to it; anything
   else (a deleted output, a record that names another serializer) is dropped before Prefect sees it.
-* No Prefect lock: ``Stage.run`` holds the key's lease (``tasks.lease``), so two identical runs compute once,
+* No Prefect lock: ``Stage.run`` holds the key's lease (``kit.lease``), so two identical runs compute once,
   and a run that dies (``kill -9``) never blocks the next.
 
 ``StageRunner`` is what a flow calls: ``run(index_wflw, IndexConfig(), dataset=dataset)``.
@@ -37,9 +37,9 @@ from prefect.serializers import JSONSerializer
 from prefect.settings import get_current_settings
 from pydantic import BaseModel
 
-from tasks.progress import StageProgress
-from tasks.stage import Runtime, Stage
-from tasks.store import StageOutput, Store
+from kit.progress import StageProgress
+from kit.stage import Runtime, Stage
+from kit.store import StageOutput, Store
 
 
 class StageRef(BaseModel):
@@ -173,7 +173,7 @@ def _drop_record(store: str, record: str) -> None:
 
 def stage_policy(stage: Stage, store: str) -> CachePolicy:
     """The cache policy of one stage's task in one store. There is no Prefect lock: ``Stage.run`` holds the
-    key's lease (``tasks.lease``), which a dead run cannot keep."""
+    key's lease (``kit.lease``), which a dead run cannot keep."""
 
     def key_fn(context: Any, parameters: dict[str, Any]) -> str:
         return cache_key(stage, parameters["store"], parameters["config"], parameters["inputs"])

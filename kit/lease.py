@@ -11,7 +11,7 @@ it; a waiting run takes it over as soon as
 
 Leases of a local store live in ``<store>/.locks``; a remote store (S3) has no atomic create, so its leases
 serialise the runs of one machine only (``<tmp>/eltrepro-locks/<store hash>``) and two machines may compute the
-same key at once, the first complete upload winning (see ``tasks.store``).
+same key at once, the first complete upload winning (see ``kit.store``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.store import Store
+from kit.store import Store
 
 DEFAULT_TTL_S = 60.0
 

@@ -5,7 +5,7 @@ A stage output is the directory ``<store>/<stage>/<key>/`` holding ``manifest.pa
 config, inputs, code version, counts, timings) and the payload files the manifest references by relative
 path.
 
-* ``key`` is the stage's key (``tasks.stage``): stage name and version, config, input manifest digests and
+* ``key`` is the stage's key (``kit.stage``): stage name and version, config, input manifest digests and
   the code version of the stage's import closure. Same inputs give the same key; anything else a new one.
 * ``manifest.parquet`` holds content only (its digest keys every downstream stage); timings, hosts and dates
   go to ``stage.json``, which is not digested.
@@ -155,7 +155,7 @@ class Store:
 
     def clean_temporaries(self, stage: str, *, key: str | None = None, older_than_s: float = 0.0) -> int:
         """Remove half-written copies of crashed writers (``.tmp-<key>-*``; every key when ``key`` is None)
-        older than ``older_than_s``; returns how many. Call it holding the key's lease (``tasks.lease``): then
+        older than ``older_than_s``; returns how many. Call it holding the key's lease (``kit.lease``): then
         no live writer of that key exists."""
         if not self.local:
             return 0

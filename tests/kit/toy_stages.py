@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from tasks.stage import StageContext, stage
-from tasks.store import StageOutput, StageResult
+from kit.stage import StageContext, stage
+from kit.store import StageOutput, StageResult
 
 CALLS: list[str] = []  # one entry per computation in this process
 

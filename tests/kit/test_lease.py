@@ -9,8 +9,8 @@ import sys
 import threading
 import time
 
-from tasks import lease
-from tasks.store import Store
+from kit import lease
+from kit.store import Store
 
 
 def _write_holder(path, *, host: str, pid: int, expires: float) -> None:

@@ -11,9 +11,9 @@ Everything else is derived from that definition and never written again:
 * the stage's name (the function's name) and its config type (the ``config`` annotation);
 * its inputs (the other keyword parameters: ``StageOutput`` is required, ``StageOutput | None`` optional,
   ``Mapping[str, StageOutput]`` a named family such as the report's evaluated rows);
-* its code version (``tasks.code_version``: the import closure of the module that defines it);
+* its code version (``kit.code_version``: the import closure of the module that defines it);
 * its key (name, version, config, input manifest digests, code version) and so its output directory;
-* its Prefect task and cache policy (``tasks.prefect_stage``) and its command line (``eltrepro stage``).
+* its Prefect task and cache policy (``kit.prefect_stage``) and its command line (``eltrepro stage``).
 
 The function is pure apart from the files it writes into ``ctx.work``: it gets its config, its inputs and a
 ``StageContext`` (where to write, the persistent scratch area of its key, the ``Runtime``), and returns a
@@ -37,9 +37,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tasks import lease
-from tasks.code_version import code_version, import_closure
-from tasks.store import (
+from kit import lease
+from kit.code_version import code_version, import_closure
+from kit.store import (
     KEY_LENGTH,
     STAGE_JSON,
     StageOutput,
@@ -123,7 +123,7 @@ class Stage:
         return self.fn.__module__
 
     def code_version(self) -> str:
-        """Digest of the source of the stage's import closure (``tasks.code_version``)."""
+        """Digest of the source of the stage's import closure (``kit.code_version``)."""
         return code_version(self.module)
 
     def modules(self) -> tuple[str, ...]:
@@ -266,12 +266,11 @@ def stage(*, version: int, gpu: bool = False) -> Callable[[Callable[..., StageRe
     return declare
 
 
-def all_stages() -> dict[str, Stage]:
-    """Every stage declared in the ``tasks`` package, by name (imports every module of the package)."""
-    import tasks
-
+def stages_in(package: str) -> dict[str, Stage]:
+    """Every stage declared in ``package`` (a package name: every module of it is imported), by name."""
+    root = importlib.import_module(package)
     found: dict[str, Stage] = {}
-    for info in pkgutil.iter_modules(tasks.__path__):
-        module = importlib.import_module(f"tasks.{info.name}")
+    for info in pkgutil.iter_modules(root.__path__):
+        module = importlib.import_module(f"{package}.{info.name}")
         found |= {v.name: v for v in vars(module).values() if isinstance(v, Stage) and v.module == module.__name__}
     return dict(sorted(found.items()))

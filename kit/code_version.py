@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-PACKAGES = ("landmark_core", "gan_core", "tasks", "flows")
+PACKAGES = ("landmark_core", "gan_core", "kit", "tasks", "flows")
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding the project's packages
 
 
