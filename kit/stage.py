@@ -32,13 +32,14 @@ import time
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kit import lease
 from kit.code_version import code_version, import_closure
+from kit.shards import ShardView, cut_shards, merge_shards, shard_key, shard_stage
 from kit.store import (
     KEY_LENGTH,
     STAGE_JSON,
@@ -61,12 +62,14 @@ class Runtime:
         device: ``auto``, ``cpu`` or ``cuda[:n]`` for the stages that run a network.
         workers: processes for the CPU-bound stages that can spread (rendering, detection).
         weights_dir: folder of the published weights (``eltrepro weights fetch``); "" when none.
+        shard_faces: faces per shard of a sharded stage (``kit.shards``); 0 computes it in one piece.
         progress: called with the fraction done by long stages (the Prefect task sets it).
     """
 
     device: str = "auto"
     workers: int = 1
     weights_dir: str = ""
+    shard_faces: int = 0
     progress: Callable[[float], None] | None = field(default=None, compare=False, repr=False)
 
     def weights(self) -> Path | None:
@@ -116,6 +119,8 @@ class Stage:
     inputs: tuple[StageInput, ...]
     fn: Callable[..., StageResult] = field(repr=False)
     gpu: bool = False  # runs a network worth a GPU: with ``--pool`` it runs on the GPU pool
+    shard_by: str | None = None  # the input whose manifest rows are independent faces (``kit.shards``)
+    sum_info: tuple[str, ...] = ()  # info keys that add up over shards (counts, seconds)
 
     @property
     def module(self) -> str:
@@ -181,20 +186,74 @@ class Stage:
             store.clean_temporaries(self.name, key=key)  # a killed writer's half-written copies
             work = work_dir(store, self.name, key)
             try:
-                self._compute(store, config, runtime, inputs, key=key, code=code, work=work)
+                if self.shard_plan(config=config, runtime=runtime, inputs=inputs):
+                    self._merge(store, config, runtime, inputs, key=key, code=code, work=work)
+                else:
+                    self._compute(store, config, runtime, inputs, key=key, code=code, work=work)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)  # published: checkpoints are in it
         return store.output(self.name, key), True
 
-    def _compute(self, store, config, runtime, inputs, *, key: str, code: str, work: Path) -> None:
-        started = time.time()
-        ctx = StageContext(store=store, stage=self.name, key=key, work=work, runtime=runtime)
+    def shard_plan(self, *, config: Any, runtime: Runtime, inputs: Mapping[str, InputValue]) -> list[range]:
+        """The shards this stage is cut into for ``runtime.shard_faces`` (none: it is computed in one piece)."""
+        source = inputs.get(self.shard_by) if self.shard_by else None
+        if source is None or runtime.shard_faces < 1:
+            return []
+        rows = len(source.manifest())
+        return cut_shards(rows=rows, shard_faces=runtime.shard_faces, batch_size=getattr(config, "batch_size", 1))
+
+    def run_shard(
+        self, *, store: Store, config: Any, runtime: Runtime, rows: range, **inputs: InputValue
+    ) -> tuple[StageOutput, bool]:
+        """One shard's output (the stage's function on ``rows`` of the sharded input), computed only when missing.
+
+        Returns:
+            (the complete shard output, True when this call computed it).
+        """
+        name, key = shard_stage(self.name), shard_key(stage_key=self.key(config=config, inputs=inputs), rows=rows)
+        if store.is_complete(name, key):
+            return store.output(name, key), False
+        with lease.hold(store, name, key):
+            if store.is_complete(name, key):
+                return store.output(name, key), False
+            store.clean_temporaries(name, key=key)
+            work = work_dir(store, name, key)
+            source = inputs[self.shard_by]
+            view = ShardView(store=source.store, stage=source.stage, key=source.key, rows=rows)
+            try:
+                self._compute(store, config, runtime, {**inputs, self.shard_by: view}, key=key, work=work, name=name)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            shutil.rmtree(store.scratch(name, key), ignore_errors=True)
+        return store.output(name, key), True
+
+    def _merge(self, store, config, runtime, inputs, *, key: str, code: str, work: Path) -> None:
+        """Compute the missing shards one after another (progress counts shards), then merge them into ``work``."""
+        started, plan, parts = time.time(), self.shard_plan(config=config, runtime=runtime, inputs=inputs), []
+        report = runtime.progress
+        for i, rows in enumerate(plan):
+            part_runtime = replace(runtime, progress=(lambda f, i=i: report((i + f) / len(plan))) if report else None)
+            parts.append(self.run_shard(store=store, config=config, runtime=part_runtime, rows=rows, **inputs)[0])
+            if report:
+                report((i + 1) / len(plan))
+        result = merge_shards(parts=parts, work=work, summed=self.sum_info)
+        given = {spec.name: inputs.get(spec.name) for spec in self.inputs}
+        self._publish(store, config, given, result, key=key, code=code, work=work, started=started, name=self.name)
+
+    def _compute(self, store, config, runtime, inputs, *, key: str, work: Path, code: str = "", name: str = "") -> None:
+        started, name = time.time(), name or self.name
+        ctx = StageContext(store=store, stage=name, key=key, work=work, runtime=runtime)
         given = {spec.name: inputs.get(spec.name) for spec in self.inputs}
         result = self.fn(config=config, ctx=ctx, **given)
+        code = code or self.code_version()
+        self._publish(store, config, given, result, key=key, code=code, work=work, started=started, name=name)
+
+    def _publish(self, store, config, given, result: StageResult, *, key, code, work: Path, started, name) -> None:
+        """Write the tables and ``stage.json`` (last) into ``work`` and move it into place as ``name``/``key``."""
         manifest_digest = write_tables(work, result)
         meta = {
-            "stage": self.name,
+            "stage": name,
             "key": key,
             "version": self.version,
             "config": json.loads(canonical_json(config)),
@@ -208,7 +267,7 @@ class Stage:
             "info": json.loads(canonical_json(result.info)),
         }
         (work / STAGE_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        publish(store, self.name, key, work)
+        publish(store, name, key, work)
 
     def _check_inputs(self, inputs: Mapping[str, InputValue]) -> None:
         names = {spec.name for spec in self.inputs}
@@ -246,12 +305,17 @@ def _input_kind(name: str, hint: Any) -> str:
     raise TypeError(f"stage input {name!r} must be StageOutput, StageOutput | None or Mapping[str, StageOutput]")
 
 
-def stage(*, version: int, gpu: bool = False) -> Callable[[Callable[..., StageResult]], Stage]:
+def stage(
+    *, version: int, gpu: bool = False, shard_by: str | None = None, sum_info: tuple[str, ...] = ()
+) -> Callable[[Callable[..., StageResult]], Stage]:
     """Declare the decorated function as a stage named after it.
 
     The function takes keyword-only ``config`` (annotated with its config type), ``ctx`` (StageContext) and
     its inputs, and returns a StageResult. ``gpu=True`` says the stage wants a GPU: a run with ``--pool`` sends
     it to the GPU pool (it does not enter the key: where a stage runs never changes what it makes).
+    ``shard_by`` names the required input whose manifest rows the function handles independently, one face at
+    a time: the kit may then compute the stage in shards of those rows (``kit.shards``); ``sum_info`` names the
+    info keys that add up over shards.
     """
 
     def declare(fn: Callable[..., StageResult]) -> Stage:
@@ -261,7 +325,18 @@ def stage(*, version: int, gpu: bool = False) -> Callable[[Callable[..., StageRe
         if bad or "config" not in params or "ctx" not in params:
             raise TypeError(f"stage {fn.__name__}: keyword-only parameters config, ctx and the inputs expected")
         inputs = tuple(StageInput(name=n, kind=_input_kind(n, hints[n])) for n in params if n not in ("config", "ctx"))
-        return Stage(name=fn.__name__, version=version, config_type=hints["config"], inputs=inputs, fn=fn, gpu=gpu)
+        if shard_by is not None and StageInput(shard_by, "one") not in inputs:
+            raise TypeError(f"stage {fn.__name__}: shard_by={shard_by!r} must name one of its required inputs")
+        return Stage(
+            name=fn.__name__,
+            version=version,
+            config_type=hints["config"],
+            inputs=inputs,
+            fn=fn,
+            gpu=gpu,
+            shard_by=shard_by,
+            sum_info=tuple(sum_info),
+        )
 
     return declare
 

@@ -130,9 +130,16 @@ def _row(face_dir: str, done: dict, face: pd.Series) -> dict:
     }
 
 
-@stage(version=1, gpu=True)
+@stage(
+    version=1,
+    gpu=True,
+    shard_by="filtered",
+    sum_info=("resumed_faces", "kept", "discarded", "projection_seconds", "projected_faces"),
+)
 def project(*, config: ProjectConfig, ctx: StageContext, filtered: StageOutput) -> StageResult:
-    """Project every face the filter stage kept; resumes from the faces already finished.
+    """Project every face the filter stage kept (or a shard of them); resumes from the faces already finished.
+
+    Each face's randomness comes from its detection id, never from its place in a batch or a shard.
 
     ``ctx.runtime`` gives the device and the folder of the published weights the config names (not needed
     for ``random`` networks).
@@ -162,7 +169,14 @@ def project(*, config: ProjectConfig, ctx: StageContext, filtered: StageOutput) 
     discarded = int(manifest["discarded"].astype(bool).sum())
     per_face = timing["seconds"] / timing["faces"] if timing["faces"] else None
     about.update(
-        {"kept": len(manifest) - discarded, "discarded": discarded, "device": str(device), "seconds_per_face": per_face}
+        {
+            "kept": len(manifest) - discarded,
+            "discarded": discarded,
+            "device": str(device),
+            "seconds_per_face": per_face,
+            "projection_seconds": timing["seconds"],
+            "projected_faces": timing["faces"],
+        }
     )
     return StageResult(
         manifest=manifest, quarantine=pd.DataFrame(quarantine, columns=["detection_id", "reason"]), info=about

@@ -129,7 +129,9 @@ def projection_summary(projected: StageOutput) -> str:
     info, config = meta["info"], meta["config"]["projector"]
     faces = projected.manifest()
     kept = faces[~faces["discarded"].astype(bool)]
-    per_face = info.get("seconds_per_face")
+    per_face = info.get("seconds_per_face")  # a sharded projection sums its shards' seconds and faces instead
+    if per_face is None and info.get("projected_faces"):
+        per_face = info["projection_seconds"] / info["projected_faces"]
     rows = [
         ("generator", info.get("generator", "(all faces resumed)")),
         ("perceptual distance", info.get("perceptual", "(all faces resumed)")),

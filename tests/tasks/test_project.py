@@ -172,3 +172,29 @@ def test_fetch_weights_from_a_mirror_checks_digests_and_name_prefixes(tmp_path, 
         mirror.close()
     pins = json.loads((tmp_path / "checksums.json").read_text()) if (tmp_path / "checksums.json").exists() else {}
     assert "lpips_vgg_v0.1.pth" not in pins  # known digests are not pinned, they are checked
+
+
+def test_one_shard_three_shards_and_unsharded_give_the_same_bytes(tmp_path):
+    """Shards are cut on whole batches and each face's randomness comes from its id: the merged projection is the
+    unsharded one, byte for byte, however the faces were cut."""
+    outputs = {}
+    for shard_faces in (0, 6, 2):  # unsharded; one shard; three shards of one batch each
+        store = Store(tmp_path / f"shards-{shard_faces}")
+        filtered = _filtered(store, 6)
+        outputs[shard_faces], _ = project.run(
+            store=store, config=PARAMS, runtime=Runtime(shard_faces=shard_faces), filtered=filtered
+        )
+    assert len({out.key for out in outputs.values()}) == 1
+    files = {
+        n: {p.relative_to(o.local_dir()).as_posix(): p.read_bytes() for p in o.local_dir().rglob("*") if p.is_file()}
+        for n, o in outputs.items()
+    }
+    for stored in files.values():
+        stored.pop("stage.json")
+    assert files[0] == files[6] == files[2]
+    assert sum(name.endswith("latent.npy") for name in files[0]) == 6
+    assert [o.metadata()["info"].get("shards") for o in outputs.values()] == [None, 1, 3]
+    shards = tmp_path / "shards-2" / "project.shard"
+    assert len(list(shards.glob("*/stage.json"))) == 3  # each shard is an output of its own
+    info = outputs[2].metadata()["info"]
+    assert info["kept"] == 6 and info["projected_faces"] == 6 and "per_shard" in info  # seconds per face differ
