@@ -3,14 +3,17 @@
 * Rows: each unfinished row becomes a flow run of the ``train-experiment`` deployment, started at once and
   awaited; rows whose training and evaluation are complete are not sent.
 * GPU stages (declared ``gpu=True``: projection, the StyleFlow edit, DPR attributes, the segmenter's training):
-  each becomes a flow run of the ``run-stage`` deployment (``run_on_pool``, set as the runner's ``remote``).
+  each becomes a flow run of the ``run-stage`` deployment (``run_on_pool``, set as the runner's ``remote``). A
+  sharded stage (``shard_by``, with the profile's ``shard_faces`` > 0) becomes one flow run per missing shard,
+  all submitted at once (the ``eltrepro-gpu`` limit bounds how many compute together); the shards are then
+  merged here into the stage's usual output.
 
 A run that no worker takes within the profile's ``pool_wait_s`` is cancelled and fails naming the pool."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -20,7 +23,8 @@ from prefect.futures import wait
 from flows.experiments import ExperimentRow, seeded_configs
 from flows.refs import DataRefs, GanRefs
 from flows.run_profile import Profile
-from kit.prefect_stage import RefValue, StageRef, StageRunner
+from kit.prefect_stage import RefValue, StageRef, StageRunner, outputs_of
+from kit.shards import shard_key, shard_stage
 from kit.stage import Stage
 from kit.store import Store
 from landmark_core.config import to_dict
@@ -132,6 +136,14 @@ def run_on_pool(
     parameters = {"stage": stage.name, "store": runner.store, "config": to_dict(config), "inputs": plain}
     parameters |= {"label": label, "device": device, "weights_dir": weights_dir}
     remote_task = task(name=f"{name}@pool", persist_result=False)(await_flow_run)
+    plan = stage.shard_plan(config=config, runtime=runner.runtime, inputs=outputs_of(inputs))
+    if plan:  # one flow run per missing shard (the runner's shard_faces), all at once; then the merge, here
+        store = Store(runner.store)
+        missing = [r for r in plan if not store.is_complete(shard_stage(stage.name), shard_key(stage_key=key, rows=r))]
+        futures = [_submit_shard(remote_task, deployment, name, parameters, plan, r, worker_wait_s) for r in missing]
+        for future in futures:
+            future.result()
+        return replace(runner, remote=None)(stage, config, label=label, **inputs)
     remote_task(deployment, name, parameters, worker_wait_s=worker_wait_s, what=f"stage {name}")
     if not Store(runner.store).is_complete(stage.name, key):
         raise RuntimeError(
@@ -139,6 +151,14 @@ def run_on_pool(
             "runs other code or sees another store (deploy the same checkout, share the store)"
         )
     return expected
+
+
+def _submit_shard(remote_task, deployment: str, name: str, parameters: dict, plan: list[range], rows: range, wait_s):
+    """Submit one shard's flow run (``<stage>-shard<i>of<n>``) without waiting for it; its future."""
+    where = f"{plan.index(rows) + 1}of{len(plan)}"
+    label = "-".join(filter(None, (parameters["label"], f"shard{where}")))  # names the flow run
+    shard = parameters | {"shard": [rows.start, rows.stop], "label": label}
+    return remote_task.submit(deployment, f"{name}-shard{where}", shard, worker_wait_s=wait_s, what=f"{name} {where}")
 
 
 def _plain(value: RefValue) -> Any:

@@ -82,7 +82,8 @@ def reproduce(
     prof = load_profile(path)
     matrix, rows, claims = plan_rows(prof, experiments)  # bad names fail before any work
     weights = prof.gan.weights_dir if prof.gan else ""
-    run = StageRunner(store=store, runtime=Runtime(device=prof.device, workers=default_workers(), weights_dir=weights))
+    runtime = Runtime(device=prof.device, workers=default_workers(), weights_dir=weights, shard_faces=prof.shard_faces)
+    run = StageRunner(store=store, runtime=runtime)
     if not local:  # every GPU stage goes to the GPU pool, as a flow run of the run-stage deployment
         pool = partial(run_on_pool, worker_wait_s=prof.pool_wait_s, device=prof.device, weights_dir=weights)
         run = replace(run, remote=pool)

@@ -40,6 +40,7 @@ PROFILE_KEYS = {
     "row_seeds",
     "device",
     "pool_wait_s",
+    "shard_faces",
     "data",
     "synth",
     "subsets",
@@ -95,6 +96,8 @@ class Profile:
         row_seeds: per-row overrides of ``seeds`` (row name -> seeds).
         device: ``auto``, ``cpu``, ``cuda[:n]``.
         pool_wait_s: with ``--pool``, how long a row's flow run may wait for a worker before the run fails.
+        shard_faces: faces per shard of the sharded stages (projection); 0 computes each in one piece. With
+            ``--pool`` every shard is a flow run of its own on the GPU pool. Never part of a key.
         gan: the GAN branch; None leaves it out.
     """
 
@@ -109,6 +112,7 @@ class Profile:
     row_seeds: tuple[tuple[str, tuple[int, ...]], ...] = ()
     device: str = "auto"
     pool_wait_s: float = 600.0
+    shard_faces: int = 0
     gan: GanConfig | None = None
 
     def seeds_for(self, row: str) -> tuple[int, ...]:
@@ -207,6 +211,7 @@ def load_profile(path: Path) -> Profile:
         row_seeds=per_row,
         device=str(device),
         pool_wait_s=_pool_wait(data.get("pool_wait_s", 600.0), where=where),
+        shard_faces=_shard_faces(data.get("shard_faces", 0), where=where),
         gan=from_dict(GanConfig, data["gan"], where=where, key="gan") if "gan" in data else None,
     )
 
@@ -233,6 +238,12 @@ def _pool_wait(value: object, *, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ConfigError(f"{where}: pool_wait_s = {value!r}: expected a positive number of seconds")
     return float(value)
+
+
+def _shard_faces(value: object, *, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: shard_faces = {value!r}: expected 0 (no shards) or a number of faces per shard")
+    return value
 
 
 def _data_source(section: dict[str, Any], *, where: str) -> WflwSourceConfig | None:

@@ -14,8 +14,9 @@ from typing import Any
 from prefect import flow
 from prefect.concurrency.sync import concurrency
 
-from kit.prefect_stage import StageRef, StageRunner
+from kit.prefect_stage import StageRef, StageRunner, outputs_of
 from kit.stage import Runtime
+from kit.store import Store
 from landmark_core.config import from_dict
 from tasks.dataset_tree import default_workers
 from tasks.registry import all_stages
@@ -50,8 +51,10 @@ def run_stage(
     device: str = "auto",
     weights_dir: str = "",
     gpu_limit: str | None = GPU_LIMIT,
+    shard: tuple[int, int] | None = None,
 ) -> StageRef:
-    """Run one stage of the store, holding one slot of ``gpu_limit`` while it computes.
+    """Run one stage of the store (or one shard of a sharded stage), holding one slot of ``gpu_limit`` while it
+    computes.
 
     Args:
         stage: the stage's name (``eltrepro stage list``).
@@ -61,9 +64,10 @@ def run_stage(
         label: names the flow run (a row, a path).
         device, weights_dir: this worker's runtime.
         gpu_limit: the global concurrency limit to hold a slot of; None runs unthrottled.
+        shard: (first row, row after the last) of the sharded input: compute that shard only (``kit.shards``).
 
     Returns:
-        The stage's output reference.
+        The stage's output reference (the shard's, for a shard).
     """
     declared = all_stages()[stage]
     typed = from_dict(declared.config_type, config, where=f"run-stage {stage}")
@@ -71,7 +75,17 @@ def run_stage(
         store=store, runtime=Runtime(device=device, workers=default_workers(), weights_dir=weights_dir)
     )
     refs = {name: _refs(value) for name, value in inputs.items()}
+
+    def compute() -> StageRef:
+        if shard is None:
+            return runner(declared, typed, label=label, **refs)
+        rows = range(*shard)
+        out, _ = declared.run_shard(
+            store=Store(store), config=typed, runtime=runner.runtime, rows=rows, **outputs_of(refs)
+        )
+        return StageRef(store=store, stage=out.stage, key=out.key)
+
     if gpu_limit is None:
-        return runner(declared, typed, label=label, **refs)
+        return compute()
     with concurrency(gpu_limit, occupy=1):
-        return runner(declared, typed, label=label, **refs)
+        return compute()

@@ -95,7 +95,12 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory):
     procs = Processes(base)
     try:
         yield start_server(base, procs)
-    finally:
+    finally:  # this process's last logs and events go while the server is up (else they retry for a minute)
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)
+        EventsWorker.drain_all(timeout=10)
         procs.stop()
 
 

@@ -6,13 +6,25 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from prefect import flow
 
-from flows.pool import NoWorkerError
+from flows.pool import NoWorkerError, run_on_pool
 from flows.reproduce import reproduce
+from kit.prefect_stage import StageRef, StageRunner
+from kit.stage import Runtime
+from tasks.project import project
 from tests.flows.server import create_process_pools, deploy, runs_of_store
 from tests.flows.tiny_profile import write_profile
+from tests.tasks.test_project import PARAMS
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+
+@flow(name="sharded-projection-test")
+def sharded_projection(store: str, filtered: StageRef) -> StageRef:
+    """The tiny projection of ``filtered`` with ``--pool`` and two faces per shard: a flow run per shard."""
+    runner = StageRunner(store=store, runtime=Runtime(device="cpu", shard_faces=2))
+    return run_on_pool(runner, project, PARAMS, filtered=filtered, worker_wait_s=120, device="cpu")
 
 
 def test_a_row_sent_to_a_pool_without_a_worker_fails_naming_the_pool(infra, tmp_path):
@@ -103,3 +115,49 @@ def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_wor
     refused = pytest.raises(NoWorkerError, match=r"stage project: no worker of pool 'gpu-pool' took flow run project")
     with temporary_settings(updates=settings), refused:
         reproduce(store=store, profile_file=str(profile), experiments=["elt"], local=False)
+
+
+def test_a_sharded_projection_runs_its_shards_on_two_workers_at_once_and_merges_to_the_local_bytes(
+    infra, tmp_path, wait_until
+):
+    """Three shards, two GPU workers that take one flow run each at a time: two shards compute at the same time
+    (their flow runs overlap), and the merged output is the local unsharded projection, byte for byte."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    from kit.store import Store
+    from tests.flows.server import BIN, create_limit
+    from tests.kit.toy_stages import AlignedFacesConfig, aligned_faces
+
+    base, env, procs = infra
+    create_process_pools(env, "gpu-pool")
+    create_limit(env, "eltrepro-gpu", 2)
+    deploy(env, "run-stage")
+    for i in (1, 2):
+        procs.start(f"gpu-{i}", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool", "--limit", "1"], env)
+    local, pooled = Store(tmp_path / "local"), Store(tmp_path / "pooled")
+    faces = AlignedFacesConfig(faces=6)
+    unsharded, _ = project.run(store=local, config=PARAMS, filtered=aligned_faces.run(store=local, config=faces)[0])
+    filtered = aligned_faces.run(store=pooled, config=faces)[0]
+
+    settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_HOME: env["PREFECT_HOME"]}
+    with temporary_settings(updates=settings):
+        merged = sharded_projection(pooled.url, StageRef(store=pooled.url, stage=filtered.stage, key=filtered.key))
+        with get_client(sync_client=True) as client:
+            runs = [r for r in runs_of_store(client, pooled.url) if r.name.startswith("project-shard")]
+    assert merged.key == unsharded.key
+    assert sorted(r.name for r in runs) == [f"project-shard{i}of3" for i in (1, 2, 3)]
+    assert all(r.state.is_completed() for r in runs), [r.state for r in runs]
+    spans = sorted((r.start_time, r.end_time) for r in runs)
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), spans  # two shards at once
+    assert len(list((tmp_path / "pooled" / "project.shard").glob("*/stage.json"))) == 3
+
+    def files(out) -> dict[str, bytes]:
+        folder = out.local_dir()
+        return {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file() and p.name != "stage.json"
+        }
+
+    assert files(merged.output()) == files(unsharded) and len(files(unsharded)) > 6
