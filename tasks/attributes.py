@@ -88,7 +88,7 @@ def _faces(filtered: StageOutput, projected: StageOutput, reviewed: StageOutput 
     return faces[faces["detection_id"].isin(outcome.loc[outcome["status"] == "accepted", "detection_id"])]
 
 
-@stage(version=2, gpu=True)
+@stage(version=2, gpu=True, shard_by="projected")
 def attributes(
     *,
     config: AttributesConfig,

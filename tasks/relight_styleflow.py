@@ -86,7 +86,7 @@ def _load_codes(here: Path, face: pd.Series, device: torch.device) -> tuple[torc
     return w, noises
 
 
-@stage(version=2, gpu=True)
+@stage(version=2, gpu=True, shard_by="attributes", sum_info=("faces", "variants"))
 def relight_styleflow(
     *,
     config: StyleFlowConfig,

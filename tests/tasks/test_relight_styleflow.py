@@ -109,3 +109,37 @@ def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
             attributes=conditions,
             params=dataclasses.replace(params, flow="styleflow-large"),
         )
+
+
+def test_attributes_and_styleflow_in_shards_give_the_unsharded_bytes(chain, tmp_path):
+    """Both stages are sharded by face: one face per shard gives the bytes of one piece, and the same keys."""
+    store, dataset, index, filtered, projected = chain
+    variants = VariantsConfig(n_variants=2)
+    params = StyleFlowConfig(flow="random", variants=variants, generator=GENERATOR, batch_size=1)  # 1-face shards
+    made = {}
+    for shard_faces in (0, 1):
+        runtime = Runtime(shard_faces=shard_faces)
+        target = Store(tmp_path / f"shards-{shard_faces}")  # inputs from the chain's store, outputs in this one
+        sources = {"dataset": dataset, "index": index, "filtered": filtered, "projected": projected}
+        conditions, _ = attributes.run(
+            store=target, config=AttributesConfig(estimator="fit"), runtime=runtime, **sources
+        )
+        relit, _ = relight_styleflow.run(
+            store=target, config=params, runtime=runtime, filtered=filtered, projected=projected, attributes=conditions
+        )
+        made[shard_faces] = (conditions, relit)
+    for unsharded, sharded in zip(made[0], made[1], strict=True):
+        assert unsharded.key == sharded.key
+        assert _files(unsharded) == _files(sharded)
+    faces = len(made[0][0].manifest())
+    assert faces >= 2 and made[1][1].metadata()["info"]["shards"] == faces
+    assert made[1][1].metadata()["info"]["variants"] == made[0][1].metadata()["info"]["variants"] == 2 * faces
+
+
+def _files(out) -> dict[str, bytes]:
+    folder = out.local_dir()
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != "stage.json"
+    }
