@@ -18,12 +18,13 @@ from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.deployments import run_deployment
-from prefect.futures import wait
+from prefect.futures import as_completed, wait
 
 from flows.experiments import ExperimentRow, seeded_configs
 from flows.refs import DataRefs, GanRefs
 from flows.run_profile import Profile
 from kit.prefect_stage import RefValue, StageRef, StageRunner, outputs_of
+from kit.progress import StageProgress
 from kit.shards import shard_key, shard_stage
 from kit.stage import Stage
 from kit.store import Store
@@ -141,8 +142,11 @@ def run_on_pool(
         store = Store(runner.store)
         missing = [r for r in plan if not store.is_complete(shard_stage(stage.name), shard_key(stage_key=key, rows=r))]
         futures = [_submit_shard(remote_task, deployment, name, parameters, plan, r, worker_wait_s) for r in missing]
-        for future in futures:
+        progress = StageProgress(f"{name}: shards")  # shards done / total, for the command line's bar
+        progress.update((len(plan) - len(missing)) / len(plan))
+        for done, future in enumerate(as_completed(futures), start=len(plan) - len(missing) + 1):
             future.result()
+            progress.update(done / len(plan))
         return replace(runner, remote=None)(stage, config, label=label, **inputs)
     remote_task(deployment, name, parameters, worker_wait_s=worker_wait_s, what=f"stage {name}")
     if not Store(runner.store).is_complete(stage.name, key):

@@ -9,12 +9,15 @@ worker made the very key it expects (same code, same inputs).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from prefect import flow
+from prefect import flow, task
 from prefect.concurrency.sync import concurrency
 
-from kit.prefect_stage import StageRef, StageRunner, outputs_of
+from kit.prefect_stage import StageRef, StageRunner, hold_for_drill, outputs_of
+from kit.progress import StageProgress
+from kit.shards import shard_stage
 from kit.stage import Runtime
 from kit.store import Store
 from landmark_core.config import from_dict
@@ -76,14 +79,19 @@ def run_stage(
     )
     refs = {name: _refs(value) for name, value in inputs.items()}
 
+    def compute_shard() -> StageRef:
+        progress = StageProgress(f"{declared.name} {label}")  # the shard's progress artifact in the UI
+        drill = hold_for_drill(shard_stage(declared.name), progress.update)
+        runtime = replace(runner.runtime, progress=drill)
+        outputs = outputs_of(refs)
+        out, _ = declared.run_shard(store=Store(store), config=typed, runtime=runtime, rows=range(*shard), **outputs)
+        progress.update(1.0)
+        return StageRef.of(out)
+
     def compute() -> StageRef:
         if shard is None:
             return runner(declared, typed, label=label, **refs)
-        rows = range(*shard)
-        out, _ = declared.run_shard(
-            store=Store(store), config=typed, runtime=runner.runtime, rows=rows, **outputs_of(refs)
-        )
-        return StageRef(store=store, stage=out.stage, key=out.key)
+        return task(name=f"{shard_stage(declared.name)}-{label}", persist_result=False)(compute_shard)()
 
     if gpu_limit is None:
         return compute()

@@ -161,3 +161,55 @@ def test_a_sharded_projection_runs_its_shards_on_two_workers_at_once_and_merges_
         }
 
     assert files(merged.output()) == files(unsharded) and len(files(unsharded)) > 6
+
+
+def test_a_worker_killed_inside_its_shard_costs_that_shard_only(infra, tmp_path, wait_until):
+    """Two workers; one computes its shard under a drill hold and is SIGKILLed there: Prefect starts that flow
+    run again, the run completes, and every other shard was computed exactly once (its output written once)."""
+    import os
+    import signal
+    import threading
+
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
+    from kit.prefect_stage import HOLD_FILE_ENV, HOLD_STAGE_ENV
+    from kit.store import Store
+    from tests.flows.server import BIN, create_limit
+    from tests.kit.toy_stages import AlignedFacesConfig, aligned_faces
+
+    base, env, procs = infra
+    create_process_pools(env, "gpu-pool")
+    create_limit(env, "eltrepro-gpu", 2)
+    deploy(env, "run-stage")
+    marker = tmp_path / "shard.held"
+    held = env | {HOLD_STAGE_ENV: "project.shard", HOLD_FILE_ENV: str(marker)}
+    for i, worker_env in enumerate((held, env)):
+        procs.start(
+            f"gpu-{i}", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool", "--limit", "1"], worker_env
+        )
+    store = Store(tmp_path / "store")
+    filtered = aligned_faces.run(store=store, config=AlignedFacesConfig(faces=6))[0]
+    ref = StageRef(store=store.url, stage=filtered.stage, key=filtered.key)
+    settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_HOME: env["PREFECT_HOME"]}
+    outcome: list = []
+
+    def parent() -> None:
+        with temporary_settings(updates=settings):
+            outcome.append(sharded_projection(store.url, ref))
+
+    thread = threading.Thread(target=parent, daemon=True)
+    thread.start()
+    wait_until(marker.exists, timeout=240, what="a shard to reach its hold point")
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # the shard's process dies; its worker lives on
+    thread.join(300)
+    assert outcome, "the sharded projection did not finish"
+    shards = sorted((tmp_path / "store" / "project.shard").glob("*/stage.json"))
+    assert len(shards) == 3 and (tmp_path / "store" / "project" / outcome[0].key / "stage.json").is_file()
+    with temporary_settings(updates=settings), get_client(sync_client=True) as client:
+        runs = [r for r in runs_of_store(client, store.url) if r.name.startswith("project-shard")]
+    completed = sorted(r.name for r in runs if r.state.is_completed())
+    crashed = [r.name for r in runs if not r.state.is_completed()]
+    assert completed == [f"project-shard{i}of3" for i in (1, 2, 3)], completed  # every shard computed once...
+    assert len(crashed) == 1 and crashed[0] in completed, crashed  # ...the killed one once more, alone
+    assert [r.state.name for r in runs if not r.state.is_completed()] == ["Crashed"]
