@@ -1,7 +1,8 @@
 """GPU work on the GPU work pool (``--pool``).
 
 * Rows: each unfinished row becomes a flow run of the ``train-experiment`` deployment, started at once and
-  awaited; rows whose training and evaluation are complete are not sent.
+  awaited; rows whose training and evaluation are complete are not sent. The rows that need no relit faces are
+  started right after the data branch, before the GAN branch (``submit_rows`` then ``await_rows``).
 * GPU stages (declared ``gpu=True``: projection, the StyleFlow edit, DPR attributes, the segmenter's training):
   each becomes a flow run of the ``run-stage`` deployment (``run_on_pool``, set as the runner's ``remote``). A
   sharded stage (``shard_by``, with the profile's ``shard_faces`` > 0) becomes one flow run per missing shard,
@@ -194,11 +195,10 @@ class _Launch:
     parameters: dict
 
 
-def launch_rows(
+def submit_rows(
     run: StageRunner, rows: list[ExperimentRow], prof: Profile, data: DataRefs, deployment: str, gan: GanRefs | None
-) -> None:
-    """Start every unfinished row (once per seed) on the GPU pool at once; wait for all (failures raise after all
-    ended)."""
+) -> list:
+    """Start every unfinished row (once per seed) on the GPU pool at once, without waiting; their futures."""
     launches = []
     for row in rows:
         augmented = gan.augmented_for(row.relit) if gan and row.relit else None
@@ -212,12 +212,16 @@ def launch_rows(
             launches.append(_Launch(name=name, parameters=parameters))
     if launches:
         check_deployment(deployment)
-    futures = [
+    return [
         launch_row.with_options(task_run_name=f"launch-{item.name}").submit(
             deployment=deployment, row=item.name, parameters=item.parameters, worker_wait_s=prof.pool_wait_s
         )
         for item in launches
     ]
+
+
+def await_rows(futures: list) -> None:
+    """Wait for every submitted row; a failure raises after all have ended."""
     wait(futures)
     for future in futures:
         future.result()

@@ -27,7 +27,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.experiments import ExperimentRow, seeded_configs
-from flows.pool import DEPLOYMENT, launch_rows, run_on_pool
+from flows.pool import DEPLOYMENT, await_rows, run_on_pool, submit_rows
 from flows.refs import DataRefs, GanRefs, Reproduction, RowRefs
 from flows.review_gate import review_gate
 from flows.run_profile import GanConfig, Profile, load_profile, plan_rows, profile_path
@@ -90,10 +90,11 @@ def reproduce(
 
     data = data_branch(run, prof)
     backends = frozenset(r.relit for r in rows if r.relit)
-    gan = gan_branch(run, prof.gan, data, backends=backends) if prof.gan is not None else None
+    early = [] if local else submit_rows(run, [r for r in rows if not r.relit], prof, data, deployment, None)
+    gan = gan_branch(run, prof.gan, data, backends=backends) if prof.gan is not None else None  # rows train meanwhile
     rows = trainable_rows(rows, gan)
     if not local:
-        launch_rows(run, rows, prof, data, deployment, gan)
+        await_rows(early + submit_rows(run, [r for r in rows if r.relit], prof, data, deployment, gan))
     plans = {row.name: seeded_configs(base=prof.train, row=row, seeds=prof.seeds_for(row.name)) for row in rows}
     relit = {row.name: gan.augmented_for(row.relit) if gan and row.relit else None for row in rows}
     trained = {

@@ -105,6 +105,9 @@ def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_wor
     pools = {r.name: r.work_pool_name for r in mine if r.state.is_completed()}
     for name in ("segment_train", "project", "attributes", "relight_styleflow", "train-elt"):
         assert pools.get(name) == "gpu-pool", (name, pools)  # the GPU work ran on the GPU pool
+    row = next(r for r in mine if r.name == "train-elt" and r.state.is_completed())
+    projection = next(r for r in mine if r.name == "project" and r.state.is_completed())
+    assert row.start_time < projection.end_time  # a row that needs no relit faces trains while the GAN branch runs
     os.killpg(worker.pid, signal.SIGTERM)  # the GPU worker stops; a changed projection must wait for one
     try:
         worker.wait(30)
