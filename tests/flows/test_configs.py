@@ -47,6 +47,8 @@ def test_control_and_elt_rows_differ_only_in_lambda(profile):
         ("[row_seeds]\nbaseline = [-1]", "row_seeds.baseline = [-1]: expected a list of distinct non-negative"),
         ("rows = 3", "rows = 3: expected a list of matrix row names"),
         ('[train]\nlr_schedule = "step"', "train.lr_schedule = 'step': input should be 'plateau' or 'cosine'"),
+        ("shard_faces = -1", "shard_faces = -1: expected 0 (no shards) or a number of faces per shard"),
+        ("shard_faces = 2.5", "shard_faces = 2.5: expected 0 (no shards) or a number of faces per shard"),
     ],
 )
 def test_out_of_range_values_are_refused_when_the_profile_loads(tmp_path, body, message):
@@ -85,3 +87,14 @@ def test_the_demo_profile_runs_the_key_contrasts_with_two_seeds_for_the_control_
     assert len(demo.seeds_for("two_step_l0")) == len(demo.seeds_for("rt_l0.25_r0.05")) == 2
     full = load_profile(PROFILE_DIR / "demo-full.toml")
     assert full.rows == () and full.train == demo.train  # every row, the same network
+
+
+def test_shard_faces_is_a_runtime_setting_of_the_profile(tmp_path):
+    from flows.run_profile import PROFILE_DIR, load_profile
+
+    path = tmp_path / "profile.toml"
+    path.write_text("shard_faces = 16\n")
+    assert load_profile(path).shard_faces == 16
+    path.write_text("")
+    assert load_profile(path).shard_faces == 0  # one piece unless asked
+    assert load_profile(PROFILE_DIR / "thesis.toml").shard_faces == 64
