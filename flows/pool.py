@@ -143,11 +143,7 @@ def run_on_pool(
         store = Store(runner.store)
         missing = [r for r in plan if not store.is_complete(shard_stage(stage.name), shard_key(stage_key=key, rows=r))]
         futures = [_submit_shard(remote_task, deployment, name, parameters, plan, r, worker_wait_s) for r in missing]
-        progress = StageProgress(f"{name}: shards")  # shards done / total, for the command line's bar
-        progress.update((len(plan) - len(missing)) / len(plan))
-        for done, future in enumerate(as_completed(futures), start=len(plan) - len(missing) + 1):
-            future.result()
-            progress.update(done / len(plan))
+        _await_shards(futures, missing, plan, name)
         return replace(runner, remote=None)(stage, config, label=label, **inputs)
     remote_task(deployment, name, parameters, worker_wait_s=worker_wait_s, what=f"stage {name}")
     if not Store(runner.store).is_complete(stage.name, key):
@@ -156,6 +152,21 @@ def run_on_pool(
             "runs other code or sees another store (deploy the same checkout, share the store)"
         )
     return expected
+
+
+def _await_shards(futures: list, missing: list[range], plan: list[range], name: str) -> None:
+    """Wait for the submitted shards; report shards done / total (the command line's bar) and log each shard's end
+    with the faces per second so far (the command line and the flow run's log in the UI)."""
+    progress, started = StageProgress(f"{name}: shards"), time.monotonic()
+    done, faces = len(plan) - len(missing), 0
+    progress.update(done / len(plan))
+    faces_of = {id(future): len(rows) for future, rows in zip(futures, missing, strict=True)}
+    for future in as_completed(futures):
+        future.result()
+        done, faces = done + 1, faces + faces_of[id(future)]
+        progress.update(done / len(plan))
+        rate = faces / max(time.monotonic() - started, 1e-9)
+        get_run_logger().info("%s: %d/%d shards done, %.2f faces/s", name, done, len(plan), rate)
 
 
 def _submit_shard(remote_task, deployment: str, name: str, parameters: dict, plan: list[range], rows: range, wait_s):

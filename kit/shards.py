@@ -115,7 +115,16 @@ def merge_shards(*, parts: Sequence[StageOutput], work: Path, summed: Sequence[s
                 shutil.copytree(entry, target, dirs_exist_ok=True)
             else:
                 shutil.copy2(entry, target)
-    manifest = pd.concat([p.manifest() for p in parts], ignore_index=True)
-    quarantine = pd.concat([p.quarantine() for p in parts], ignore_index=True)
+    manifest = _rows_of([p.manifest() for p in parts])
+    quarantine = _rows_of([p.quarantine() for p in parts])
     info = merge_infos([p.metadata()["info"] for p in parts], summed=summed) | {"shards": len(parts)}
     return StageResult(manifest=manifest, quarantine=quarantine, info=info)
+
+
+def _rows_of(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The tables' rows in order, as one table built from its rows the way a stage builds its own: column types
+    then do not depend on how the faces were cut (an empty or all-missing shard column has no type of its own)."""
+    records = [row for table in tables for row in table.to_dict("records")]
+    if not records:  # every shard empty: as the stage made it (an unsharded run makes the same empty table)
+        return tables[0]
+    return pd.DataFrame(records, columns=list(tables[0].columns))

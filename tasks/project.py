@@ -185,17 +185,21 @@ def project(*, config: ProjectConfig, ctx: StageContext, filtered: StageOutput) 
 
 def _project_all(todo, folder, names, scratch, networks, config: ProjectConfig, timing, report) -> list[dict]:
     """Project ``todo`` in batches, saving each face as soon as it is finished (``report`` gets the number of
-    faces finished so far); returns the quarantine rows."""
+    faces finished so far); returns the quarantine rows.
+
+    A face's batch is its row's (row // batch_size, the rows of the manifest ``todo`` was taken from), whatever
+    else is in ``todo``: a face unreadable, finished before a crash or in another shard never moves another
+    face into another batch (batched kernels may round differently for another batch)."""
     generator, perceptual = networks
     w_avg, w_std = mean_w(generator=generator, n_samples=config.projector.w_avg_samples)
-    res, quarantine, loaded, finished = generator.config.resolution, [], [], [0]
-    for _, face in todo.iterrows():
+    res, quarantine, batches, finished = generator.config.resolution, [], {}, [0]
+    for position, face in todo.iterrows():  # a face's batch is fixed by its row: position // batch_size
         try:
-            loaded.append((face, _target(folder / face["aligned_path"], res)))
+            loaded = (face, _target(folder / face["aligned_path"], res))
+            batches.setdefault(position // config.batch_size, []).append(loaded)
         except ValueError as error:
             quarantine.append({"detection_id": face["detection_id"], "reason": f"{face['aligned_path']}: {error}"})
-    for start in range(0, len(loaded), config.batch_size):
-        batch = loaded[start : start + config.batch_size]
+    for batch in batches.values():
         ids = [face["detection_id"] for face, _ in batch]
 
         def save(i: int, result: Projection, batch=batch) -> None:

@@ -121,7 +121,7 @@ def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_wor
 
 
 def test_a_sharded_projection_runs_its_shards_on_two_workers_at_once_and_merges_to_the_local_bytes(
-    infra, tmp_path, wait_until
+    infra, tmp_path, caplog
 ):
     """Three shards, two GPU workers that take one flow run each at a time: two shards compute at the same time
     (their flow runs overlap), and the merged output is the local unsharded projection, byte for byte."""
@@ -154,6 +154,7 @@ def test_a_sharded_projection_runs_its_shards_on_two_workers_at_once_and_merges_
     spans = sorted((r.start_time, r.end_time) for r in runs)
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), spans  # two shards at once
     assert len(list((tmp_path / "pooled" / "project.shard").glob("*/stage.json"))) == 3
+    assert "project: 3/3 shards done" in caplog.text and "faces/s" in caplog.text  # what the command line shows
 
     def files(out) -> dict[str, bytes]:
         folder = out.local_dir()
