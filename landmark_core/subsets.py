@@ -115,17 +115,18 @@ def frontal_sensitivity(
         limit_deg: the limit of the rules that leave one angle out.
 
     Returns:
-        Index: one rule per row (``|yaw|, |pitch|, |roll| < 12.5`` ..., then ``without yaw (< 12.5)`` ...);
+        Index: one rule per row (``yaw, pitch and roll within ±12.5°`` ..., then ``without yaw: pitch and roll
+        within ±12.5°`` ...; no ``|`` in a label, so it can stand in a Markdown table);
         integer columns ``frontal`` and ``frontal_illumination``. A face without a pose is never frontal.
     """
     part = subsets[subsets["split"] == split]
     angles = part[list(ANGLES)].abs().to_numpy(dtype=float)  # NaN compares False: never frontal
     full = part["in_full"].to_numpy(dtype=bool)
     illumination = part["in_illumination"].to_numpy(dtype=bool)
-    rules = {f"|yaw|, |pitch|, |roll| < {limit:g}°": (angles < limit).all(axis=1) for limit in limits_deg}
+    rules = {f"yaw, pitch and roll within ±{limit:g}°": (angles < limit).all(axis=1) for limit in limits_deg}
     for i, name in enumerate(ANGLES):
         kept = [j for j in range(len(ANGLES)) if j != i]
-        rules[f"without {name}: {', '.join(f'|{ANGLES[j]}|' for j in kept)} < {limit_deg:g}°"] = (
+        rules[f"without {name}: {' and '.join(ANGLES[j] for j in kept)} within ±{limit_deg:g}°"] = (
             angles[:, kept] < limit_deg
         ).all(axis=1)
     rows = {

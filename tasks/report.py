@@ -279,7 +279,7 @@ def _frontal_rule_markdown(subsets: StageOutput) -> str:
         "The study does not publish its pose estimator's details; these counts show how much Table 4.9's faces "
         "depend on the limit and on each angle of the rule.\n\n"
         + "\n".join(lines)
-        + f"\n\nThe study: {study} frontal-illumination test faces with all three angles below 12.5°.\n"
+        + f"\n\nThe study: {study} frontal-illumination test faces with yaw, pitch and roll within ±12.5°.\n"
     )
 
 

@@ -93,17 +93,18 @@ def test_frontal_sensitivity_counts_each_rule_on_its_split():
     )
     counts = frontal_sensitivity(subsets=table)
     assert list(counts.columns) == ["frontal", "frontal_illumination"]
-    assert counts.loc["|yaw|, |pitch|, |roll| < 10°"].tolist() == [1, 1]  # face 0 only
-    assert counts.loc["|yaw|, |pitch|, |roll| < 12.5°"].tolist() == [2, 2]  # faces 0, 1
-    assert counts.loc["|yaw|, |pitch|, |roll| < 15°"].tolist() == [4, 3]  # 0, 1, 2 (not illumination), 3
-    assert counts.loc["without yaw: |pitch|, |roll| < 12.5°"].tolist() == [4, 3]  # 0, 1, 2, 4; never the NaN face
-    assert counts.loc["without pitch: |yaw|, |roll| < 12.5°"].tolist() == [3, 3]  # 0, 1, 3
-    assert counts.loc["without roll: |yaw|, |pitch| < 12.5°"].tolist() == [2, 2]
-    assert frontal_sensitivity(subsets=table, split="train").loc["|yaw|, |pitch|, |roll| < 10°"].tolist() == [1, 1]
+    assert not any("|" in rule for rule in counts.index)  # labels stand in a Markdown table
+    assert counts.loc["yaw, pitch and roll within ±10°"].tolist() == [1, 1]  # face 0 only
+    assert counts.loc["yaw, pitch and roll within ±12.5°"].tolist() == [2, 2]  # faces 0, 1
+    assert counts.loc["yaw, pitch and roll within ±15°"].tolist() == [4, 3]  # 0, 1, 2 (not illumination), 3
+    assert counts.loc["without yaw: pitch and roll within ±12.5°"].tolist() == [4, 3]  # 0, 1, 2, 4; never the NaN face
+    assert counts.loc["without pitch: yaw and roll within ±12.5°"].tolist() == [3, 3]  # 0, 1, 3
+    assert counts.loc["without roll: yaw and pitch within ±12.5°"].tolist() == [2, 2]
+    assert frontal_sensitivity(subsets=table, split="train").loc["yaw, pitch and roll within ±10°"].tolist() == [1, 1]
 
 
 def test_frontal_sensitivity_at_the_study_limit_matches_the_subsets(synth_root):
     subsets = compute_subsets(faces=index_wflw(root=synth_root).faces)
-    counts = frontal_sensitivity(subsets=subsets).loc["|yaw|, |pitch|, |roll| < 12.5°"]
+    counts = frontal_sensitivity(subsets=subsets).loc["yaw, pitch and roll within ±12.5°"]
     test = subsets[subsets["split"] == "test"]
     assert counts.tolist() == [int(test["in_frontal"].sum()), int(test["in_frontal_illumination"].sum())]
