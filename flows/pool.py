@@ -26,7 +26,7 @@ from flows.refs import DataRefs, GanRefs
 from flows.run_profile import Profile
 from kit.prefect_stage import RefValue, StageRef, StageRunner, outputs_of
 from kit.progress import StageProgress
-from kit.shards import shard_key, shard_stage
+from kit.shards import shard_address
 from kit.stage import Stage
 from kit.store import Store
 from landmark_core.config import to_dict
@@ -141,7 +141,7 @@ def run_on_pool(
     plan = stage.shard_plan(config=config, runtime=runner.runtime, inputs=outputs_of(inputs))
     if plan:  # one flow run per missing shard (the runner's shard_faces), all at once; then the merge, here
         store = Store(runner.store)
-        missing = [r for r in plan if not store.is_complete(shard_stage(stage.name), shard_key(stage_key=key, rows=r))]
+        missing = [r for r in plan if not store.is_complete(*shard_address(stage=stage.name, stage_key=key, rows=r))]
         futures = [_submit_shard(remote_task, deployment, name, parameters, plan, r, worker_wait_s) for r in missing]
         _await_shards(futures, missing, plan, name)
         return replace(runner, remote=None)(stage, config, label=label, **inputs)

@@ -66,6 +66,11 @@ def shard_key(*, stage_key: str, rows: range) -> str:
     return sha256_bytes(canonical_json(material).encode())[:KEY_LENGTH]
 
 
+def shard_address(*, stage: str, stage_key: str, rows: range) -> tuple[str, str]:
+    """Where one shard of ``stage`` lives in a store: (its stage folder, its key)."""
+    return shard_stage(stage), shard_key(stage_key=stage_key, rows=rows)
+
+
 @dataclass(frozen=True)
 class ShardView(StageOutput):
     """A complete output seen through one shard: its manifest holds the shard's rows only; its files, metadata

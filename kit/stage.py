@@ -39,7 +39,7 @@ from typing import Any
 
 from kit import lease
 from kit.code_version import code_version, import_closure
-from kit.shards import ShardView, cut_shards, merge_shards, shard_key, shard_stage
+from kit.shards import ShardView, cut_shards, merge_shards, shard_address
 from kit.store import (
     KEY_LENGTH,
     STAGE_JSON,
@@ -177,23 +177,35 @@ class Stage:
         runtime = runtime or Runtime()
         code = self.code_version()
         key = self.key(config=config, inputs=inputs, code=code)
-        if store.is_complete(self.name, key):
-            shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)
-            return store.output(self.name, key), False
-        with lease.hold(store, self.name, key):  # one writer per key; a dead writer's lease is taken over
-            if store.is_complete(self.name, key):  # the run we waited for made it
-                return store.output(self.name, key), False
-            store.clean_temporaries(self.name, key=key)  # a killed writer's half-written copies
-            work = work_dir(store, self.name, key)
+
+        def compute(work: Path) -> None:
+            plan = self.shard_plan(config=config, runtime=runtime, inputs=inputs)
+            if plan:
+                self._merge(store, config, runtime, inputs, plan, key=key, code=code, work=work)
+            else:
+                self._compute(store, config, runtime, inputs, key=key, code=code, work=work)
+
+        return self._once(store, self.name, key, compute)
+
+    @staticmethod
+    def _once(store: Store, name: str, key: str, compute: Callable[[Path], None]) -> tuple[StageOutput, bool]:
+        """The output ``name``/``key``: returned when it is complete, else made by ``compute(work)`` under the key's
+        lease (one writer per key; a dead writer's lease is taken over, its half-written copies removed) and
+        published. Returns (the complete output, True when this call made it)."""
+        if store.is_complete(name, key):
+            shutil.rmtree(store.scratch(name, key), ignore_errors=True)
+            return store.output(name, key), False
+        with lease.hold(store, name, key):
+            if store.is_complete(name, key):  # the run we waited for made it
+                return store.output(name, key), False
+            store.clean_temporaries(name, key=key)  # a killed writer's half-written copies
+            work = work_dir(store, name, key)
             try:
-                if self.shard_plan(config=config, runtime=runtime, inputs=inputs):
-                    self._merge(store, config, runtime, inputs, key=key, code=code, work=work)
-                else:
-                    self._compute(store, config, runtime, inputs, key=key, code=code, work=work)
+                compute(work)
             finally:
                 shutil.rmtree(work, ignore_errors=True)
-            shutil.rmtree(store.scratch(self.name, key), ignore_errors=True)  # published: checkpoints are in it
-        return store.output(self.name, key), True
+            shutil.rmtree(store.scratch(name, key), ignore_errors=True)  # published: checkpoints are in it
+        return store.output(name, key), True
 
     def shard_plan(self, *, config: Any, runtime: Runtime, inputs: Mapping[str, InputValue]) -> list[range]:
         """The shards this stage is cut into for ``runtime.shard_faces`` (none: it is computed in one piece)."""
@@ -211,26 +223,20 @@ class Stage:
         Returns:
             (the complete shard output, True when this call computed it).
         """
-        name, key = shard_stage(self.name), shard_key(stage_key=self.key(config=config, inputs=inputs), rows=rows)
-        if store.is_complete(name, key):
-            return store.output(name, key), False
-        with lease.hold(store, name, key):
-            if store.is_complete(name, key):
-                return store.output(name, key), False
-            store.clean_temporaries(name, key=key)
-            work = work_dir(store, name, key)
-            source = inputs[self.shard_by]
-            view = ShardView(store=source.store, stage=source.stage, key=source.key, rows=rows)
-            try:
-                self._compute(store, config, runtime, {**inputs, self.shard_by: view}, key=key, work=work, name=name)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-            shutil.rmtree(store.scratch(name, key), ignore_errors=True)
-        return store.output(name, key), True
+        name, key = shard_address(stage=self.name, stage_key=self.key(config=config, inputs=inputs), rows=rows)
+        source = inputs[self.shard_by]
+        view = ShardView(store=source.store, stage=source.stage, key=source.key, rows=rows)
+        shard_inputs = {**inputs, self.shard_by: view}
 
-    def _merge(self, store, config, runtime, inputs, *, key: str, code: str, work: Path) -> None:
-        """Compute the missing shards one after another (progress counts shards), then merge them into ``work``."""
-        started, plan, parts = time.time(), self.shard_plan(config=config, runtime=runtime, inputs=inputs), []
+        def compute(work: Path) -> None:
+            self._compute(store, config, runtime, shard_inputs, key=key, work=work, name=name)
+
+        return self._once(store, name, key, compute)
+
+    def _merge(self, store, config, runtime, inputs, plan: list[range], *, key: str, code: str, work: Path) -> None:
+        """Compute the missing shards of ``plan`` one after another (progress counts shards), then merge them into
+        ``work``."""
+        started, parts = time.time(), []
         report = runtime.progress
         for i, rows in enumerate(plan):
             part_runtime = replace(runtime, progress=(lambda f, i=i: report((i + f) / len(plan))) if report else None)

@@ -94,13 +94,20 @@ def start_server(base: Path, procs: Processes) -> tuple[str, dict[str, str]]:
     return env["PREFECT_API_URL"], env
 
 
-def reset_server(api_url: str) -> None:
-    """Empty the server of what earlier tests set up: deployments, work pools, global concurrency limits (their
-    flow runs stay, as on a real server: a test reads its own by id or by its store, ``runs_of_store``)."""
+@contextlib.contextmanager
+def server_client(api_url: str):
+    """A synchronous Prefect client of the server at ``api_url``."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
+        yield client
+
+
+def reset_server(api_url: str) -> None:
+    """Empty the server of what earlier tests set up: deployments, work pools, global concurrency limits (their
+    flow runs stay, as on a real server: a test reads its own by id or by its store, ``runs_of_store``)."""
+    with server_client(api_url) as client:
         for deployment in client.read_deployments():
             client.delete_deployment(deployment.id)
         for pool in client.read_work_pools():
@@ -137,22 +144,18 @@ def deploy(env: dict[str, str], *names: str) -> None:
 def create_process_pools(env: dict[str, str], *names: str) -> None:
     """Process work pools, as ``prefect work-pool create NAME --type process`` makes them (through the API: the
     same request without starting the CLI once per pool)."""
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.workers.process import ProcessWorker
 
     template = ProcessWorker.get_default_base_job_template()
-    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), get_client(sync_client=True) as client:
+    with server_client(env["PREFECT_API_URL"]) as client:
         for name in names:
             client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=template))
 
 
 def create_limit(env: dict[str, str], name: str, limit: int) -> None:
     """A global concurrency limit, as ``prefect gcl create NAME --limit N`` makes it (through the API)."""
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), get_client(sync_client=True) as client:
+    with server_client(env["PREFECT_API_URL"]) as client:
         client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=limit))

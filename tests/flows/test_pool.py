@@ -15,6 +15,7 @@ from kit.stage import Runtime
 from tasks.project import project
 from tests.flows.server import create_process_pools, deploy, runs_of_store
 from tests.flows.tiny_profile import write_profile
+from tests.outputs import output_bytes
 from tests.tasks.test_project import PARAMS
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -155,16 +156,7 @@ def test_a_sharded_projection_runs_its_shards_on_two_workers_at_once_and_merges_
     assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False)), spans  # two shards at once
     assert len(list((tmp_path / "pooled" / "project.shard").glob("*/stage.json"))) == 3
     assert "project: 3/3 shards done" in caplog.text and "faces/s" in caplog.text  # what the command line shows
-
-    def files(out) -> dict[str, bytes]:
-        folder = out.local_dir()
-        return {
-            p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in folder.rglob("*")
-            if p.is_file() and p.name != "stage.json"
-        }
-
-    assert files(merged.output()) == files(unsharded) and len(files(unsharded)) > 6
+    assert output_bytes(merged.output()) == output_bytes(unsharded) and len(output_bytes(unsharded)) > 6
 
 
 def test_a_worker_killed_inside_its_shard_costs_that_shard_only(infra, tmp_path, wait_until):

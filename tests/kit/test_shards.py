@@ -11,6 +11,7 @@ from kit.shards import ShardView, cut_shards, merge_infos, shard_key
 from kit.stage import Runtime, StageContext, stage
 from kit.store import StageOutput, StageResult, Store
 from tests.kit.toy_stages import AlignedFacesConfig, aligned_faces
+from tests.outputs import output_bytes
 
 
 def test_shards_are_cut_on_whole_batches_and_cover_every_row_once():
@@ -69,14 +70,7 @@ def test_a_sharded_stage_merges_to_the_unsharded_bytes_and_recomputes_only_a_mis
         assert computed
         outputs[shard_faces] = out
     assert len({o.key for o in outputs.values()}) == 1  # sharding never enters the key
-    files = {
-        n: {
-            p.relative_to(o.local_dir()): p.read_bytes()
-            for p in o.local_dir().rglob("*")
-            if p.is_file() and p.name != "stage.json"
-        }
-        for n, o in outputs.items()
-    }
+    files = {n: output_bytes(o) for n, o in outputs.items()}
     assert files[0] == files[2] == files[5] and len(files[0]) == 7  # 5 files, manifest, quarantine
     assert outputs[2].metadata()["info"] == {"faces": 5, "shards": 3}
     store = outputs[2].store

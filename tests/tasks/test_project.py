@@ -21,6 +21,7 @@ from landmark_core.download import DownloadError
 from tasks.project import project
 from tasks.published_weights import ProjectConfig, fetch_weights
 from tests.kit.toy_stages import AlignedFacesConfig, aligned_faces
+from tests.outputs import output_bytes
 
 PARAMS = ProjectConfig(
     generator="random",
@@ -185,12 +186,7 @@ def test_one_shard_three_shards_and_unsharded_give_the_same_bytes(tmp_path):
             store=store, config=PARAMS, runtime=Runtime(shard_faces=shard_faces), filtered=filtered
         )
     assert len({out.key for out in outputs.values()}) == 1
-    files = {
-        n: {p.relative_to(o.local_dir()).as_posix(): p.read_bytes() for p in o.local_dir().rglob("*") if p.is_file()}
-        for n, o in outputs.items()
-    }
-    for stored in files.values():
-        stored.pop("stage.json")
+    files = {n: output_bytes(o) for n, o in outputs.items()}
     assert files[0] == files[6] == files[2]
     assert sum(name.endswith("latent.npy") for name in files[0]) == 5
     assert outputs[2].quarantine()["detection_id"].tolist() == ["img3#3"]  # its shard-mate was projected

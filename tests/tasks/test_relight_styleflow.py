@@ -20,6 +20,7 @@ from tasks.published_weights import ProjectConfig
 from tasks.relight_styleflow import StyleFlowConfig, relight_styleflow
 from tasks.relight_variants import VariantsConfig
 from tests.kit.toy_stages import CropConfig, face_crops
+from tests.outputs import output_bytes
 
 SHARED_DPR = Path(__file__).resolve().parents[3] / "shared" / "weights" / "dpr"
 GENERATOR = ProjectConfig(
@@ -130,16 +131,7 @@ def test_attributes_and_styleflow_in_shards_give_the_unsharded_bytes(chain, tmp_
         made[shard_faces] = (conditions, relit)
     for unsharded, sharded in zip(made[0], made[1], strict=True):
         assert unsharded.key == sharded.key
-        assert _files(unsharded) == _files(sharded)
+        assert output_bytes(unsharded) == output_bytes(sharded)
     faces = len(made[0][0].manifest())
     assert faces >= 2 and made[1][1].metadata()["info"]["shards"] == faces
     assert made[1][1].metadata()["info"]["variants"] == made[0][1].metadata()["info"]["variants"] == 2 * faces
-
-
-def _files(out) -> dict[str, bytes]:
-    folder = out.local_dir()
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in folder.rglob("*")
-        if p.is_file() and p.name != "stage.json"
-    }
