@@ -122,13 +122,19 @@ def test_gpu_stages_run_on_the_gpu_pool_a_killed_one_is_started_again_and_no_wor
 
 
 def test_a_sharded_projection_runs_its_shards_on_two_workers_at_once_and_merges_to_the_local_bytes(
-    infra, tmp_path, caplog
+    infra, tmp_path, caplog, wait_until
 ):
     """Three shards, two GPU workers that take one flow run each at a time: two shards compute at the same time
-    (their flow runs overlap), and the merged output is the local unsharded projection, byte for byte."""
+    (their flow runs overlap), and the merged output is the local unsharded projection, byte for byte.
+
+    The first worker's shard holds part-way (the drill switch) until another shard's flow run has started, so the
+    overlap does not depend on how fast this machine starts a worker's process."""
+    import threading
+
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
 
+    from kit.prefect_stage import HOLD_FILE_ENV, HOLD_STAGE_ENV
     from kit.store import Store
     from tests.flows.server import BIN, create_limit
     from tests.kit.toy_stages import AlignedFacesConfig, aligned_faces
@@ -137,18 +143,41 @@ def test_a_sharded_projection_runs_its_shards_on_two_workers_at_once_and_merges_
     create_process_pools(env, "gpu-pool")
     create_limit(env, "eltrepro-gpu", 2)
     deploy(env, "run-stage")
-    for i in (1, 2):
-        procs.start(f"gpu-{i}", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool", "--limit", "1"], env)
+    marker = tmp_path / "shard.held"
+    held = env | {HOLD_STAGE_ENV: "project.shard", HOLD_FILE_ENV: str(marker)}
+    for i, worker_env in enumerate((held, env)):
+        procs.start(
+            f"gpu-{i}", [str(BIN / "prefect"), "worker", "start", "--pool", "gpu-pool", "--limit", "1"], worker_env
+        )
     local, pooled = Store(tmp_path / "local"), Store(tmp_path / "pooled")
     faces = AlignedFacesConfig(faces=6)
     unsharded, _ = project.run(store=local, config=PARAMS, filtered=aligned_faces.run(store=local, config=faces)[0])
     filtered = aligned_faces.run(store=pooled, config=faces)[0]
 
     settings = {PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_HOME: env["PREFECT_HOME"]}
-    with temporary_settings(updates=settings):
-        merged = sharded_projection(pooled.url, StageRef(store=pooled.url, stage=filtered.stage, key=filtered.key))
-        with get_client(sync_client=True) as client:
-            runs = [r for r in runs_of_store(client, pooled.url) if r.name.startswith("project-shard")]
+    outcome: list = []
+
+    def parent() -> None:
+        with temporary_settings(updates=settings):
+            outcome.append(
+                sharded_projection(pooled.url, StageRef(store=pooled.url, stage=filtered.stage, key=filtered.key))
+            )
+
+    def started_shards() -> int:
+        with temporary_settings(updates=settings), get_client(sync_client=True) as client:
+            shards = [r for r in runs_of_store(client, pooled.url) if r.name.startswith("project-shard")]
+        return len([r for r in shards if r.start_time is not None])
+
+    thread = threading.Thread(target=parent, daemon=True)
+    thread.start()
+    wait_until(marker.exists, timeout=240, what="a shard to reach its hold point")
+    wait_until(lambda: started_shards() >= 2, timeout=240, what="a second shard to start while the first holds")
+    marker.unlink()  # the held shard goes on
+    thread.join(300)
+    assert outcome, "the sharded projection did not finish"
+    merged = outcome[0]
+    with temporary_settings(updates=settings), get_client(sync_client=True) as client:
+        runs = [r for r in runs_of_store(client, pooled.url) if r.name.startswith("project-shard")]
     assert merged.key == unsharded.key
     assert sorted(r.name for r in runs) == [f"project-shard{i}of3" for i in (1, 2, 3)]
     assert all(r.state.is_completed() for r in runs), [r.state for r in runs]
