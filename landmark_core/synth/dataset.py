@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from landmark_core.synth import wflw_shape
 from landmark_core.synth.face import Expression, Identity, face_shape
-from landmark_core.synth.render import Appearance, FaceSpec, Lighting, render_face
+from landmark_core.synth.render import Appearance, FaceSpec, Lighting, project_landmarks, render_face
 from landmark_core.synth.scene import OCCLUDER_KINDS, Occluder, background, blur, draw_occluder, occluder_mask
 from landmark_core.wflw import ATTRIBUTES, IMAGES_DIR, SPLITS, WflwFace, write_wflw_annotations
 
@@ -55,8 +57,17 @@ class SynthConfig:
 
     The condition rates default to WFLW's test-split rates (pose 13 %, expression 13 %, illumination 28 %,
     make-up 8 %, occlusion 29 %, blur 31 %).
+
+    Attributes:
+        shape: ``"twin"``, the small demo twin (``train``/``test`` photos of 480-720 px, faces
+            ``min_face_width``-``max_face_width`` px, one or two per photo); or ``"wflw"``, shaped like the real
+            WFLW (``landmark_core.synth.wflw_shape``): 7,500 train and 2,500 test faces times ``fraction``,
+            1,024-px-wide photos of WFLW's heights, WFLW's face sizes, one to six faces per photo.
+        fraction: the share of WFLW's size the ``"wflw"`` shape renders (1.0 = 10,000 faces).
     """
 
+    shape: Literal["twin", "wflw"] = "twin"
+    fraction: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     train: Annotated[int, Field(ge=1)] = 600
     test: Annotated[int, Field(ge=0)] = 200
     seed: Annotated[int, Field(ge=0)] = 0
@@ -71,6 +82,19 @@ class SynthConfig:
     max_face_width: Annotated[float, Field(gt=0.0)] = 260.0
     jpeg_quality: Annotated[int, Field(ge=1, le=100)] = 92
 
+    def __post_init__(self) -> None:
+        if self.shape == "twin" and self.fraction != 1.0:
+            raise ValueError("fraction sizes the 'wflw' shape; the twin's size is train and test (photos)")
+        if self.shape == "wflw" and (self.train, self.test) != (600, 200):
+            raise ValueError("train and test count the twin's photos; shape = 'wflw' is sized by fraction")
+
+    def faces_per_photo(self, split: str) -> list[int]:
+        """Faces of each photo of ``split`` in the ``"wflw"`` shape (drawn from the seed alone); [] for the twin."""
+        if self.shape == "twin":
+            return []
+        rng = np.random.default_rng([self.seed, SPLITS.index(split), 7_919])
+        return wflw_shape.faces_per_photo(rng=rng, faces=wflw_shape.split_faces(fraction=self.fraction)[split])
+
 
 @dataclass(frozen=True)
 class _Job:
@@ -78,6 +102,7 @@ class _Job:
     split: str
     number: int
     out: str
+    faces: int = 0  # planned faces of a "wflw"-shaped photo
 
 
 def _pose(rng: np.random.Generator, large: bool) -> tuple[float, float, float]:
@@ -164,8 +189,12 @@ def _render_image(job: _Job) -> list[dict]:
     """Draw one image with one or two faces; write the JPEG and masks; return one record per face."""
     cfg = job.config
     rng = np.random.default_rng([cfg.seed, SPLITS.index(job.split), job.number])
-    n_faces = 2 if rng.random() < cfg.p_two_faces else 1
-    width, height = int(rng.integers(480, 720)), int(rng.integers(420, 640))
+    if cfg.shape == "wflw":
+        n_faces = job.faces
+        width, height, widths = _wflw_photo(rng, n_faces)
+    else:
+        n_faces = 2 if rng.random() < cfg.p_two_faces else 1
+        width, height = int(rng.integers(480, 720)), int(rng.integers(420, 640))
     image = background(rng=rng, width=width, height=height)
     focal = float(max(width, height) * rng.uniform(0.9, 1.4))
     flags = {name: rng.random() < getattr(cfg, f"p_{name}") for name in ATTRIBUTES}
@@ -174,9 +203,12 @@ def _render_image(job: _Job) -> list[dict]:
     for k in range(n_faces):
         face_flags = dict(flags) if k == 0 else {name: rng.random() < getattr(cfg, f"p_{name}") for name in ATTRIBUTES}
         face_flags["blur"] = flags["blur"]
-        face_width = float(rng.uniform(min(cfg.min_face_width, max_width * 0.8), max_width))
-        slot = (k + 0.5) * width / n_faces
-        centre = (float(slot + rng.uniform(-0.08, 0.08) * width / n_faces), float(rng.uniform(0.42, 0.58) * height))
+        if cfg.shape == "wflw":
+            face_width, centre = widths[k], _wflw_centre(rng, k, n_faces, width, height, widths[k])
+        else:
+            face_width = float(rng.uniform(min(cfg.min_face_width, max_width * 0.8), max_width))
+            slot = (k + 0.5) * width / n_faces
+            centre = (float(slot + rng.uniform(-0.08, 0.08) * width / n_faces), float(rng.uniform(0.42, 0.58) * height))
         yaw, pitch, roll = _pose(rng, face_flags["pose"])
         expression = _expression(rng, face_flags["expression"])
         spec = FaceSpec(
@@ -190,6 +222,8 @@ def _render_image(job: _Job) -> list[dict]:
             lighting=_lighting(rng, face_flags["illumination"]),
             mouth_open=expression.mouth_open,
         )
+        if cfg.shape == "wflw":
+            spec = _with_box_width(spec, face_width, width, height, focal)
         rendered = render_face(image=image, spec=spec, focal=focal, texture_seed=int(rng.integers(2**31)))
         drawn.append((spec, rendered, face_flags, expression))
     for spec, rendered, face_flags, expression in drawn:
@@ -202,6 +236,41 @@ def _render_image(job: _Job) -> list[dict]:
     if flags["blur"]:
         image = blur(image=image, rng=rng, face_width=float(np.mean([f[0].face_width for f in faces])))
     return _write_image(job, image, faces, focal)
+
+
+def _grid(n_faces: int) -> tuple[int, int]:
+    """(columns, rows) of the slots a photo's faces sit in."""
+    cols = min(n_faces, 3)
+    return cols, math.ceil(n_faces / cols)
+
+
+def _wflw_photo(rng: np.random.Generator, n_faces: int) -> tuple[int, int, list[float]]:
+    """A WFLW-shaped photo's width, height and its faces' landmark-box widths.
+
+    A face keeps its drawn size unless its slot is narrower than two face widths (several big faces in one
+    photo); the photo is made tall enough for each face's head and shoulders (1.9 face widths per row).
+    """
+    width, height = wflw_shape.photo_size(rng=rng)
+    cols, rows = _grid(n_faces)
+    widths = [min(wflw_shape.face_width(rng=rng), 0.5 * width / cols) for _ in range(n_faces)]
+    return width, max(height, math.ceil(1.9 * rows * max(widths))), widths
+
+
+def _wflw_centre(rng, k: int, n_faces: int, width: int, height: int, face_width: float) -> tuple[float, float]:
+    """Where face ``k`` of a WFLW-shaped photo sits: anywhere in its slot, at least 0.6 face widths inside it."""
+    cols, rows = _grid(n_faces)
+    slot_w, slot_h = width / cols, height / rows
+    x0, y0 = (k % cols) * slot_w, (k // cols) * slot_h
+    margin_x, margin_y = min(0.6 * face_width, slot_w / 2), min(0.8 * face_width, slot_h / 2)
+    x = rng.uniform(x0 + margin_x, x0 + slot_w - margin_x) if slot_w > 2 * margin_x else x0 + slot_w / 2
+    y = rng.uniform(y0 + margin_y, y0 + slot_h - margin_y) if slot_h > 2 * margin_y else y0 + slot_h / 2
+    return float(x), float(y)
+
+
+def _with_box_width(spec: FaceSpec, box_width: float, width: int, height: int, focal: float) -> FaceSpec:
+    """``spec`` scaled so its 98-landmark box is ``box_width`` px wide (WFLW's face-size fact is about that box)."""
+    drawn = float(np.ptp(project_landmarks(spec=spec, width=width, height=height, focal=focal)[:, 0]))
+    return replace(spec, face_width=spec.face_width * box_width / max(drawn, 1e-6))
 
 
 def _occlude(image, rng, rendered, face_mask) -> tuple[np.ndarray, np.ndarray]:
@@ -259,6 +328,13 @@ def _write_image(job: _Job, image: np.ndarray, faces: list, focal: float) -> lis
     return records
 
 
+def _jobs(config: SynthConfig, split: str, out: Path) -> list[_Job]:
+    """One job per photo of ``split``."""
+    if config.shape == "wflw":
+        return [_Job(config, split, i, str(out), faces=n) for i, n in enumerate(config.faces_per_photo(split))]
+    return [_Job(config, split, i, str(out)) for i in range(getattr(config, split))]
+
+
 def synthesize_wflw(
     *,
     out: Path,
@@ -278,10 +354,7 @@ def synthesize_wflw(
         Number of faces written per split.
     """
     out = Path(out)
-    jobs = {
-        split: [_Job(config, split, i, str(out)) for i in range(n)]
-        for split, n in (("train", config.train), ("test", config.test))
-    }
+    jobs = {split: _jobs(config, split, out) for split in ("train", "test")}
     total = max(1, sum(len(j) for j in jobs.values()))
     results: dict[str, list[list[dict]]] = {split: [] for split in jobs}
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else contextlib.nullcontext() as pool:

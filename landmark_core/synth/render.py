@@ -274,6 +274,15 @@ def _paint_features(albedo: np.ndarray, lm: np.ndarray, spec: FaceSpec) -> None:
     _paint_mouth(albedo, lm, spec.appearance, spec.mouth_open, line)
 
 
+def project_landmarks(*, spec: FaceSpec, width: int, height: int, focal: float) -> np.ndarray:
+    """Where ``render_face`` would put the face's landmarks in a ``width`` x ``height`` photo, without drawing.
+
+    Returns:
+        (98, 2) pixel xy, WFLW order.
+    """
+    return _camera(spec, width, height, focal).project(spec.shape)
+
+
 def render_face(*, image: np.ndarray, spec: FaceSpec, focal: float, texture_seed: int = 0) -> RenderedFace:
     """Draw one face (body, neck, head, hair, facial features) into ``image`` in place.
 
