@@ -139,10 +139,13 @@ def _validate(model, val: list[FaceRecord], config: TrainConfig, device: torch.d
     return float(nme_per_face(pred=pred, truth=truth).mean())
 
 
-def _train_epoch(model, loader, optimizer, config: TrainConfig, device, on_batch) -> dict[str, float]:
+def _train_epoch(model, loader, optimizer, config: TrainConfig, device, on_batch, limit: int) -> dict[str, float]:
+    """One pass over ``loader``, at most ``limit`` batches (what is left of ``max_steps``)."""
     model.train()
-    sums, images = {"loss": 0.0, "loss_gt": 0.0, "loss_elt": 0.0}, 0
+    sums, images, steps = {"loss": 0.0, "loss_gt": 0.0, "loss_elt": 0.0}, 0, 0
     for step, batch in enumerate(loader):
+        if step >= limit:
+            break
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             stages = model(to_input(batch["image"], device))
         batch = {k: v.to(device) for k, v in batch.items() if k != "image"}
@@ -153,9 +156,10 @@ def _train_epoch(model, loader, optimizer, config: TrainConfig, device, on_batch
         for key, value in (("loss", parts.total), ("loss_gt", parts.gt), ("loss_elt", parts.elt)):
             sums[key] += float(value.detach())
         images += stages[-1].shape[0]
+        steps += 1
         if on_batch:
             on_batch(step + 1, len(loader))
-    n = max(1, len(loader))
+    n = max(1, steps)
     return {**{k: v / n for k, v in sums.items()}, "images": images}
 
 
@@ -279,11 +283,14 @@ def _run_epoch(epoch, model, optimizer, schedule, dataset, val_records, config, 
         drop_last=len(dataset) > config.batch_size,
         pin_memory=device.type == "cuda",
     )
+    before = epoch * len(loader)  # every earlier epoch ran whole: the budget ends a run inside its last epoch
+    limit = config.max_steps - before if config.max_steps else len(loader)
     started = time.perf_counter()
-    sums = _train_epoch(model, loader, optimizer, config, device, on_batch)
+    sums = _train_epoch(model, loader, optimizer, config, device, on_batch, limit)
     seconds = time.perf_counter() - started
     val_nme = _validate(model, val_records, config, device)
     stop = schedule.step(val_nme) and config.lr_schedule == "plateau"  # cosine: always max_epochs
+    stop = stop or bool(config.max_steps and before + len(loader) >= config.max_steps)
     record = EpochRecord(
         epoch=epoch,
         lr=lr,

@@ -79,6 +79,8 @@ class TrainConfig:
     ``lr_schedule``: ``plateau`` is the study's (decay by ``lr_factor`` after ``patience`` epochs without a
     better validation NME, stop at ``min_lr``); ``cosine`` anneals from ``lr`` to ``min_lr`` over exactly
     ``max_epochs`` epochs (a short, fixed budget such as the demo's, where a plateau never comes).
+    ``max_steps``: when > 0, the run stops after that many optimizer steps in all (a fixed step budget, for
+    smoke runs and benchmarks at scale; the epoch it ends in is validated and checkpointed as usual).
     ``decoding``: how validation and evaluation turn heatmaps into points: ``top1`` (the study's) or
     ``quarter_offset`` (a quarter pixel toward the higher neighbour; for the demo's coarse 48x48 heatmaps).
     """
@@ -95,6 +97,7 @@ class TrainConfig:
     patience: Annotated[int, Field(ge=0)] = 30
     min_lr: Annotated[float, Field(ge=0)] = 1e-5
     max_epochs: Annotated[int, Field(ge=1)] = 1000
+    max_steps: Annotated[int, Field(ge=0)] = 0
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
     workers: Annotated[int, Field(ge=0)] = 0
     eval_batch_size: Annotated[int, Field(ge=1)] = 32

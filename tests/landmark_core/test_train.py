@@ -132,6 +132,17 @@ def test_max_epochs_caps_training_and_a_finished_run_does_not_restart(split, tmp
     )
 
 
+def test_max_steps_ends_the_run_inside_an_epoch(split, tmp_path):
+    train_part, val = split
+    batches = len(train_part) // TINY.batch_size  # drop_last: whole batches per epoch
+    config = TrainConfig(**{**TINY.__dict__, "max_steps": batches + 1})
+    history = train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU)
+    assert len(history) == 2  # one whole epoch, then one step of the second
+    images = [h.images_per_second * h.seconds for h in history]
+    assert images[1] == pytest.approx(images[0] / batches)
+    assert len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU, resume=True)) == 2
+
+
 def test_resume_refuses_a_changed_config(split, tmp_path):
     train_part, val = split
     train(config=TINY, train_records=train_part, val_records=val, out=tmp_path, device=CPU, stop_after=1)
