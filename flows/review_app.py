@@ -1,11 +1,16 @@
 """The review page: a small Starlette app (the stack Prefect already installs) for deciding projections fast.
 
-``GET /`` is one page: per pending face the original crop, the aligned face and its projection side by side,
-the final LPIPS, the loss at the early-discard step and the WFLW attribute flags; keys ``a``/``->`` accept,
-``r``/``x`` reject, ``Backspace``/``<-`` go back; a bulk "accept all with LPIPS <= x" with its preview count; a
-progress counter; a submit that POSTs the decisions. ``POST /api/decisions`` appends them to the store's
-decisions file (atomically, before anything else) and then resumes every paused ``reproduce`` run through the
-Prefect API.
+``GET /`` is one page made for a thousand faces: a grid of thumbnails of every pending projection sorted by its
+final LPIPS (lowest first; loaded lazily as they scroll into view), each marked with its decision; above it the
+current face's original crop, aligned face and projection side by side, with the final LPIPS, the loss at the
+early-discard step and the WFLW attribute flags. Keys ``a``/``->`` accept, ``r``/``x`` reject,
+``Backspace``/``<-`` go back, a click on a thumbnail jumps to it; a bulk "accept all with LPIPS <= x" with its
+preview count; a progress counter; a submit that POSTs the decisions. With nothing pending the page says why:
+how many faces were accepted and rejected, by which policy (the demo's ``auto`` policy decides by itself), and
+how many the projector discarded, and shows those decisions read-only. ``POST /api/decisions`` appends the
+decisions to the store's decisions file (atomically, before anything else) and then resumes every paused
+``reproduce`` run through the Prefect API. The store's manifests are read once when the server starts (and again
+only when a projection output appears), so the first page load does not wait for them.
 
 The page is a local web page that another site in the same browser must not be able to use:
 
@@ -23,9 +28,11 @@ The page is a local web page that another site in the same browser must not be a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import secrets
+from collections.abc import AsyncIterator
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -60,8 +67,8 @@ def review_catalog(store: Store) -> pd.DataFrame:
         faces = faces[~faces["discarded"].astype(bool)].drop(columns=["wflw_face_id"])
         faces = faces.rename(columns={"image_path": "projected_path"}).merge(filtered.manifest(), on="detection_id")
         index = store.output(inputs["index"]["stage"], inputs["index"]["key"]).manifest().set_index("face_id")
-        for flag in FLAGS:
-            faces[flag] = [int(index.loc[f, flag]) if f in index.index else 0 for f in faces["wflw_face_id"]]
+        flags = index[list(FLAGS)].reindex(faces["wflw_face_id"]).fillna(0).astype(int)
+        faces[list(FLAGS)] = flags.to_numpy()
         faces["project_dir"] = str(project.local_dir())
         faces["filter_dir"] = str(filtered.local_dir())
         dataset = store.output(inputs["dataset"]["stage"], inputs["dataset"]["key"])
@@ -72,10 +79,65 @@ def review_catalog(store: Store) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates("detection_id", keep="last").reset_index(drop=True)
 
 
-def _png(image: np.ndarray, side: int = 320) -> Response:
+def discarded_faces(store: Store) -> int:
+    """How many projected faces the projector discarded at its early check (never shown for review)."""
+    total = 0
+    for meta_path in sorted(store.fs.glob(f"{store.root.rstrip('/')}/project/*/{STAGE_JSON}")):
+        manifest = store.output("project", meta_path.rstrip("/").split("/")[-2]).manifest()
+        total += int(manifest["discarded"].astype(bool).sum())
+    return total
+
+
+def face_listing(faces: pd.DataFrame, latest: pd.DataFrame) -> tuple[list[dict], list[dict]]:
+    """The pending and the decided faces as the page shows them, each sorted by projection loss (LPIPS).
+
+    Args:
+        faces: ``review_catalog`` (its row number is the face's picture number ``n``).
+        latest: the latest decision per face (``read_decisions``).
+
+    Returns:
+        (pending items, decided items); a decided item adds its decision, policy, reviewer and reason.
+    """
+    decisions = latest.set_index("face_id").to_dict("index") if len(latest) else {}
+    pending, decided = [], []
+    order = faces.sort_values("lpips", kind="stable") if len(faces) else faces
+    for n, row in zip(order.index, order.itertuples(index=False), strict=True):
+        item = {
+            "id": row.detection_id,
+            "n": int(n),
+            "lpips": round(float(row.lpips), 4),
+            "loss100": round(float(row.loss_at_discard_step), 4),
+            "flags": [f for f in FLAGS if getattr(row, f)],
+        }
+        made = decisions.get(row.detection_id)
+        if made is None:
+            pending.append(item)
+            continue
+        fields = {k: str(made.get(k, "") or "") for k in ("decision", "policy", "reviewer", "reason")}
+        decided.append({**item, **fields})
+    return pending, decided
+
+
+THUMB_SIDE = 96
+PICTURES = ("original", "aligned", "projected", "thumb")
+
+
+def _png(image: np.ndarray, side: int = 320) -> bytes:
     scale = side / max(image.shape[:2])
     image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    return Response(cv2.imencode(".png", image)[1].tobytes(), media_type="image/png")
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def picture(face: pd.Series, kind: str) -> bytes:
+    """One of a catalog face's pictures as PNG: ``original`` (the crop around its detection), ``aligned``,
+    ``projected`` (320 px) or ``thumb`` (the projection, 96 px)."""
+    if kind in ("projected", "thumb"):
+        side = THUMB_SIDE if kind == "thumb" else 320
+        return _png(cv2.imread(str(Path(face["project_dir"]) / face["projected_path"])), side=side)
+    if kind == "aligned":
+        return _png(cv2.imread(str(Path(face["filter_dir"]) / face["aligned_path"])))
+    box = tuple(float(v) for v in np.asarray(face["det_box"]).reshape(-1)[:4])
+    return _png(_original_crop(str(Path(face["photo_root"]) / face["image_path"]), box))
 
 
 @lru_cache(maxsize=256)
@@ -178,15 +240,23 @@ def create_app(*, store: str, token: str, resume: bool = True, hosts: tuple[str,
     """
     target = Store(store)
     allowed_hosts = frozenset(h.lower().strip("[]") for h in (*LOOPBACK, *hosts))
-    cache: dict[tuple, pd.DataFrame] = {}
+    cache: dict[tuple, tuple[pd.DataFrame, int]] = {}
 
-    def catalog() -> pd.DataFrame:
-        """The catalog, rebuilt only when the set of projection outputs changes."""
+    def projections() -> tuple[pd.DataFrame, int]:
+        """The catalog and the discarded count, rebuilt only when the set of projection outputs changes."""
         outputs = tuple(sorted(target.fs.glob(f"{target.root.rstrip('/')}/project/*/{STAGE_JSON}")))
         if outputs not in cache:
             cache.clear()
-            cache[outputs] = review_catalog(target)
+            cache[outputs] = review_catalog(target), discarded_faces(target)
         return cache[outputs]
+
+    def catalog() -> pd.DataFrame:
+        return projections()[0]
+
+    @contextlib.asynccontextmanager
+    async def warm(_app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(projections)  # read the manifests before the first page load asks for them
+        yield
 
     def refusal(request: Request) -> str | None:
         return _refusal(request, token=token, hosts=allowed_hosts)
@@ -194,7 +264,7 @@ def create_app(*, store: str, token: str, resume: bool = True, hosts: tuple[str,
     def pending() -> pd.DataFrame:
         faces = catalog()
         decided = set(read_decisions(target)["face_id"])
-        return faces[~faces["detection_id"].isin(decided)].reset_index(drop=True) if len(faces) else faces
+        return faces[~faces["detection_id"].isin(decided)] if len(faces) else faces
 
     async def page(request: Request) -> Response:
         if reason := refusal(request):
@@ -204,33 +274,21 @@ def create_app(*, store: str, token: str, resume: bool = True, hosts: tuple[str,
     async def faces(request: Request) -> Response:
         if reason := refusal(request):
             return JSONResponse({"error": f"forbidden: {reason}"}, status_code=403)
-        table = pending()
-        items = [
-            {
-                "id": r["detection_id"],
-                "n": i,
-                "lpips": round(float(r["lpips"]), 4),
-                "loss100": round(float(r["loss_at_discard_step"]), 4),
-                "flags": [f for f in FLAGS if r[f]],
-            }
-            for i, r in table.iterrows()
-        ]
-        return JSONResponse({"faces": items, "decided": len(read_decisions(target))})
+        waiting, decided = face_listing(catalog(), read_decisions(target))
+        counts = {"accept": 0, "reject": 0}
+        for item in decided:
+            counts[item["decision"]] = counts.get(item["decision"], 0) + 1
+        return JSONResponse({"faces": waiting, "decided": decided, "counts": {**counts, "discarded": projections()[1]}})
 
     async def image(request: Request) -> Response:
         if reason := refusal(request):
             return Response(f"forbidden: {reason}", status_code=403, media_type="text/plain")
-        table = pending()
+        table = catalog()
         n, kind = int(request.path_params["n"]), request.path_params["kind"]
-        if n >= len(table) or table.loc[n, "detection_id"] != request.query_params.get("id"):
+        if kind not in PICTURES or n >= len(table) or table.loc[n, "detection_id"] != request.query_params.get("id"):
             return Response("unknown face", status_code=404, media_type="text/plain")
-        face = table.loc[n]
-        if kind == "projected":
-            return _png(cv2.imread(str(Path(face["project_dir"]) / face["projected_path"])))
-        if kind == "aligned":
-            return _png(cv2.imread(str(Path(face["filter_dir"]) / face["aligned_path"])))
-        box = tuple(float(v) for v in np.asarray(face["det_box"]).reshape(-1)[:4])
-        return _png(_original_crop(str(Path(face["photo_root"]) / face["image_path"]), box))
+        body = await asyncio.to_thread(picture, table.loc[n], kind)  # decoding runs beside other requests
+        return Response(body, media_type="image/png")
 
     async def decisions(request: Request) -> Response:
         if reason := refusal(request):
@@ -255,10 +313,11 @@ def create_app(*, store: str, token: str, resume: bool = True, hosts: tuple[str,
         return JSONResponse({"written": written, "resumed": resumed, "pending": len(waiting) - written})
 
     return Starlette(
+        lifespan=warm,
         routes=[
             Route("/", page),
             Route("/api/faces", faces),
             Route("/img/{kind:str}/{n:int}.png", image),
             Route("/api/decisions", decisions, methods=["POST"]),
-        ]
+        ],
     )

@@ -19,10 +19,26 @@ FLAGS = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
 
 @dataclass(frozen=True)
 class ChainConfig:
-    """``faces`` faces named ``<prefix><i>.png``; projection LPIPS 0.10, 0.15, 0.20, ..."""
+    """``faces`` faces named ``<prefix><i>.png``; projection LPIPS 0.10, 0.15, 0.20, ... (``shuffled``: the same
+    values in a seeded random order); the last ``discarded`` faces discarded by the projector; ``side``: the
+    aligned and projected pictures' size (0: small stand-ins; 1024 as the study's)."""
 
     faces: int = 5
     prefix: str = "p"
+    shuffled: bool = False
+    discarded: int = 0
+    side: int = 0
+
+
+def _lpips(config: ChainConfig) -> list[float]:
+    values = [round(0.1 + 0.05 * i, 4) for i in range(config.faces)]
+    return list(np.random.default_rng(0).permutation(values)) if config.shuffled else values
+
+
+def _picture(side: int, shade: int) -> np.ndarray:
+    """A flat picture with a gradient (compresses like a face, not like a constant)."""
+    ramp = np.linspace(0, 60, side, dtype=np.float32)[None, :, None]
+    return np.clip(shade + ramp + np.zeros((side, side, 3), np.float32), 0, 255).astype(np.uint8)
 
 
 @stage(version=1)
@@ -48,7 +64,7 @@ def filter_faces(*, config: ChainConfig, ctx: StageContext, dataset: StageOutput
     n = config.faces
     (ctx.work / "aligned").mkdir()
     for i in range(n):
-        cv2.imwrite(str(ctx.work / "aligned" / f"a{i}.png"), np.full((64, 64, 3), (30 * i) % 256, np.uint8))
+        cv2.imwrite(str(ctx.work / "aligned" / f"a{i}.png"), _picture(config.side or 64, (30 * i) % 196))
     manifest = pd.DataFrame(
         {
             "detection_id": [f"{config.prefix}{i}.png#0" for i in range(n)],
@@ -67,13 +83,13 @@ def project(*, config: ChainConfig, ctx: StageContext, filtered: StageOutput) ->
     n = config.faces
     (ctx.work / "projections").mkdir()
     for i in range(n):
-        cv2.imwrite(str(ctx.work / "projections" / f"q{i}.png"), np.full((32, 32, 3), (25 * i) % 256, np.uint8))
+        cv2.imwrite(str(ctx.work / "projections" / f"q{i}.png"), _picture(config.side or 32, (25 * i) % 196))
     manifest = pd.DataFrame(
         {
             "detection_id": [f"{config.prefix}{i}.png#0" for i in range(n)],
             "wflw_face_id": [f"f{i}" for i in range(n)],
-            "discarded": [False] * n,
-            "lpips": [0.1 + 0.05 * i for i in range(n)],
+            "discarded": [i >= n - config.discarded for i in range(n)],
+            "lpips": _lpips(config),
             "loss_at_discard_step": [0.5] * n,
             "image_path": [f"projections/q{i}.png" for i in range(n)],
         }
@@ -81,9 +97,10 @@ def project(*, config: ChainConfig, ctx: StageContext, filtered: StageOutput) ->
     return StageResult(manifest=manifest)
 
 
-def review_store(root: Path, n: int = 5, prefix: str = "p") -> tuple[Store, StageRef]:
-    """A store with the review page's chain of ``n`` faces; the projection's reference."""
-    store, config = Store(root), ChainConfig(faces=n, prefix=prefix)
+def review_store(root: Path, n: int = 5, prefix: str = "p", **options) -> tuple[Store, StageRef]:
+    """A store with the review page's chain of ``n`` faces (``options``: the other ChainConfig fields); the
+    projection's reference."""
+    store, config = Store(root), ChainConfig(faces=n, prefix=prefix, **options)
     dataset, _ = synth_wflw.run(store=store, config=config)
     index, _ = index_wflw.run(store=store, config=config, dataset=dataset)
     filtered, _ = filter_faces.run(store=store, config=config, dataset=dataset, index=index)

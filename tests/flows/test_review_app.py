@@ -4,7 +4,9 @@ malformed body is a 400 with its reason that writes nothing (no Prefect server n
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
+import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
@@ -86,3 +88,31 @@ def test_parse_decisions_keeps_only_the_known_fields():
     ]
     with pytest.raises(DecisionError):
         parse_decisions(b"null")
+
+
+def test_faces_are_listed_by_projection_loss_with_the_decided_ones_apart(tmp_path):
+    from tasks.decisions import append_decisions, auto_decisions
+
+    store, _ = review_store(tmp_path / "store", n=6, shuffled=True, discarded=1)
+    client = TestClient(create_app(store=store.url, token=TOKEN, resume=False), base_url="http://127.0.0.1:8765")
+    listing = client.get(f"/api/faces?token={TOKEN}").json()
+    lpips = [f["lpips"] for f in listing["faces"]]
+    assert len(lpips) == 5 and lpips == sorted(lpips)  # the discarded face is never offered
+    assert listing["decided"] == [] and listing["counts"] == {"accept": 0, "reject": 0, "discarded": 1}
+    first = listing["faces"][0]
+    thumb = client.get(f"/img/thumb/{first['n']}.png?id={quote(first['id'])}&token={TOKEN}")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
+    assert client.get(f"/img/other/{first['n']}.png?id={quote(first['id'])}&token={TOKEN}").status_code == 404
+    assert client.get(f"/img/thumb/{first['n']}.png?id=p9.png%230&token={TOKEN}").status_code == 404
+
+    faces = pd.DataFrame(listing["faces"]).rename(columns={"id": "detection_id"})
+    append_decisions(store, auto_decisions(faces, threshold=0.2))
+    after = client.get(f"/api/faces?token={TOKEN}").json()
+    accepted = sum(v <= 0.2 for v in lpips)
+    assert 0 < accepted < 5
+    assert after["faces"] == [] and after["counts"] == {"accept": accepted, "reject": 5 - accepted, "discarded": 1}
+    assert [d["lpips"] for d in after["decided"]] == lpips
+    assert {d["policy"] for d in after["decided"]} == {"auto"}
+    assert after["decided"][0]["reviewer"] == "auto (lpips <= 0.2)" and after["decided"][0]["decision"] == "accept"
+    decided = after["decided"][-1]  # a decided face's pictures stay available, read-only
+    assert client.get(f"/img/thumb/{decided['n']}.png?id={quote(decided['id'])}&token={TOKEN}").status_code == 200

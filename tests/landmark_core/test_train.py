@@ -140,7 +140,9 @@ def test_max_steps_ends_the_run_inside_an_epoch(split, tmp_path):
     assert len(history) == 2  # one whole epoch, then one step of the second
     images = [h.images_per_second * h.seconds for h in history]
     assert images[1] == pytest.approx(images[0] / batches)
-    assert len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU, resume=True)) == 2
+    assert (
+        len(train(config=config, train_records=train_part, val_records=val, out=tmp_path, device=CPU, resume=True)) == 2
+    )
 
 
 def test_resume_refuses_a_changed_config(split, tmp_path):
