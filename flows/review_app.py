@@ -81,11 +81,11 @@ def review_catalog(store: Store) -> pd.DataFrame:
 
 def discarded_faces(store: Store) -> int:
     """How many projected faces the projector discarded at its early check (never shown for review)."""
-    total = 0
+    discarded: set[str] = set()  # a face projected by several outputs (other settings) counts once
     for meta_path in sorted(store.fs.glob(f"{store.root.rstrip('/')}/project/*/{STAGE_JSON}")):
         manifest = store.output("project", meta_path.rstrip("/").split("/")[-2]).manifest()
-        total += int(manifest["discarded"].astype(bool).sum())
-    return total
+        discarded |= set(manifest.loc[manifest["discarded"].astype(bool), "detection_id"])
+    return len(discarded)
 
 
 def face_listing(faces: pd.DataFrame, latest: pd.DataFrame) -> tuple[list[dict], list[dict]]:
