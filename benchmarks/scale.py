@@ -24,7 +24,7 @@ the child process (its own or its largest worker's, ``ru_maxrss``), files and by
 exponent k of time ~ size^k fitted over the sizes (k <= 1.15: no worse than linear).
 
 Usage: .venv/bin/python benchmarks/scale.py [--sizes 0.125 0.25 0.5 1] [--root /tmp/eltrepro-scale]
-       [--workers 2] [--steps 2] [--csv scale.csv]
+       [--workers 2] [--steps 2] [--only STEP ...] [--fresh] [--csv scale.jsonl]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -59,6 +60,20 @@ STEPS = (
     "review",
     "cached",
 )
+FOLDERS = {  # the store folder of each step's stage: --fresh deletes it before measuring
+    "synth": "synth_wflw",
+    "index": "index_wflw",
+    "subsets": "subsets",
+    "align": "align",
+    "filter": "filter_faces",
+    "segment_train": "segment_train",
+    "segment": "segment",
+    "paste": "paste",
+    "train_36": "train_landmarks",
+    "evaluate_1": "evaluate_landmarks",
+    "evaluate_35": "evaluate_landmarks",
+    "report": "report",
+}
 RELIT_ROWS = ("baseline_relit", "rt_l0.25_r0.05_relit")
 SEEDS = (0, 1, 2)
 MARK = "SCALE-RESULT "
@@ -244,7 +259,11 @@ class Graph:
 
 def child(args: argparse.Namespace) -> None:
     """One step in this process; prints its result as one JSON line."""
-    graph = Graph(store=args.root / f"store-{args.size:g}", fraction=args.size, workers=args.workers, steps=args.steps)
+    store = args.root / f"store-{args.size:g}"
+    if args.fresh and args.child in FOLDERS:  # measure it again: its outputs go (keys are content: nothing else moves)
+        for folder in (store / FOLDERS[args.child], store / ".scratch" / FOLDERS[args.child]):
+            shutil.rmtree(folder, ignore_errors=True)
+    graph = Graph(store=store, fraction=args.size, workers=args.workers, steps=args.steps)
     print(MARK + json.dumps(graph.step(args.child)), flush=True)
 
 
@@ -256,7 +275,7 @@ def _du(paths: list[str]) -> tuple[int, int]:
 def measure(step: str, size: float, args: argparse.Namespace) -> dict:
     """Run one step in a child process; its result with peak RSS, files and bytes."""
     command = [sys.executable, __file__, "--child", step, "--size", str(size), "--root", str(args.root)]
-    command += ["--workers", str(args.workers), "--steps", str(args.steps)]
+    command += ["--workers", str(args.workers), "--steps", str(args.steps)] + ["--fresh"] * args.fresh
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env)
     output = proc.stdout.read()
@@ -303,6 +322,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--steps", type=int, default=2, help="training steps per run (the stand-in budget)")
     parser.add_argument("--only", nargs="+", choices=STEPS, help="measure only these steps")
+    parser.add_argument("--fresh", action="store_true", help="delete each measured step's outputs first")
     parser.add_argument("--csv", type=Path, help="also write every measurement here as JSON lines")
     parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=float, help=argparse.SUPPRESS)
