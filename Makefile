@@ -16,7 +16,7 @@ PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --dura
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,seg]' "$(TORCH_SPEC)"
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,seg,export]' "$(TORCH_SPEC)"
 	touch $(STAMP)
 
 # The review page's browser test drives Debian's chromium (Playwright, no browser download). Installed when

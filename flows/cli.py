@@ -22,6 +22,7 @@ from pathlib import Path
 import typer
 
 from flows.console import console, err_console
+from flows.models_cli import register as register_models
 from flows.train_cli import register as register_training
 from landmark_core.config import ConfigError
 
@@ -43,6 +44,7 @@ stage_app = typer.Typer(
 )
 app.add_typer(stage_app, name="stage")
 register_training(app)
+register_models(app)
 
 DEFAULT_STORE = Path("artifacts")
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")

@@ -1,0 +1,124 @@
+"""A trained landmark network as a file other tools run: ONNX (onnxruntime, no project code) or TorchScript.
+
+The exported network takes what the evaluation feeds the model, a batch of face crops (``crop_faces`` makes
+them), and returns the last stage's heatmaps and the landmarks decoded from them with the run's own decoding,
+in crop pixels (pixel centres at +0.5, WFLW order). A JSON card beside the file says how to feed it and how to
+map the landmarks back into the photo.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from landmark_core.atomic import atomic_write, atomic_write_text
+from landmark_core.heatmap import DECODERS
+from landmark_core.train_config import TrainConfig
+
+FORMATS = ("onnx", "torchscript")
+SUFFIX = {"onnx": ".onnx", "torchscript": ".pt"}
+OPSET = 18
+
+
+class DecodedLandmarks(torch.nn.Module):
+    """The network plus its decoding: crops in, heatmaps and landmarks out.
+
+    Shapes:
+        crops (N, 3, S, S) float32 BGR in [0, 1] (uint8 / 255) -> heatmaps (N, 98, H, W) float32,
+        landmarks (N, 98, 2) float32 crop pixels.
+    """
+
+    def __init__(self, *, model: torch.nn.Module, decoding: str) -> None:
+        super().__init__()
+        if decoding not in DECODERS:
+            raise ValueError(f"decoding must be one of {sorted(DECODERS)}, got {decoding!r}")
+        self.model = model.eval()
+        self.decoding = decoding
+
+    def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        heatmaps = self.model(crops)[-1].float()
+        return heatmaps, DECODERS[self.decoding](heatmaps)
+
+
+def export_model(
+    *, model: torch.nn.Module, config: TrainConfig, out: Path, fmt: Literal["onnx", "torchscript"]
+) -> Path:
+    """Write ``model`` with its run's decoding as ``out`` + the format's suffix (batch size free).
+
+    Args:
+        model: the trained network (on the CPU).
+        config: its run's training config (crop size, decoding).
+        out: the file's path without suffix.
+        fmt: ``onnx`` (opset 18, a dynamic batch axis) or ``torchscript`` (traced; loads with torch.jit.load).
+
+    Returns:
+        The written file.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    wrapped = DecodedLandmarks(model=model.cpu().float(), decoding=config.decoding).eval().requires_grad_(False)
+    example = torch.rand(2, 3, config.augment.size, config.augment.size)
+    path = Path(out).with_suffix(SUFFIX[fmt])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "onnx":
+        batch = torch.export.Dim("batch", min=1)
+        program = torch.onnx.export(
+            wrapped,
+            (example,),
+            input_names=["crops"],
+            output_names=["heatmaps", "landmarks"],
+            dynamic_shapes={"crops": {0: batch}},
+            opset_version=OPSET,
+            dynamo=True,
+            verbose=False,
+        )
+        atomic_write(path, lambda tmp: program.save(str(tmp)))
+    else:
+        with torch.no_grad():
+            traced = torch.jit.trace(wrapped, (example,), check_trace=False)
+        atomic_write(path, lambda tmp: torch.jit.save(traced, str(tmp)))
+    return path
+
+
+def model_card(*, config: TrainConfig, fmt: str, run: dict) -> dict:
+    """What a user of the exported file needs: input, channel order, normalisation, outputs, the run.
+
+    Args:
+        config: the run's training config.
+        fmt: the export format.
+        run: where the model came from (store, row, seed, key, metrics).
+    """
+    size = config.augment.size
+    return {
+        "format": fmt,
+        "input": {
+            "name": "crops",
+            "shape": ["N", 3, size, size],
+            "dtype": "float32",
+            "channel_order": "BGR",
+            "normalisation": "uint8 value / 255 (the network standardises inside)",
+            "crop": {
+                "size": size,
+                "factor": config.augment.crop_factor,
+                "how": "the face box's square, scaled by factor, warped to size x size (landmark_core.face_crops)",
+            },
+        },
+        "outputs": {
+            "heatmaps": ["N", 98, "H", "W"],
+            "landmarks": ["N", 98, 2],
+            "landmark_units": "crop pixels, pixel centres at +0.5; photo = inverse(crop matrix) applied to them",
+            "landmark_order": "WFLW 98",
+            "decoding": config.decoding,
+        },
+        "run": run,
+    }
+
+
+def write_card(path: Path, card: dict) -> Path:
+    """``card`` as ``<file>.json`` beside the exported file."""
+    target = Path(path).with_suffix(Path(path).suffix + ".json")
+    atomic_write_text(target, json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return target
