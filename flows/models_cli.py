@@ -1,4 +1,5 @@
-"""``eltrepro export`` (and the other commands that use the trained models): a run's network as a file.
+"""The commands that use the trained models: ``eltrepro predict`` (landmarks on photos and videos) and ``eltrepro
+export`` (a run's network as an ONNX or TorchScript file).
 
 A model is picked by ``--row`` (and ``--seed``) from the newest report of ``--store`` (or ``--report KEY``), or
 given as ``--checkpoint PATH`` (a ``best.pt``). Checkpoints load through the project's weights-only loader.
@@ -62,3 +63,52 @@ def register(app: typer.Typer) -> None:
         path = export_model(model=model, config=config, out=out / name, fmt=fmt)
         card = write_card(path, model_card(config=config, fmt=fmt, run=origin))
         console.print(f"{path}\n{card}")
+
+    @app.command("predict")
+    def predict(
+        inputs: list[Path] = typer.Argument(..., help="Photos, videos, or folders of them."),
+        row: str = typer.Option(None, help="The matrix row whose model to use (from the store's report)."),
+        seed: int = typer.Option(None, help="The run's seed (default: the row's lowest)."),
+        store: str = typer.Option("artifacts", help="Artifact store holding the report and the runs."),
+        report: str = typer.Option(None, help="A report's key (default: the newest)."),
+        checkpoint: Path = typer.Option(None, help="A checkpoint file instead of --row."),
+        boxes: Path = typer.Option(None, help="CSV of face boxes (image, x_min, y_min, x_max, y_max) instead of dlib."),
+        out: Path = typer.Option(Path("predictions"), help="Folder for the landmarks, overlays and skipped.csv."),
+        smooth: float = typer.Option(None, min=0.01, max=1.0, help="Smooth video landmarks (weight of the new frame)."),
+        device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    ) -> None:
+        """98 landmarks per face (photo pixels, WFLW order) as CSV and JSON per input, with an overlay image/video."""
+        from rich.progress import Progress
+
+        from flows import predict as predicting
+        from landmark_core.device import resolve_device
+
+        found = predicting.expand_inputs(inputs)
+        if not found:
+            raise ConfigError(f"{' '.join(map(str, inputs))}: no photo or video")
+        given = None
+        if boxes is not None:
+            if not boxes.is_file():
+                raise ConfigError(f"--boxes {boxes}: no such file")
+            try:
+                given = predicting.read_boxes(boxes)
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
+        model, config, origin = load_model(store=store, row=row, seed=seed, report=report, checkpoint=checkpoint)
+        target = resolve_device(device)
+        predictor = predicting.Predictor(
+            model=model.to(target), config=config, device=target, detect=None if given else predicting.dlib_boxes()
+        )
+        steps = sum(predicting.frame_count(p) if p.suffix.lower() in predicting.VIDEOS else 1 for p in found)
+        with Progress(console=console, transient=True) as progress:
+            bar = progress.add_task("predicting", total=steps or None)
+            skipped = predicting.predict_inputs(
+                predictor, found, out, given=given, smooth=smooth, on_step=lambda: progress.advance(bar)
+            )
+        for _, line in skipped.iterrows():
+            frame = f" frame {line['frame']}" if line["frame"] != "" else ""
+            console.print(f"skipped {line['input']}{frame}: {line['reason']}")
+        model_name = origin.get("run", origin.get("checkpoint"))
+        console.print(
+            f"{len(found)} input(s) with {model_name}: landmarks and overlays in {out} ({len(skipped)} skipped)"
+        )
