@@ -1,9 +1,10 @@
-"""Fixtures of the flow tests that need a real Prefect server."""
+"""Fixtures of the flow tests: a real Prefect server per test, a store of trained tiny runs with a report."""
 
 from __future__ import annotations
 
 import pytest
 
+from kit.store import Store
 from tests.flows.server import Processes, reset_server
 
 
@@ -20,3 +21,11 @@ def infra(prefect_server, tmp_path):
         yield tmp_path, env, procs
     finally:
         procs.stop()
+
+
+@pytest.fixture(scope="session")
+def trained_runs_store(tmp_path_factory, synth_root) -> Store:
+    """Rows ``baseline`` (seeds 0 and 1) and ``elt`` trained tiny on the twin, evaluated, and a report of them."""
+    from tests.flows.trained_store import trained_store
+
+    return trained_store(tmp_path_factory.mktemp("trained") / "store", synth_root)
