@@ -9,6 +9,7 @@ map the landmarks back into the photo.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -52,7 +53,8 @@ def export_model(
         model: the trained network (on the CPU).
         config: its run's training config (crop size, decoding).
         out: the file's path without suffix.
-        fmt: ``onnx`` (opset 18, a dynamic batch axis) or ``torchscript`` (traced; loads with torch.jit.load).
+        fmt: ``onnx`` (opset 18, a dynamic batch axis) or ``torchscript`` (traced; loads with torch.jit.load;
+            PyTorch deprecates TorchScript, ONNX is the format to prefer).
 
     Returns:
         The written file.
@@ -77,9 +79,10 @@ def export_model(
         )
         atomic_write(path, lambda tmp: program.save(str(tmp)))
     else:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)  # asked for
             traced = torch.jit.trace(wrapped, (example,), check_trace=False)
-        atomic_write(path, lambda tmp: torch.jit.save(traced, str(tmp)))
+            atomic_write(path, lambda tmp: torch.jit.save(traced, str(tmp)))
     return path
 
 
