@@ -1,5 +1,5 @@
-"""The commands that use the trained models: ``eltrepro predict`` (landmarks on photos and videos) and ``eltrepro
-export`` (a run's network as an ONNX or TorchScript file).
+"""The commands that use the trained models: ``eltrepro predict`` (landmarks on photos and videos), ``eltrepro
+compare`` (rows side by side on the same faces) and ``eltrepro export`` (a run's network as a file).
 
 A model is picked by ``--row`` (and ``--seed``) from the newest report of ``--store`` (or ``--report KEY``), or
 given as ``--checkpoint PATH`` (a ``best.pt``). Checkpoints load through the project's weights-only loader.
@@ -86,14 +86,7 @@ def register(app: typer.Typer) -> None:
         found = predicting.expand_inputs(inputs)
         if not found:
             raise ConfigError(f"{' '.join(map(str, inputs))}: no photo or video")
-        given = None
-        if boxes is not None:
-            if not boxes.is_file():
-                raise ConfigError(f"--boxes {boxes}: no such file")
-            try:
-                given = predicting.read_boxes(boxes)
-            except ValueError as error:
-                raise ConfigError(str(error)) from None
+        given = _given_boxes(boxes)
         model, config, origin = load_model(store=store, row=row, seed=seed, report=report, checkpoint=checkpoint)
         target = resolve_device(device)
         predictor = predicting.Predictor(
@@ -112,3 +105,62 @@ def register(app: typer.Typer) -> None:
         console.print(
             f"{len(found)} input(s) with {model_name}: landmarks and overlays in {out} ({len(skipped)} skipped)"
         )
+
+    @app.command("compare")
+    def compare(
+        inputs: list[Path] = typer.Argument(..., help="Photos, or folders of them."),
+        rows: list[str] = typer.Option(..., "--row", help="A row to compare (twice or more)."),
+        seed: int = typer.Option(None, help="The runs' seed (default: each row's lowest)."),
+        store: str = typer.Option("artifacts", help="Artifact store holding the report and the runs."),
+        report: str = typer.Option(None, help="A report's key (default: the newest)."),
+        boxes: Path = typer.Option(None, help="CSV of face boxes (image, x_min, y_min, x_max, y_max) instead of dlib."),
+        out: Path = typer.Option(Path("compare"), help="Folder for compare.html and disagreement.csv."),
+        top: int = typer.Option(60, min=1, help="Faces shown on the page (the CSV lists all)."),
+    ) -> None:
+        """Rows side by side on the same faces, most disagreeing faces first (an HTML page and a CSV)."""
+        from flows import compare_page
+        from flows import predict as predicting
+        from landmark_core.atomic import atomic_write_text
+
+        if len(rows) < 2:
+            raise ConfigError("--row: give two rows or more to compare")
+        found = predicting.expand_inputs(inputs)
+        if not found:
+            raise ConfigError(f"{' '.join(map(str, inputs))}: no photo")
+        given = _given_boxes(boxes)
+        detect = None if given else predicting.dlib_boxes()
+        predictors, details = [], []
+        for row in rows:
+            model, config, origin = load_model(store=store, row=row, seed=seed, report=report, checkpoint=None)
+            predictors.append(predicting.Predictor(model=model, config=config, device=_cpu(), detect=detect))
+            nme = origin["test_metrics"].get("nme")
+            details.append(f"({origin['run']}" + (f", test NME {nme:.2f} %)" if nme is not None else ")"))
+        faces, skipped = compare_page.predict_rows(predictors, found, given=given)
+        out.mkdir(parents=True, exist_ok=True)
+        table = compare_page.disagreement_table(faces, rows)
+        atomic_write_text(out / "disagreement.csv", table.to_csv(index=False))
+        page = compare_page.compare_html(faces=faces, rows=rows, details=details, top=top)
+        atomic_write_text(out / "compare.html", page)
+        for line in skipped:
+            console.print(f"skipped {line['input']}: {line['reason']}")
+        console.print(f"{len(faces)} face(s) compared: {out / 'compare.html'}")
+
+
+def _cpu():
+    import torch
+
+    return torch.device("cpu")
+
+
+def _given_boxes(boxes: Path | None):
+    """The ``--boxes`` CSV read, or None; ConfigError (one line) for a missing or malformed file."""
+    if boxes is None:
+        return None
+    from flows.predict import read_boxes
+
+    if not boxes.is_file():
+        raise ConfigError(f"--boxes {boxes}: no such file")
+    try:
+        return read_boxes(boxes)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
