@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from flows.compare_page import FacePredictions, compare_html, disagreement, disagreement_table
-from landmark_core.wflw import IMAGES_DIR
+from landmark_core.wflw_index import index_wflw
 
 runner = CliRunner()
 
@@ -51,14 +51,22 @@ def test_the_page_escapes_names_and_embeds_its_pictures(tmp_path):
 def test_compare_two_rows_of_a_store_on_a_folder(trained_runs_store, synth_root, tmp_path):
     photos = tmp_path / "photos"
     photos.mkdir()
-    for photo in sorted((synth_root / IMAGES_DIR).rglob("*test*.jpg"))[:4]:
-        (photos / photo.name).write_bytes(photo.read_bytes())
+    faces = index_wflw(root=synth_root).faces
+    faces = faces[faces["split"] == "test"].head(4)
+    for path in faces["image_path"]:
+        (photos / Path(path).name).write_bytes((synth_root / path).read_bytes())
+    boxes = faces.rename(columns=lambda c: c.removeprefix("bbox_")).assign(
+        image=[Path(p).name for p in faces["image_path"]]
+    )
+    boxes[["image", "x_min", "y_min", "x_max", "y_max"]].to_csv(tmp_path / "boxes.csv", index=False)
     args = ["compare", str(photos), "--row", "baseline", "--row", "elt", "--store", trained_runs_store.url]
-    result = runner.invoke(app, [*args, "--out", str(tmp_path / "c"), "--top", "2"])
+    result = runner.invoke(
+        app, [*args, "--boxes", str(tmp_path / "boxes.csv"), "--out", str(tmp_path / "c"), "--top", "2"]
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "c" / "disagreement.csv")
     faces = int(result.output.split(" face(s) compared")[0].split()[-1])
-    assert faces >= 1 and len(table) == faces and table["disagreement"].is_monotonic_decreasing
+    assert faces == 4 and len(table) == faces and table["disagreement"].is_monotonic_decreasing
     page = (tmp_path / "c" / "compare.html").read_text()
     assert "baseline vs elt" in page and page.count("data:image/png;base64,") == min(2, faces)
     lonely = runner.invoke(app, ["compare", str(photos), "--row", "elt", "--store", trained_runs_store.url])
