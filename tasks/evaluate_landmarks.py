@@ -45,7 +45,6 @@ def evaluate_landmarks(
             augment=train_config.augment,
             device=device,
             batch_size=train_config.eval_batch_size,
-            workers=ctx.runtime.workers if ctx.runtime.workers > 1 else 0,  # photos decode beside the network
             decoding=train_config.decoding,
             on_progress=ctx.report,
         )
