@@ -4,8 +4,9 @@ onnxruntime, for the demo and the study networks, with the dlib detection timed 
 Renders a small WFLW-shaped twin, times the project's dlib detector on its photos (seconds per photo), crops
 its annotated faces as the evaluation does, then runs each network on the crops in batches: PyTorch eager
 (``predict_crops``: forward and decoding) against the same network exported to ONNX (``eltrepro export``) in
-onnxruntime, in one run; it checks that both give the same landmarks. Networks are randomly initialised (the
-speed does not depend on the weights).
+onnxruntime, in one run; it prints how far apart their heatmaps are and the share of landmarks that agree.
+Networks are randomly initialised (the speed does not depend on the weights; their nearly flat heatmaps can tie,
+so a tie broken the other way moves a landmark).
 
 Usage: .venv/bin/python benchmarks/predict.py [--faces 64] [--batch 32] [--threads 2] [--repeat 3]
 """
@@ -64,20 +65,23 @@ def measure(name: str, config: TrainConfig, faces: list, args: argparse.Namespac
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     inputs = crops.astype(np.float32) / 255.0
 
-    def eager() -> np.ndarray:
-        return predict_crops(model=model, crops=crops, decoding=config.decoding, device=CPU, batch_size=args.batch)[1]
+    def eager() -> tuple[np.ndarray, np.ndarray]:
+        return predict_crops(model=model, crops=crops, decoding=config.decoding, device=CPU, batch_size=args.batch)
 
-    def onnx() -> np.ndarray:
-        batches = range(0, len(inputs), args.batch)
-        return np.concatenate([session.run(None, {"crops": inputs[i : i + args.batch]})[1] for i in batches])
+    def onnx() -> tuple[np.ndarray, np.ndarray]:
+        outputs = [session.run(None, {"crops": inputs[i : i + args.batch]}) for i in range(0, len(inputs), args.batch)]
+        return np.concatenate([o[0] for o in outputs]), np.concatenate([o[1] for o in outputs])
 
-    gap = float(np.abs(eager() - onnx()).max())
+    (heat_a, points_a), (heat_b, points_b) = eager(), onnx()
+    gap = float(np.abs(heat_a - heat_b).max())
+    same = float((np.abs(points_a - points_b).max(-1) <= 1e-3).mean())  # a random network's flat maps can tie
     t_eager, t_onnx = best_of(args.repeat, eager), best_of(args.repeat, onnx)
     size = config.augment.size
     return (
         f"{name} network ({size}x{size}, {len(crops)} faces, batch {args.batch}, {args.threads} threads): "
         f"eager {len(crops) / t_eager:.1f} faces/s, onnxruntime {len(crops) / t_onnx:.1f} faces/s: "
-        f"onnxruntime / eager = {t_eager / t_onnx:.2f}x (largest landmark difference {gap:.1e} px)"
+        f"onnxruntime / eager = {t_eager / t_onnx:.2f}x (largest heatmap difference {gap:.1e}; "
+        f"{100 * same:.1f} % of landmarks the same to 1e-3 px)"
     )
 
 
