@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from flows.predict import IMAGES, Predictor, read_photo
+from flows.predict import IMAGES, Predictor, boxes_for, read_photo
 
 COLOURS = ((0, 200, 0), (0, 0, 230), (230, 120, 0), (200, 0, 200), (0, 200, 220))  # BGR, one per row
 CROP_SIDE = 256
@@ -57,7 +57,7 @@ def predict_rows(
         except ValueError as error:
             skipped.append({"input": str(path), "reason": str(error).removeprefix(f"{path}: ")})
             continue
-        boxes = predictors[0].detect(image) if given is None else given.get(path.name, np.zeros((0, 4)))
+        boxes = boxes_for(predictors[0], image, path, given)
         if not len(boxes):
             skipped.append({"input": str(path), "reason": "no face found"})
             continue

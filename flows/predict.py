@@ -24,8 +24,9 @@ import pandas as pd
 import torch
 
 from landmark_core.atomic import atomic_write_text
-from landmark_core.face_crops import crop_faces, predict_crops, to_photo
+from landmark_core.face_crops import crop_faces, predict_crops
 from landmark_core.image_size import DEFAULT_MAX_PIXELS, ImageSizeError, check_pixels, image_size
+from landmark_core.predict import to_photo
 from landmark_core.train_config import TrainConfig
 
 IMAGES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -194,7 +195,8 @@ def _write_tables(out: Path, stem: str, rows: list[dict]) -> None:
     atomic_write_text(out / f"{stem}.json", json.dumps(table.to_dict("records")) + "\n")
 
 
-def _boxes_for(predictor: Predictor, image: np.ndarray, path: Path, given: dict[str, np.ndarray] | None) -> np.ndarray:
+def boxes_for(predictor: Predictor, image: np.ndarray, path: Path, given: dict[str, np.ndarray] | None) -> np.ndarray:
+    """The faces of ``image``: the given boxes of its path or file name (none when absent), else the detector's."""
     if given is None:
         return predictor.detect(image)
     return given.get(str(path), given.get(path.name, np.zeros((0, 4))))
@@ -206,7 +208,7 @@ def predict_photo(predictor: Predictor, path: Path, out: Path, given: dict[str, 
         image = read_photo(path)
     except ValueError as error:
         return [{"input": str(path), "frame": "", "reason": str(error).removeprefix(f"{path}: ")}]
-    boxes = _boxes_for(predictor, image, path, given)
+    boxes = boxes_for(predictor, image, path, given)
     points = predictor.landmarks(image, boxes) if len(boxes) else np.zeros((0, 98, 2))
     _write_tables(out, path.stem, face_rows(points, boxes))
     overlay = draw_overlay(image, points, boxes)

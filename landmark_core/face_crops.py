@@ -50,15 +50,6 @@ def crop_faces(*, image: np.ndarray, boxes: np.ndarray, augment: AugmentConfig) 
     return np.stack(crops), np.stack(matrices)
 
 
-def to_photo(*, points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """Crop-pixel landmarks mapped back into the photo through each crop's matrix.
-
-    Shapes: points (N, K, 2), matrices (N, 3, 3) photo -> crop -> (N, K, 2) photo pixels.
-    """
-    inverse = np.linalg.inv(matrices)
-    return points @ inverse[:, :2, :2].transpose(0, 2, 1) + inverse[:, None, :2, 2]
-
-
 @torch.no_grad()
 def predict_crops(
     *, model: torch.nn.Module, crops: np.ndarray, decoding: str, device: torch.device, batch_size: int = 32

@@ -19,6 +19,15 @@ def to_input(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
 
 
+def to_photo(*, points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """Crop-pixel landmarks mapped back into the photo through each crop's matrix.
+
+    Shapes: points (N, K, 2), matrices (N, 3, 3) photo -> crop -> (N, K, 2) photo pixels.
+    """
+    inverse = np.linalg.inv(matrices)
+    return points @ inverse[:, :2, :2].transpose(0, 2, 1) + inverse[:, None, :2, 2]
+
+
 @torch.no_grad()
 def predict_landmarks(
     *,
@@ -49,8 +58,7 @@ def predict_landmarks(
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             stages = model(to_input(batch["image"], device))
         crop_points = DECODERS[decoding](stages[-1].float()).cpu().double().numpy()  # (B, K, 2)
-        inverse = np.linalg.inv(batch["matrix"][:, 0].numpy())  # (B, 3, 3) crop -> original
-        out.append(crop_points @ inverse[:, :2, :2].transpose(0, 2, 1) + inverse[:, None, :2, 2])
+        out.append(to_photo(points=crop_points, matrices=batch["matrix"][:, 0].numpy()))
         if on_progress is not None:
             on_progress(sum(len(o) for o in out) / len(records))
     return np.concatenate(out)

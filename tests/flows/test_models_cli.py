@@ -4,8 +4,6 @@ with exit status 2."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.trained_runs import find_run
 from landmark_core.wflw import IMAGES_DIR
+from tests.flows.test_cli import _eltrepro
 
 BIN = Path(sys.executable).parent
 runner = CliRunner()
@@ -53,11 +52,6 @@ def test_predict_a_folder_with_a_checkpoint(trained_runs_store, synth_root, tmp_
     assert len(list((tmp_path / "o").glob("*.overlay.jpg"))) == 3
     skipped = pd.read_csv(tmp_path / "o" / "skipped.csv")
     assert set(skipped["reason"]) <= {"no face found"}
-
-
-def _eltrepro(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    return subprocess.run([str(BIN / "eltrepro"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_mistakes_are_one_line(trained_runs_store, tmp_path):

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from landmark_core.dataset import face_records
-from landmark_core.face_crops import crop_faces, predict_crops, to_photo
+from landmark_core.face_crops import crop_faces, predict_crops
 from landmark_core.geometry import invert
-from landmark_core.predict import predict_landmarks
+from landmark_core.predict import predict_landmarks, to_photo
 from landmark_core.sampler import AugmentConfig
 from landmark_core.train import build_model
 from landmark_core.wflw_index import index_wflw
