@@ -13,20 +13,22 @@ from landmark_core.config import ConfigError, from_dict, read_table_file
 from landmark_core.report import ALL_SUBSETS
 
 
-def load_claims(path: Path, *, rows: list[str]) -> tuple[Claim, ...]:
-    """Read and check a claims file.
+def load_claims(path: Path, *, rows: list[str], table: str = "claim") -> tuple[Claim, ...]:
+    """Read and check a claims file (the study's ``[[claim]]`` tables, or the ``[[hypothesis]]`` tables of the
+    future-work file: the same fields, judged the same way).
 
     Args:
         path: the TOML file.
         rows: the matrix's row names (a claim about another row is an error).
+        table: the array of tables to read.
 
     Raises:
         ConfigError: an unknown key, a wrong type, a duplicate id, an unknown row or subset.
     """
     path = Path(path)
     claims, seen = [], set()
-    for i, raw in enumerate(read_table_file(path).get("claim", []), start=1):
-        where = f"{path}: claim {i}"
+    for i, raw in enumerate(read_table_file(path).get(table, []), start=1):
+        where = f"{path}: {table} {i}"
         claim = from_dict(Claim, raw, where=where)
         if claim.id in seen:
             raise ConfigError(f"{where}: duplicate id {claim.id!r}")

@@ -17,7 +17,8 @@ from landmark_core.config import ConfigError, from_dict, read_table_file, to_dic
 from landmark_core.train_config import TrainConfig
 
 MATRIX_DIR = Path(__file__).resolve().parent / "experiments"
-RELIGHT_BACKENDS = ("styleflow", "physical")  # the study's method first
+RELIGHT_BACKENDS = ("styleflow", "physical", "styleflow_edit")  # the study's method first
+FUTURE_WORK = "future_work"  # in a row selection: every row that tests the study's future work
 ROW_KEYS = {
     "name",
     "label",
@@ -26,6 +27,7 @@ ROW_KEYS = {
     "tables",
     "relit",
     "beyond_study",
+    "future_work",
     "model",
     "augment",
     "loss",
@@ -44,9 +46,13 @@ class ExperimentRow:
         control: the row it is compared with, face by face (``two_step_l0`` for the ELT rows, ``baseline``
             for the others); "" for none.
         tables: the study tables the row appears in (e.g. "4.1", "4.5").
-        relit: "" (no relit faces), or the relighting backend whose faces the row adds to its training set:
-            ``styleflow`` (the study's method) or ``physical`` (beyond the study).
+        relit: "" (no relit faces), or the backend whose GAN-made faces the row adds to its training set:
+            ``styleflow`` (relit, the study's method), ``physical`` (relit, beyond the study) or
+            ``styleflow_edit`` (the profile's other StyleFlow attribute edit, ``[gan.styleflow_edit]``).
         beyond_study: a row the study did not have; the report labels it so.
+        future_work: which item of the study's future work (or its untested claim) the row tests, in words
+            ("unlabelled data", "more transformations", ...); the report shows these rows in "The study's
+            future work, tested". Such a row is beyond the study and feeds none of the study's tables.
         overrides: nested config overrides, merged into the profile's base TrainConfig.
     """
 
@@ -57,6 +63,7 @@ class ExperimentRow:
     tables: tuple[str, ...] = ()
     relit: str = ""
     beyond_study: bool = False
+    future_work: str = ""
     overrides: dict[str, Any] = field(default_factory=dict, hash=False, compare=True)
 
 
@@ -107,6 +114,10 @@ def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[Experime
             raise ConfigError(f"{path}: row {i}: relit = {relit!r}: expected one of {', '.join(RELIGHT_BACKENDS)}")
         fields = {k: v for k, v in raw.items() if k not in overrides}
         row = replace(from_dict(ExperimentRow, fields, where=f"{path}: row {i}"), overrides=overrides)
+        if row.future_work and (not row.beyond_study or row.tables):
+            raise ConfigError(
+                f"{path}: row {i} ({row.name}): a future_work row needs beyond_study = true and no tables"
+            )
         try:
             row_config(base=base or TrainConfig(), row=row)
         except ConfigError as err:
@@ -121,9 +132,15 @@ def load_matrix(path: Path, *, base: TrainConfig | None = None) -> list[Experime
 
 
 def select_rows(rows: list[ExperimentRow], names: list[str] | None) -> list[ExperimentRow]:
-    """The rows named in ``names`` (all when None), in matrix order; an unknown name is an error."""
+    """The rows named in ``names`` (all when None), in matrix order; an unknown name is an error.
+
+    The name ``future_work`` stands for every row marked ``future_work`` (with their controls, so each contrast
+    can be judged)."""
     if not names:
         return rows
+    if FUTURE_WORK in names:
+        future = [r for r in rows if r.future_work]
+        names = [n for n in names if n != FUTURE_WORK] + [n for r in future for n in (r.name, r.control) if n]
     known = {r.name for r in rows}
     missing = [n for n in names if n not in known]
     if missing:

@@ -21,7 +21,8 @@ class GanRefs:
     """The GAN branch: the geometry always; projection, review, StyleFlow and relighting when configured.
 
     A relit row trains on the faces of its backend (``augmented_for``): ``relit_pasted`` (the StyleFlow path,
-    the study's method) or ``relit_physical`` (the physical backend, beyond the study).
+    the study's method), ``relit_physical`` (the physical backend, beyond the study) or ``edited_pasted`` (a
+    StyleFlow attribute edit other than lighting, beyond the study).
     """
 
     aligned: StageRef
@@ -35,14 +36,21 @@ class GanRefs:
     relit: StageRef | None = None
     relit_pasted: StageRef | None = None
     relit_physical: StageRef | None = None
+    edited: StageRef | None = None
+    edited_pasted: StageRef | None = None
 
     def augmented_for(self, backend: str) -> StageRef | None:
-        """The extra training faces of a row relit with ``backend`` (``styleflow`` or ``physical``)."""
-        return {"styleflow": self.relit_pasted, "physical": self.relit_physical}.get(backend)
+        """The extra training faces of a row with ``backend`` (``styleflow``, ``physical``, ``styleflow_edit``)."""
+        return {
+            "styleflow": self.relit_pasted,
+            "physical": self.relit_physical,
+            "styleflow_edit": self.edited_pasted,
+        }.get(backend)
 
     def report_inputs(self) -> dict[str, StageRef | None]:
-        """The report stage's GAN inputs (its parameters carry these names)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """The report stage's GAN inputs (its parameters carry these names; the attribute edit's faces reach the
+        report through the rows that train on them)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("edited")}
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
     GAN:     align -> filter_faces -> segment_train -> segment -> paste                       (gan_branch)
              relight_physical                                              (physical backend)
              filter_faces -> project -> [review gate] -> attributes -> relight_styleflow -> paste "relit"
+                                                              attributes -> edit_styleflow -> paste "edited"
     rows:    train_landmarks -> evaluate_landmarks, per experiment row; relit rows add the relit faces
     report:  report (every evaluated row, the GAN branch's outputs)
 
@@ -40,6 +41,7 @@ from tasks.align import align
 from tasks.attributes import attributes
 from tasks.dataset_tree import default_workers
 from tasks.download_wflw import DownloadConfig, WflwSourceConfig, download_wflw, fetch_wflw
+from tasks.edit_styleflow import edit_styleflow
 from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
 from tasks.filter_faces import filter_faces
 from tasks.index_wflw import IndexConfig, index_wflw
@@ -80,7 +82,8 @@ def reproduce(
     """
     path = profile_path(profile_file or profile)
     prof = load_profile(path)
-    matrix, rows, claims = plan_rows(prof, experiments)  # bad names fail before any work
+    plan = plan_rows(prof, experiments)  # bad names fail before any work
+    rows = plan.rows
     weights = prof.gan.weights_dir if prof.gan else ""
     runtime = Runtime(device=prof.device, workers=default_workers(), weights_dir=weights, shard_faces=prof.shard_faces)
     run = StageRunner(store=store, runtime=runtime)
@@ -111,12 +114,14 @@ def reproduce(
                 control=r.control,
                 tables=r.tables,
                 beyond_study=r.beyond_study,
+                future_work=r.future_work,
             )
-            for r in matrix
+            for r in plan.matrix
         ),
         runs=tuple((name, row, c.seed) for row, runs in plans.items() for name, c in runs.items()),
         study=tuple(load_study_values().items()),
-        claims=claims,
+        claims=plan.claims,
+        hypotheses=plan.hypotheses,
     )
     made = run(
         report,
@@ -168,6 +173,8 @@ def gan_branch(run: StageRunner, config: GanConfig, data: DataRefs, *, backends:
     refs = replace(refs, projected=projected, reviewed=reviewed)
     if config.styleflow_path:
         refs = styleflow_path(run, config, data, refs)
+        if "styleflow_edit" in backends and config.styleflow_edit is not None:
+            refs = styleflow_edit_path(run, config, data, refs)
     return refs
 
 
@@ -198,6 +205,25 @@ def styleflow_path(run: StageRunner, config: GanConfig, data: DataRefs, refs: Ga
     return replace(refs, attributes=conditions, relit=relit, relit_pasted=relit_pasted)
 
 
+def styleflow_edit_path(run: StageRunner, config: GanConfig, data: DataRefs, refs: GanRefs) -> GanRefs:
+    """edit_styleflow (the profile's other attribute edit, on the StyleFlow path's conditions) -> paste "edited"."""
+    edit_config = replace(config.styleflow_edit, generator=config.project)
+    edited = run(
+        edit_styleflow, edit_config, filtered=refs.filtered, projected=refs.projected, attributes=refs.attributes
+    )
+    pasted = run(
+        paste,
+        config.paste,
+        label="edited",
+        dataset=data.dataset,
+        index=data.index,
+        filtered=refs.filtered,
+        masks=refs.masks,
+        relit=edited,
+    )
+    return replace(refs, edited=edited, edited_pasted=pasted)
+
+
 def train_row(
     run: StageRunner, *, row: str, config: TrainConfig, data: DataRefs, augmented: StageRef | None = None
 ) -> RowRefs:
@@ -219,7 +245,10 @@ def trainable_rows(rows: list[ExperimentRow], gan: GanRefs | None) -> list[Exper
     """The rows that can train: a relit row needs its backend's relit faces (skipped, with a log line, without)."""
     ready = [r for r in rows if not r.relit or (gan is not None and gan.augmented_for(r.relit) is not None)]
     for row in [r for r in rows if r not in ready]:
-        needs = "[gan.project], [gan.attributes] and [gan.styleflow]" if row.relit == "styleflow" else "[gan]"
+        needs = {
+            "styleflow": "[gan.project], [gan.attributes] and [gan.styleflow]",
+            "styleflow_edit": "[gan.project], [gan.attributes], [gan.styleflow] and [gan.styleflow_edit]",
+        }.get(row.relit, "[gan]")
         get_run_logger().info("row %s needs %s relit faces: the profile needs %s; skipped", row.name, row.relit, needs)
     return ready
 

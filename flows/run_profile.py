@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flows.experiments import MATRIX_DIR, ExperimentRow, deep_merge, load_matrix, select_rows
+from flows.experiments import FUTURE_WORK, MATRIX_DIR, ExperimentRow, deep_merge, load_matrix, select_rows
 from gan_core.face_filter import FilterConfig
 from landmark_core.config import ConfigError, from_dict, read_table_file
 from landmark_core.device import check_device
@@ -20,6 +20,7 @@ from tasks.align import DetectConfig
 from tasks.attributes import AttributesConfig
 from tasks.decisions import ReviewGateConfig
 from tasks.download_wflw import WflwSourceConfig
+from tasks.edit_styleflow import AttributeEditConfig
 from tasks.paste import PasteConfig
 from tasks.published_weights import ProjectConfig
 from tasks.relight_physical import PhysicalRelightConfig
@@ -35,6 +36,8 @@ PROFILE_KEYS = {
     "base",
     "matrix",
     "claims",
+    "hypotheses",
+    "future_work",
     "rows",
     "seeds",
     "row_seeds",
@@ -47,7 +50,6 @@ PROFILE_KEYS = {
     "train",
     "gan",
 }
-RELIGHT_BACKENDS = ("", "physical", "styleflow")
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class GanConfig:
         project: None leaves projection (and everything after it) out.
         review: the gate after ``project``; None sends every kept face on.
         attributes, styleflow: with both (and ``project``), the StyleFlow path runs.
+        styleflow_edit: another StyleFlow attribute edit than lighting (beyond the study), run on the StyleFlow
+            path when a selected row trains on its faces (``relit = "styleflow_edit"``).
         weights_dir: folder of the published weights (``eltrepro weights fetch``); not part of any key.
     """
 
@@ -71,6 +75,7 @@ class GanConfig:
     physical: PhysicalRelightConfig = field(default_factory=PhysicalRelightConfig)
     attributes: AttributesConfig | None = None
     styleflow: StyleFlowConfig | None = None
+    styleflow_edit: AttributeEditConfig | None = None
     weights_dir: str = ""
 
     @property
@@ -90,6 +95,9 @@ class Profile:
         train: the base training config every experiment row overrides.
         matrix: the experiment matrix file.
         claims: the study's conclusions the report judges (``flows/experiments/claims.toml``).
+        hypotheses: the future-work hypotheses the report judges (``flows/experiments/future_work.toml``).
+        future_work: whether a run without a row selection trains the future-work rows too (the thesis profile
+            leaves them to ``--experiments future_work``).
         rows: the matrix rows a run trains when none are named on the command line (empty: all).
         seeds: each row trains once per seed (the seed replaces ``train.seed``); the report shows the mean
             over seeds and, with two or more, the standard deviation and seed-averaged paired intervals.
@@ -107,6 +115,8 @@ class Profile:
     train: TrainConfig = field(default_factory=TrainConfig)
     matrix: Path = MATRIX_DIR / "study.toml"
     claims: Path = MATRIX_DIR / "claims.toml"
+    hypotheses: Path = MATRIX_DIR / "future_work.toml"
+    future_work: bool = True
     rows: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
     row_seeds: tuple[tuple[str, tuple[int, ...]], ...] = ()
@@ -130,21 +140,35 @@ class Profile:
             raise ConfigError(f"profile: unknown row(s) {unknown} in rows/row_seeds; known: {', '.join(known)}")
 
 
-def plan_rows(
-    prof: Profile, names: list[str] | None
-) -> tuple[list[ExperimentRow], list[ExperimentRow], tuple[Claim, ...]]:
-    """The profile's matrix, the rows a run trains (``names``; else the profile's ``rows``; else all) and the
-    claims to judge, every row name (``names``, ``rows``, ``row_seeds``, the claims') checked against the matrix.
+@dataclass(frozen=True)
+class RowPlan:
+    """What a run trains and judges: the whole matrix, the selected rows, the study's claims, the hypotheses."""
+
+    matrix: list[ExperimentRow]
+    rows: list[ExperimentRow]
+    claims: tuple[Claim, ...]
+    hypotheses: tuple[Claim, ...]
+
+
+def plan_rows(prof: Profile, names: list[str] | None) -> RowPlan:
+    """The profile's matrix, the rows a run trains (``names``; else the profile's ``rows``; else all, without the
+    future-work rows when the profile says so) and the claims and hypotheses to judge, every row name checked.
 
     Raises:
-        ConfigError: an unknown row anywhere, or a broken matrix or claims file (one line).
+        ConfigError: an unknown row anywhere, or a broken matrix, claims or hypotheses file (one line).
     """
     from flows.claims import load_claims  # the claims read the report's subsets, which import torch
 
     matrix = load_matrix(prof.matrix, base=prof.train)
     known = [r.name for r in matrix]
     prof.check_rows(known)
-    return matrix, select_rows(matrix, names or list(prof.rows)), load_claims(prof.claims, rows=known)
+    hypotheses = load_claims(prof.hypotheses, rows=known, table="hypothesis")
+    if names and FUTURE_WORK in names:  # with every row a hypothesis compares, so each can be judged
+        names = [*names, *(name for h in hypotheses for name in (h.row, h.than))]
+    rows = select_rows(matrix, names or list(prof.rows))
+    if not names and not prof.rows and not prof.future_work:
+        rows = [r for r in rows if not r.future_work]
+    return RowPlan(matrix, rows, load_claims(prof.claims, rows=known), hypotheses)
 
 
 def available_profiles() -> list[str]:
@@ -187,7 +211,8 @@ def load_profile(path: Path) -> Profile:
     sections = {name: data.get(name, {}) for name in ("synth", "subsets", "train")}
     matrix = MATRIX_DIR / data.get("matrix", "study.toml")
     claims = MATRIX_DIR / data.get("claims", "claims.toml")
-    for file in (matrix, claims):
+    hypotheses = MATRIX_DIR / data.get("hypotheses", "future_work.toml")
+    for file in (matrix, claims, hypotheses):
         if not file.is_file():
             raise ConfigError(f"{where}: {file}: no such file")
     train = from_dict(TrainConfig, sections["train"], where=where, key="train")
@@ -206,6 +231,8 @@ def load_profile(path: Path) -> Profile:
         train=train,
         matrix=matrix,
         claims=claims,
+        hypotheses=hypotheses,
+        future_work=_flag(data.get("future_work", True), where=where, key="future_work"),
         rows=tuple(rows),
         seeds=seeds,
         row_seeds=per_row,
@@ -232,6 +259,12 @@ def _seed_list(value: object, *, where: str, key: str) -> tuple[int, ...]:
     if not ok or len(set(value)) != len(value):
         raise ConfigError(f"{where}: {key} = {value!r}: expected a list of distinct non-negative integers")
     return tuple(value)
+
+
+def _flag(value: object, *, where: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: {key} = {value!r}: expected true or false")
+    return value
 
 
 def _pool_wait(value: object, *, where: str) -> float:

@@ -22,6 +22,59 @@ STYLEFLOW_MEANS: dict[str, float] = dict(
 )
 
 
+# StyleFlow's attribute editor (its published UI): each attribute's range, the gain its editor applies to a change
+# (the condition moves by gain x (target - current)), and the W+ rows [first, last) that take the edited code
+# (the other rows keep the projected code, as the lighting edit keeps rows outside 7-11).
+ATTRIBUTE_RANGES: dict[str, tuple[float, float]] = {
+    "gender": (0.0, 1.0),
+    "glasses": (0.0, 1.0),
+    "yaw": (-20.0, 20.0),
+    "pitch": (-20.0, 20.0),
+    "baldness": (0.0, 1.0),
+    "beard": (0.0, 1.0),
+    "age": (0.0, 65.0),
+    "expression": (0.0, 1.0),
+}
+EDIT_GAIN: dict[str, float] = dict(zip(ATTRIBUTE_NAMES, (1.5, 2.5, 1.0, 1.0, 2.0, 1.7, 0.93, 1.0), strict=True))
+EDIT_ROWS: dict[str, tuple[int, int]] = {
+    "gender": (0, 8),
+    "glasses": (2, 4),
+    "yaw": (0, 4),
+    "pitch": (0, 4),
+    "baldness": (0, 6),
+    "beard": (5, 10),
+    "age": (4, 8),
+    "expression": (4, 6),
+}
+# Edits that move landmarks (head pose, mouth): a face edited so would no longer fit its labels.
+MOVES_LANDMARKS = ("yaw", "pitch", "expression")
+
+
+def edit_condition(*, source: np.ndarray, attribute: str, target: float) -> np.ndarray:
+    """The condition StyleFlow's editor moves to when one attribute is set to ``target``.
+
+    Args:
+        source: ``[17]`` the face's condition (9 SH coefficients, then the attributes in StyleFlow's order).
+        attribute: one of ``ATTRIBUTE_NAMES``.
+        target: the attribute's new value, within ``ATTRIBUTE_RANGES[attribute]``.
+
+    Returns:
+        ``[17]`` float32: ``source`` with the attribute at ``current + EDIT_GAIN * (target - current)``.
+
+    Raises:
+        ValueError: an unknown attribute or a target outside its range.
+    """
+    if attribute not in ATTRIBUTE_RANGES:
+        raise ValueError(f"unknown StyleFlow attribute {attribute!r}; known: {', '.join(ATTRIBUTE_NAMES)}")
+    low, high = ATTRIBUTE_RANGES[attribute]
+    if not low <= target <= high:
+        raise ValueError(f"{attribute} = {target}: StyleFlow's range is [{low}, {high}]")
+    out = np.asarray(source, dtype=np.float32).reshape(-1).copy()
+    at = 9 + ATTRIBUTE_NAMES.index(attribute)
+    out[at] = out[at] + EDIT_GAIN[attribute] * (target - out[at])
+    return out
+
+
 def stats_attributes(*, yaw: float, pitch: float) -> dict[str, float]:
     """StyleFlow's attribute means with the face's own yaw and pitch (degrees)."""
     return {**STYLEFLOW_MEANS, "yaw": float(yaw), "pitch": float(pitch)}

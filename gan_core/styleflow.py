@@ -169,6 +169,24 @@ def relight_codes(
     """
     target = source.clone()
     target[:, :9] = target_sh
+    return edit_codes(flow=flow, w=w, source=source, target=target, rows=rows)
+
+
+def edit_codes(
+    *, flow: SequentialFlow, w: torch.Tensor, source: torch.Tensor, target: torch.Tensor, rows: tuple[int, int]
+) -> torch.Tensor:
+    """StyleFlow's edit of W+ codes from one condition to another (lighting or any attribute).
+
+    Args:
+        flow: the conditional flow.
+        w: ``[B, 18, D]`` projected codes.
+        source: ``[B, 17]`` each face's condition.
+        target: ``[B, 17]`` the condition to move to.
+        rows: the W+ rows ``[first, last)`` taken from the edited code (the rest stay as projected).
+
+    Returns:
+        ``[B, 18, D]`` edited codes.
+    """
     edited = flow.from_latent(flow.to_latent(w, source), target)
     out = w.clone()
     out[:, rows[0] : rows[1]] = edited[:, rows[0] : rows[1]]

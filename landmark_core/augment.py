@@ -75,7 +75,14 @@ class Blur:
     sigma: float
 
 
-RasterOp = Occluder | Lighting | Blur
+@dataclass(frozen=True)
+class ContrastChange:
+    """Scale every pixel's distance from the image mean by ``factor`` (per channel means, clipped to 0-255)."""
+
+    factor: float
+
+
+RasterOp = Occluder | Lighting | Blur | ContrastChange
 
 
 @dataclass(frozen=True)
@@ -229,6 +236,21 @@ class Light:
 
 
 @dataclass(frozen=True)
+class Contrast:
+    """With probability p, scale the contrast by U(lo, hi) about the crop's mean (a photometric change: no
+    landmark moves, so it leaves the view's matrix and visibility as they are)."""
+
+    p: float = 0.5
+    lo: float = 0.6
+    hi: float = 1.4
+
+    def __call__(self, view: View, ctx: FaceContext, landmarks: np.ndarray, rng: np.random.Generator) -> View:
+        if rng.random() >= self.p:
+            return view
+        return replace(view, ops=(*view.ops, ContrastChange(factor=float(rng.uniform(self.lo, self.hi)))))
+
+
+@dataclass(frozen=True)
 class GaussianBlur:
     """With probability p, a Gaussian blur with a random odd kernel in [3, max_kernel] (OpenCV's sigma rule)."""
 
@@ -247,22 +269,34 @@ Step = tuple[Augmentor, ...]
 
 
 def sample_views(
-    *, steps: tuple[Step, ...], ctx: FaceContext, landmarks: np.ndarray, rng: np.random.Generator
+    *,
+    steps: tuple[Step, ...],
+    ctx: FaceContext,
+    landmarks: np.ndarray,
+    rng: np.random.Generator,
+    copies: tuple[int, ...] | None = None,
 ) -> list[View]:
     """Run the N-step sampler: step k copies the last view, then augments every view so far.
 
     Args:
-        steps: augmentors per step; len(steps) views come out.
+        steps: augmentors per step.
         ctx: the face box.
         landmarks: (98, 2) original landmarks (for occlusion visibility).
         rng: the only source of randomness.
+        copies: how many copies of the last view each step adds (default one per step). ``(1, V - 1)`` with two
+            steps gives V views that share step 1 and each draw their own step 2 (the ELT term's V copies);
+            ``(1, 1)`` is the study's pair, with the same draws as the default.
 
     Returns:
-        len(steps) views; view k has been through steps 1..k (the earlier views through step k as well).
+        ``sum(copies)`` views; a view added at step k has been through steps 1..k (the earlier views through
+        step k as well).
     """
+    copies = copies or (1,) * len(steps)
+    if len(copies) != len(steps) or min(copies) < 1:
+        raise ValueError(f"copies {copies} must give a positive count for each of the {len(steps)} steps")
     views: list[View] = []
-    for step in steps:
-        views.append(views[-1] if views else View())
+    for step, added in zip(steps, copies, strict=True):
+        views += [views[-1] if views else View()] * added
         for i, view in enumerate(views):
             for aug in step:
                 view = aug(view, ctx, landmarks, rng)
@@ -285,6 +319,9 @@ def _apply_op(image: np.ndarray, op: RasterOp, final: np.ndarray) -> np.ndarray:
         poly = geometry.apply_points(matrix=final @ geometry.invert(op.matrix), points=op.polygon)
         cv2.fillConvexPoly(image, np.round((poly - 0.5) * 16).astype(np.int32), op.color, cv2.LINE_AA, shift=4)
         return image
+    if isinstance(op, ContrastChange):
+        mean = image.reshape(-1, image.shape[-1]).mean(axis=0)
+        return np.clip((image - mean) * op.factor + mean + 0.5, 0, 255).astype(np.uint8)
     if isinstance(op, Lighting):
         hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
         return cv2.cvtColor(cv2.LUT(hsv, _lighting_lut(op.factors)), cv2.COLOR_HSV2BGR)

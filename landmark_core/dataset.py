@@ -24,12 +24,17 @@ from landmark_core.wflw_index import landmarks_array
 
 @dataclass(frozen=True)
 class FaceRecord:
-    """One face: image file, box (x_min, y_min, x_max, y_max) and (98, 2) landmarks, original pixels."""
+    """One face: image file, box (x_min, y_min, x_max, y_max) and (98, 2) landmarks, original pixels.
+
+    ``labelled``: False for a face whose landmarks training must not see (semi-supervised rows): it reaches the
+    ELT term only, and its landmarks serve no loss.
+    """
 
     face_id: str
     image_path: Path
     box: tuple[float, float, float, float]
     landmarks: np.ndarray
+    labelled: bool = True
 
 
 def face_records(*, root: Path, faces: pd.DataFrame) -> list[FaceRecord]:
@@ -56,15 +61,23 @@ class ViewDataset(Dataset):
     Items (tensors):
         image (V, 3, S, S) uint8 BGR; landmarks (V, 98, 2) float32 crop pixels; visible (V, 98) bool
         (not occluded and inside the crop); matrix (V, 3, 3) float64 original -> crop; perm (V, 98) int64;
-        index () int64.
+        index () int64; labelled () bool (the record's).
     """
 
     def __init__(
-        self, *, records: list[FaceRecord], steps: tuple[Step, ...], size: int, seed: int, antialias: bool = False
+        self,
+        *,
+        records: list[FaceRecord],
+        steps: tuple[Step, ...],
+        size: int,
+        seed: int,
+        antialias: bool = False,
+        copies: tuple[int, ...] | None = None,
     ) -> None:
         if not records:
             raise ValueError("no faces to load")
         self.records, self.steps, self.size, self.seed, self.antialias = records, steps, size, seed, antialias
+        self.copies = copies
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -78,7 +91,8 @@ class ViewDataset(Dataset):
         rec = self.records[index]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         image = read_image(rec.image_path)
-        views = sample_views(steps=self.steps, ctx=FaceContext.from_box(rec.box), landmarks=rec.landmarks, rng=rng)
+        ctx = FaceContext.from_box(rec.box)
+        views = sample_views(steps=self.steps, ctx=ctx, landmarks=rec.landmarks, rng=rng, copies=self.copies)
         crops, points = zip(
             *render_views(image=image, landmarks=rec.landmarks, views=views, size=self.size, antialias=self.antialias),
             strict=True,
@@ -92,4 +106,5 @@ class ViewDataset(Dataset):
             "matrix": torch.from_numpy(np.stack([v.matrix for v in views])),
             "perm": torch.from_numpy(np.stack([v.perm for v in views]).astype(np.int64)),
             "index": torch.tensor(index, dtype=torch.int64),
+            "labelled": torch.tensor(rec.labelled, dtype=torch.bool),
         }

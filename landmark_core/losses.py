@@ -63,58 +63,115 @@ def _inside(points: torch.Tensor, size: int) -> torch.Tensor:
     return ((points >= 0) & (points < size)).all(dim=-1)
 
 
-def elt_loss(
-    *, stages: list[torch.Tensor], matrix: torch.Tensor, perm: torch.Tensor, sigma: float, mode: str
+def _pseudo_points(
+    *, logits: torch.Tensor, matrix: torch.Tensor, perm: torch.Tensor, sources: list[int], target: int, mode: str
 ) -> torch.Tensor:
-    """L_elt for a batch of view pairs, symmetric in the two views.
+    """The mean over ``sources`` of each source copy's decoded landmarks mapped into copy ``target``.
+
+    ``heatmap`` decodes top-1 (no gradient), ``soft_l2`` soft-argmax (with gradients).
+    Shapes: logits (B, V, K, H, W); matrix (B, V, 3, 3); perm (B, V, K) -> (B, K, 2).
+    """
+    mapped = []
+    for src in sources:
+        transform, index = relate_views(matrix=matrix, perm=perm, source=src, target=target)
+        points = decode_argmax(logits[:, src].detach()) if mode == "heatmap" else soft_argmax(logits[:, src])
+        mapped.append(map_points(transform=transform, index=index, points=points))
+    return torch.stack(mapped).mean(dim=0)
+
+
+def _consistency(*, stages: list[torch.Tensor], pseudo: torch.Tensor, target: int, sigma: float, mode: str):
+    """One copy's ELT term against its pseudo landmarks (landmarks mapped outside the crop do not count)."""
+    size = stages[-1].shape[-1]
+    mask = _inside(pseudo, size)
+    if mode == "heatmap":
+        return sum(heatmap_kl(logits=s[:, target], points=pseudo, mask=mask, sigma=sigma) for s in stages)
+    err = ((pseudo - soft_argmax(stages[-1][:, target])) / size).pow(2).sum(-1)
+    return 0.5 * (err * mask.float()).sum() / mask.float().sum().clamp_min(1.0)
+
+
+def elt_loss(
+    *,
+    stages: list[torch.Tensor],
+    matrix: torch.Tensor,
+    perm: torch.Tensor,
+    sigma: float,
+    mode: str,
+    reference: str = "first",
+) -> torch.Tensor:
+    """L_elt for a batch of V >= 2 copies of each sample.
+
+    With two copies (the study) each copy's pseudo landmarks are the other's, mapped through the exact relative
+    transform, and the term is the mean of the two directions. With V >= 3 copies (beyond the study):
+
+    * ``first``: the mean of that pair term over the pairs (first copy, copy v), v = 2..V. Each term is the
+      study's own; a copy that duplicates another adds nothing new, so V = 3 with its third copy equal to the
+      second is exactly the study's loss.
+    * ``mean``: each copy's pseudo landmarks are the mean of all other copies' landmarks mapped into it (a
+      leave-one-out mean, so V = 2 is again the study's); the targets average out single-copy errors.
+
+    Photometric and occlusion changes move no landmark and leave the matrices alone, so the term is invariant
+    to them: an occluded landmark is still a target of the copy it is hidden in.
 
     Args:
-        stages: per stage (B, V=2, K, H, W) heatmap logits.
-        matrix: (B, 2, 3, 3) original -> view matrices.
-        perm: (B, 2, K) landmark permutations.
+        stages: per stage (B, V, K, H, W) heatmap logits.
+        matrix: (B, V, 3, 3) original -> copy matrices.
+        perm: (B, V, K) landmark permutations.
         sigma: heatmap target sigma (``heatmap`` mode).
-        mode: ``heatmap`` or ``soft_l2``.
+        mode: ``heatmap`` (stop-gradient top-1 pseudo targets) or ``soft_l2``.
+        reference: ``first`` or ``mean`` (only matters for V >= 3).
 
     Returns:
         Scalar.
     """
-    size = stages[-1].shape[-1]
+    copies = stages[-1].shape[1]
     total = stages[-1].new_zeros((), dtype=torch.float32)
-    for src, dst in ((0, 1), (1, 0)):
-        transform, index = relate_views(matrix=matrix, perm=perm, source=src, target=dst)
-        if mode == "heatmap":
-            pseudo = map_points(transform=transform, index=index, points=decode_argmax(stages[-1][:, src].detach()))
-            mask = _inside(pseudo, size)
-            total = total + sum(heatmap_kl(logits=s[:, dst], points=pseudo, mask=mask, sigma=sigma) for s in stages)
-        else:
-            mapped = map_points(transform=transform, index=index, points=soft_argmax(stages[-1][:, src]))
-            mask = _inside(mapped, size).float()
-            err = ((mapped - soft_argmax(stages[-1][:, dst])) / size).pow(2).sum(-1)
-            total = total + 0.5 * (err * mask).sum() / mask.sum().clamp_min(1.0)
-    return total / 2
+    if reference == "mean" or copies == 2:
+        for target in range(copies):
+            sources = [v for v in range(copies) if v != target]
+            pseudo = _pseudo_points(
+                logits=stages[-1], matrix=matrix, perm=perm, sources=sources, target=target, mode=mode
+            )
+            total = total + _consistency(stages=stages, pseudo=pseudo, target=target, sigma=sigma, mode=mode)
+        return total / copies
+    for other in range(1, copies):
+        pair = [s[:, [0, other]] for s in stages]
+        total = total + elt_loss(
+            stages=pair, matrix=matrix[:, [0, other]], perm=perm[:, [0, other]], sigma=sigma, mode=mode
+        )
+    return total / (copies - 1)
 
 
 def landmark_loss(
     *, stages: list[torch.Tensor], batch: dict[str, torch.Tensor], config: LossConfig, views: int
 ) -> LossParts:
-    """L_gt over every view plus lambda * L_elt over the view pair.
+    """L_gt over every view of the labelled faces plus lambda * L_elt over the copies of every face.
 
     Args:
         stages: per stage (B * V, K, H, W) logits, views of a sample adjacent.
-        batch: ``landmarks`` (B, V, K, 2), ``visible`` (B, V, K), ``matrix`` (B, V, 3, 3), ``perm`` (B, V, K).
+        batch: ``landmarks`` (B, V, K, 2), ``visible`` (B, V, K), ``matrix`` (B, V, 3, 3), ``perm`` (B, V, K),
+            optionally ``labelled`` (B,) bool: an unlabelled face's landmarks are masked out of L_gt (no
+            gradient reaches it through that term) and it reaches L_elt only.
         config: loss settings.
         views: V.
     """
+    visible = batch["visible"]
+    if "labelled" in batch:
+        visible = visible & batch["labelled"][:, None, None]
     gt = gt_loss(
         stages=stages,
         points=batch["landmarks"].flatten(0, 1),
-        visible=batch["visible"].flatten(0, 1),
+        visible=visible.flatten(0, 1),
         sigma=config.sigma,
     )
     elt = torch.zeros((), device=gt.device)
-    if config.elt_lambda > 0 and views == 2:
-        paired = [s.unflatten(0, (-1, views)) for s in stages]
+    if config.elt_lambda > 0 and views >= 2:
+        copies = [s.unflatten(0, (-1, views)) for s in stages]
         elt = elt_loss(
-            stages=paired, matrix=batch["matrix"], perm=batch["perm"], sigma=config.sigma, mode=config.elt_mode
+            stages=copies,
+            matrix=batch["matrix"],
+            perm=batch["perm"],
+            sigma=config.sigma,
+            mode=config.elt_mode,
+            reference=config.elt_reference,
         )
     return LossParts(total=gt + config.elt_lambda * elt, gt=gt.detach(), elt=elt.detach())

@@ -39,7 +39,7 @@ from landmark_core.losses import landmark_loss
 from landmark_core.metrics import nme_per_face
 from landmark_core.model import CascadedLandmarkNet, parameter_count
 from landmark_core.predict import predict_landmarks, to_input
-from landmark_core.sampler import train_steps
+from landmark_core.sampler import train_copies, train_steps
 from landmark_core.train_config import ModelConfig, TrainConfig
 from landmark_core.weights_file import load_weights_file
 
@@ -203,6 +203,7 @@ def train(
         size=config.augment.size,
         seed=config.seed,
         antialias=config.augment.antialias,
+        copies=train_copies(config.augment),
     )
     stop = bool(history) and history[-1].get("stopped", False)
     epoch, done = start, 0

@@ -59,11 +59,15 @@ class LossConfig:
         elt_lambda: weight of L_elt (0: the baseline; the study's best row: 0.25).
         elt_mode: ``heatmap`` (stop-gradient top-1 pseudo-targets, the study) or ``soft_l2``.
         sigma: target Gaussian sigma in heatmap pixels.
+        elt_reference: with V >= 3 copies, what each copy is held consistent with: ``first`` (the study's pair
+            term between the first copy and every other, averaged) or ``mean`` (the mean of the other copies);
+            see ``landmark_core.losses.elt_loss``. Two copies give the study's term either way.
     """
 
     elt_lambda: Annotated[float, Field(ge=0)] = 0.0
     elt_mode: Literal["heatmap", "soft_l2"] = "heatmap"
     sigma: Annotated[float, Field(gt=0)] = 1.0
+    elt_reference: Literal["first", "mean"] = "first"
 
     def __post_init__(self) -> None:
         if self.elt_mode not in ("heatmap", "soft_l2"):
@@ -81,6 +85,11 @@ class TrainConfig:
     ``max_epochs`` epochs (a short, fixed budget such as the demo's, where a plateau never comes).
     ``max_steps``: when > 0, the run stops after that many optimizer steps in all (a fixed step budget, for
     smoke runs and benchmarks at scale; the epoch it ends in is validated and checkpointed as usual).
+    ``labelled_fraction``: the share of the training faces (after the validation split) whose landmarks training
+    sees; the others are unlabelled, chosen by ``landmark_core.labelled_split`` from the seed (1.0: all, the
+    study). ``augmented_labelled``: whether the extra faces of a relit row keep their landmarks (the study) or join
+    as unlabelled faces. Unlabelled faces reach the ELT term only; a row without one (``elt_lambda`` 0 or one
+    view) leaves them out of training, so it trains on the labelled faces alone.
     ``decoding``: how validation and evaluation turn heatmaps into points: ``top1`` (the study's) or
     ``quarter_offset`` (a quarter pixel toward the higher neighbour; for the demo's coarse 48x48 heatmaps).
     """
@@ -98,6 +107,8 @@ class TrainConfig:
     min_lr: Annotated[float, Field(ge=0)] = 1e-5
     max_epochs: Annotated[int, Field(ge=1)] = 1000
     max_steps: Annotated[int, Field(ge=0)] = 0
+    labelled_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
+    augmented_labelled: bool = True
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
     workers: Annotated[int, Field(ge=0)] = 0
     eval_batch_size: Annotated[int, Field(ge=1)] = 32
@@ -107,3 +118,10 @@ class TrainConfig:
             raise ValueError(f"model.size {self.model.size} != augment.size {self.augment.size}")
         if not 0 < self.val_fraction < 1:
             raise ValueError("val_fraction must be in (0, 1)")
+        if not 0 < self.labelled_fraction <= 1:
+            raise ValueError("labelled_fraction must be in (0, 1]")
+
+    @property
+    def uses_unlabelled(self) -> bool:
+        """Whether unlabelled faces reach any loss term (the ELT term over two or more copies)."""
+        return self.loss.elt_lambda > 0 and self.augment.views >= 2

@@ -8,6 +8,7 @@ the generator and the flow are random stand-ins, and the info and the report say
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # torch and the flow are imported when the stage runs: readin
     import torch
 
     from gan_core.styleflow import SequentialFlow
+    from tasks.edit_styleflow import AttributeEditConfig
 
 RELIT_DIR = "relit"
 COLUMNS = [
@@ -61,7 +63,7 @@ class StyleFlowConfig:
     batch_size: int = 8
 
 
-def _flow(config: StyleFlowConfig, weights_dir: Path | None) -> SequentialFlow:
+def _flow(config: StyleFlowConfig | AttributeEditConfig, weights_dir: Path | None) -> SequentialFlow:
     import torch
 
     from gan_core.styleflow import SequentialFlow, load_styleflow
@@ -96,9 +98,52 @@ def relight_styleflow(
     attributes: StageOutput,
 ) -> StageResult:
     """StyleFlow relighting of every face that has a condition: relit aligned images per variant."""
+    from gan_core.styleflow import LIGHTING_ROWS
+
+    def plan(face: pd.Series) -> list[tuple[dict, np.ndarray, tuple[int, int]]]:
+        edits = []
+        for presets, amounts in face_plan(config.variants, face["detection_id"]):
+            target = relit_target(source=np.asarray(face["sh"]), presets=presets, amounts=amounts)
+            condition = np.asarray(face["condition"], dtype=np.float32).copy()
+            condition[:9] = target
+            fields = {"presets": presets, "amounts": amounts, "source_sh": list(face["sh"])}
+            edits.append(({**fields, "target_sh": target.tolist()}, condition, LIGHTING_ROWS))
+        return edits
+
+    rows, about = styleflow_edits(
+        config=config, ctx=ctx, filtered=filtered, projected=projected, attributes=attributes, plan=plan
+    )
+    manifest = pd.DataFrame([{**r, "backend": "styleflow"} for r in rows], columns=COLUMNS)
+    return StageResult(manifest=manifest, info=edit_info(config, about, variants=len(manifest)))
+
+
+EditPlan = Callable[[pd.Series], list[tuple[dict, np.ndarray, tuple[int, int]]]]
+
+
+def styleflow_edits(
+    *,
+    config: StyleFlowConfig | AttributeEditConfig,
+    ctx: StageContext,
+    filtered: StageOutput,
+    projected: StageOutput,
+    attributes: StageOutput,
+    plan: EditPlan,
+) -> tuple[list[dict], dict]:
+    """Edit every face that has a condition with StyleFlow and render it: the loop the lighting edit and the
+    attribute edits share.
+
+    Args:
+        config: the flow, its stand-in and the generator.
+        ctx, filtered, projected, attributes: the stage's context and inputs.
+        plan: face -> its edits, each (manifest fields, target condition ``[17]``, W+ rows to take).
+
+    Returns:
+        One manifest row per edit (``detection_id``, ``wflw_face_id``, ``variant``, ``image_path``,
+        ``code_change`` and the plan's fields) and the generator's description.
+    """
     import torch
 
-    from gan_core.styleflow import relight_codes
+    from gan_core.styleflow import edit_codes
     from landmark_core.device import resolve_device
 
     device = resolve_device(ctx.runtime.device)
@@ -113,10 +158,9 @@ def relight_styleflow(
         w, noises = _load_codes(projected.local_dir(), face, device)
         source = torch.from_numpy(np.asarray(face["condition"], dtype=np.float32)[None]).to(device)
         side = cv2.imread(str(filtered.local_dir() / face["aligned_path"])).shape[0]
-        for variant, (presets, amounts) in enumerate(face_plan(config.variants, face["detection_id"])):
-            target = relit_target(source=np.asarray(face["sh"]), presets=presets, amounts=amounts)
-            goal = torch.from_numpy(target.astype(np.float32)[None]).to(device)
-            edited = relight_codes(flow=flow, w=w, source=source, target_sh=goal)
+        for variant, (fields, condition, edit_rows) in enumerate(plan(face)):
+            goal = torch.from_numpy(np.asarray(condition, dtype=np.float32)[None]).to(device)
+            edited = edit_codes(flow=flow, w=w, source=source, target=goal, rows=edit_rows)
             with torch.no_grad():
                 image = generator.synthesis(edited, noises)[0].float().clamp(-1, 1)
             rgb = ((image + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
@@ -124,33 +168,33 @@ def relight_styleflow(
             cv2.imwrite(
                 str(ctx.work / relative), cv2.resize(rgb[..., ::-1], (side, side), interpolation=cv2.INTER_CUBIC)
             )
-            rows.append(
-                {
-                    "detection_id": face["detection_id"],
-                    "wflw_face_id": face["wflw_face_id"],
-                    "backend": "styleflow",
-                    "variant": variant,
-                    "presets": presets,
-                    "amounts": amounts,
-                    "source_sh": list(face["sh"]),
-                    "target_sh": target.tolist(),
-                    "image_path": relative,
-                    "code_change": float((edited - w).abs().max()),
-                }
-            )
-    manifest = pd.DataFrame(rows, columns=COLUMNS)
+            ids = {"detection_id": face["detection_id"], "wflw_face_id": face["wflw_face_id"], "variant": variant}
+            rows.append({**ids, **fields, "image_path": relative, "code_change": float((edited - w).abs().max())})
+    return rows, {**about, "faces": len(faces)}
+
+
+def edit_info(
+    config: StyleFlowConfig | AttributeEditConfig,
+    about: dict,
+    *,
+    variants: int,
+    what: str = "relighting",
+    pictures: str = "relit",
+    backend: str = "styleflow",
+) -> dict:
+    """The stage info of a StyleFlow edit: the flow, the generator, counts, and whether the pictures mean anything."""
     meaningful = about.get("meaningful", False) and config.flow != RANDOM
     info = {
-        "backend": "styleflow",
+        "backend": backend,
         "flow": config.flow,
         "generator": about.get("generator"),
-        "faces": len(faces),
-        "variants": len(manifest),
+        "faces": about["faces"],
+        "variants": variants,
         "meaningful": meaningful,
     }
     if not meaningful:
         info["warning"] = (
-            "StyleFlow relighting ran with stand-in weights: the pipeline mechanics ran end to end, "
-            "the relit pictures are not meaningful"
+            f"StyleFlow {what} ran with stand-in weights: the pipeline mechanics ran end to end, "
+            f"the {pictures} pictures are not meaningful"
         )
-    return StageResult(manifest=manifest, info=info)
+    return info

@@ -60,6 +60,7 @@ class ReportRow:
     control: str = ""
     tables: tuple[str, ...] = ()
     beyond_study: bool = False
+    future_work: str = ""
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class ReportConfig:
         runs: (member of the ``evaluations``/``trainings`` families, its row, its seed) of every run.
         study: the study's published cells ((table, row, subset, metric), value).
         claims: the study's conclusions to judge.
+        hypotheses: the future-work hypotheses to judge (``flows/experiments/future_work.toml``), the same way.
         resamples: bootstrap resamples of each paired interval.
         bootstrap_seed: seeds the resampling (the same errors always give the same interval).
         hardest_faces: faces in the hardest-faces grid.
@@ -83,6 +85,7 @@ class ReportConfig:
     runs: tuple[tuple[str, str, int], ...] = ()
     study: tuple[tuple[tuple[str, str, str, str], float], ...] = ()
     claims: tuple[Claim, ...] = ()
+    hypotheses: tuple[Claim, ...] = ()
     resamples: int = 2000
     bootstrap_seed: int = 0
     hardest_faces: int = HARDEST_FACES
@@ -97,7 +100,7 @@ class ReportConfig:
         return out
 
 
-@stage(version=4)
+@stage(version=5)
 def report(
     *,
     config: ReportConfig,
@@ -128,6 +131,7 @@ def report(
     cells = study_cells(summary=summary, tags=tags, study=study)
     faces = {row: face_errors(manifests) for row, manifests in per_seed.items()}
     verdicts = judge_claims(claims=config.claims, faces=faces, resamples=config.resamples, seed=config.bootstrap_seed)
+    tested = judge_claims(claims=config.hypotheses, faces=faces, resamples=config.resamples, seed=config.bootstrap_seed)
     paired = _paired(config, faces)
     branch = (pasted, projected, reviewed, attributes, relit, relit_pasted, relit_physical)
     gan = _gan(aligned, filtered, segmenter, masks, *branch)
@@ -143,6 +147,7 @@ def report(
             header,
             _claims_markdown(verdicts),
             _study_markdown(cells, config),
+            _future_markdown(summary, paired, tested, config),
             _beyond_markdown(summary, paired, config, subsets),
             gan_summary(gan) if gan is not None else "",
             _figures_markdown(figures),
@@ -152,9 +157,11 @@ def report(
     page = markdown_html(markdown=markdown, title=f"ELT-Repro report ({config.profile})", images=figure_uris(work))
     (work / "report.html").write_text(page)
     _write_tables(work / "tables", cells, summary, paired, verdicts)
+    tested.to_csv(work / "tables" / "hypotheses.csv", index=False, float_format="%.5f")
     info = {
         "tables": sorted(set(cells["table"])),
         "verdicts": dict(zip(verdicts["id"], verdicts["verdict"], strict=True)),
+        "hypotheses": dict(zip(tested["id"], tested["verdict"], strict=True)),
     }
     return StageResult(manifest=cells, info=info)
 
@@ -196,9 +203,7 @@ def _claims_markdown(verdicts: pd.DataFrame) -> str:
     if verdicts.empty:
         return ""
     counts = verdicts["verdict"].value_counts()
-    tally = ", ".join(
-        f"{counts[v]} {v}" for v in ("supported", "contradicted", "inconclusive", "not run") if v in counts
-    )
+    tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
     table = verdicts.set_index("text")[["verdict", "difference", "source"]]
     lines = markdown_table(
         table, header=["the study's claim", "verdict on our numbers", "ours: row − other, NME % [95 % CI]", "study"]
@@ -220,9 +225,50 @@ def _study_markdown(cells: pd.DataFrame, config: ReportConfig) -> str:
     return "\n".join(parts)
 
 
+def _future_markdown(summary: pd.DataFrame, paired: pd.DataFrame, tested: pd.DataFrame, config: ReportConfig) -> str:
+    """The section "The study's future work, tested": each future-work row against its control, the hypotheses."""
+    future = [r for r in config.rows if r.future_work]
+    if not future:
+        return ""
+    parts = ["\n# The study's future work, tested\n", FUTURE_INTRO, ""]
+    if not tested.empty:
+        counts = tested["verdict"].value_counts()
+        tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
+        table = tested.set_index("text")[["verdict", "difference"]]
+        parts += ["## Hypotheses", "", f"{tally}.", ""]
+        parts += [*markdown_table(table, header=["hypothesis", "verdict", "row − other, NME % [95 % CI]"]), ""]
+    ran = paired[paired["row"].isin([r.name for r in future])]
+    full = summary[(summary["subset"] == "full") & (summary["metric"] == "nme")].set_index("row")
+    lines = []
+    for row in future:
+        pair = ran[(ran["row"] == row.name) & (ran["subset"] == "full")]
+        name = f"{row.label} (`{row.name}`)" if row.label else f"`{row.name}`"
+        if row.name not in full.index:
+            lines.append((row.future_work, name, f"`{row.control}`", "not run", "", "", ""))
+            continue
+        ours, seeds = f"{full.loc[row.name, 'mean']:.3f}", int(full.loc[row.name, "seeds"])
+        control = f"{full.loc[row.control, 'mean']:.3f}" if row.control in full.index else "not run"
+        cell = interval_text(_interval(next(pair.itertuples()))) if not pair.empty else ""
+        lines.append((row.future_work, name, f"`{row.control}`", ours, control, cell, seeds))
+    header = ["tests", "row", "control", "Full NME %", "control's", "row − control [95 % CI]", "seeds"]
+    parts += ["## Each row against its control (Full)", ""]
+    parts += [*markdown_table(pd.DataFrame(lines, columns=header).set_index("tests"), header=header), ""]
+    return "\n".join(parts)
+
+
+FUTURE_INTRO = (
+    "The study's untested claim (the ELT term needs no labels) and the experiments its section 5.1 leaves for "
+    "future work, as rows of the matrix marked beyond the study: none of them is in Tables 4.1-4.9. Each row is "
+    "compared face by face with its control on the same test faces (seeds averaged per face, 95 % bootstrap "
+    "interval), and each hypothesis is judged as the study's claims are."
+)
+VERDICTS = ("supported", "contradicted", "inconclusive", "not run")
+
+
 def _beyond_markdown(summary: pd.DataFrame, paired: pd.DataFrame, config: ReportConfig, subsets) -> str:
     labels = config.labels(lighting=False)
     parts = ["\n# Beyond the study\n", "The study reports none of the following.", ""]
+    paired = paired[~paired["row"].isin([r.name for r in config.rows if r.future_work])]
     if not paired.empty:
         parts += ["## Paired differences against each row's control", ""]
         parts += [

@@ -11,14 +11,15 @@ timings: the manifest holds what was learnt, ``stage.json`` how long it took.
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pandas as pd
 
 from kit.stage import StageContext, stage
 from kit.store import StageOutput, StageResult
-from landmark_core.dataset import face_records
+from landmark_core.dataset import FaceRecord, face_records
 from landmark_core.device import resolve_device
+from landmark_core.labelled_split import mark_unlabelled
 from landmark_core.train import BEST, CONFIG_FILE, HISTORY_FILE, LAST, EpochRecord, split_validation, train
 from landmark_core.train_config import TrainConfig
 from tasks.dataset_tree import split_records
@@ -27,13 +28,34 @@ RUN_FILES = (BEST, LAST, CONFIG_FILE, HISTORY_FILE)
 TIMING_COLUMNS = ("seconds", "images_per_second")  # machine facts: stage.json, never the manifest
 
 
-def augmented_records(augmented: StageOutput, *, exclude: set[str]):
-    """The augmented faces as training records, without those made from an ``exclude``d (validation) face."""
+def augmented_records(augmented: StageOutput, *, exclude: set[str], unlabelled: set[str] | None = None):
+    """The augmented faces as training records, without those made from an ``exclude``d (validation) face;
+    those made from an ``unlabelled`` face are unlabelled too (their landmarks are the hidden face's)."""
     faces = augmented.manifest()
     if "source_face_id" not in faces.columns:
         raise ValueError(f"{augmented.stage}/{augmented.key}: an augmented set needs a source_face_id column")
-    faces = faces[~faces["source_face_id"].astype(str).isin(exclude)]
-    return face_records(root=augmented.local_dir(), faces=faces)
+    sources = faces["source_face_id"].astype(str)
+    faces = faces[~sources.isin(exclude)]
+    records = face_records(root=augmented.local_dir(), faces=faces)
+    hidden = sources[~sources.isin(exclude)].isin(unlabelled or set()).tolist()
+    return [replace(r, labelled=False) if h else r for r, h in zip(records, hidden, strict=True)]
+
+
+def training_faces(
+    *, config: TrainConfig, train_part: list[FaceRecord], val: list[FaceRecord], augmented: StageOutput | None
+) -> tuple[list[FaceRecord], list[FaceRecord]]:
+    """The faces a run trains on: the labelled split of the training part (``labelled_fraction``), plus the
+    augmented faces (unlabelled when ``augmented_labelled`` is false); unlabelled faces are left out when the
+    row has no ELT term to use them. Returns (training faces, augmented faces among them)."""
+    train_part = mark_unlabelled(records=train_part, fraction=config.labelled_fraction, seed=config.seed)
+    hidden = {r.face_id for r in train_part if not r.labelled}
+    extra = []
+    if augmented is not None:
+        extra = augmented_records(augmented, exclude={r.face_id for r in val}, unlabelled=hidden)
+        extra = extra if config.augmented_labelled else [replace(r, labelled=False) for r in extra]
+    keep = [r for r in train_part if r.labelled or config.uses_unlabelled]
+    extra = [r for r in extra if r.labelled or config.uses_unlabelled]
+    return keep + extra, extra
 
 
 @stage(version=2, gpu=True)
@@ -49,12 +71,13 @@ def train_landmarks(
 
     ``augmented`` is an output of extra training faces (the GAN branch's relit faces) whose manifest has the
     index's columns (``image_path`` relative to that output) and ``source_face_id``. Its faces join the
-    training part, except those made from a validation face (that would leak the validation set).
+    training part, except those made from a validation face (that would leak the validation set). A
+    semi-supervised row (``labelled_fraction`` < 1, or ``augmented_labelled`` false) marks faces unlabelled
+    (``training_faces``); the validation split and the early-stopping rule stay on labelled faces.
     """
     records = split_records(dataset=dataset, index=index, split="train")
     train_part, val = split_validation(records=records, fraction=config.val_fraction, seed=config.seed)
-    extra = augmented_records(augmented, exclude={r.face_id for r in val}) if augmented is not None else []
-    train_part = train_part + extra
+    train_part, extra = training_faces(config=config, train_part=train_part, val=val, augmented=augmented)
     epochs = [0]
 
     def on_epoch(record: EpochRecord) -> None:
@@ -86,6 +109,7 @@ def train_landmarks(
         "train_faces": len(train_part),
         "val_faces": len(val),
         "augmented_faces": len(extra),
+        "unlabelled_faces": sum(not r.labelled for r in train_part),
         "device": str(device),
         "timing": rows[["epoch", *TIMING_COLUMNS]].to_dict("records"),
     }

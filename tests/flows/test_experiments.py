@@ -12,8 +12,13 @@ from landmark_core.train_config import TrainConfig
 STUDY = MATRIX_DIR / "study.toml"
 
 
+def _study_rows():
+    """The matrix's rows without the future-work rows (those are checked in test_future_work_rows...)."""
+    return [r for r in load_matrix(STUDY) if not r.future_work]
+
+
 def test_study_matrix_holds_every_table_4_1_row_and_the_lighting_rows():
-    rows = {r.name: row_config(base=TrainConfig(), row=r) for r in load_matrix(STUDY)}
+    rows = {r.name: row_config(base=TrainConfig(), row=r) for r in _study_rows()}
     table41 = [r for r in load_matrix(STUDY) if "4.1" in r.tables]
     assert len(table41) == 10
     assert rows["baseline"].augment.views == 1 and rows["baseline"].loss.elt_lambda == 0
@@ -31,7 +36,7 @@ def test_study_matrix_holds_every_table_4_1_row_and_the_lighting_rows():
         "baseline_relit_physical": "physical",  # beyond the study
         "rt_l0.25_r0.05_relit_physical": "physical",
     }
-    beyond = sorted(r.name for r in load_matrix(STUDY) if r.beyond_study)
+    beyond = sorted(r.name for r in _study_rows() if r.beyond_study)
     assert beyond == ["baseline_relit_physical", "rt_l0.25_r0.05_relit_physical"]  # labelled so in the report
 
 
@@ -71,7 +76,7 @@ def test_select_rows_keeps_matrix_order_and_rejects_unknown_names():
 
 
 def test_every_row_carries_the_study_wording_and_its_control():
-    rows = {r.name: r for r in load_matrix(STUDY)}
+    rows = {r.name: r for r in _study_rows()}
     assert rows["rt_l0.25_r0.05"].label == "λelt = 0.25, r1 = 0, r2 = 0.05"
     assert rows["rt_l0.25_r0.05"].lighting_label == "ELT" and rows["baseline_relit"].label == "Baseline w/ lighting"
     elt = [n for n in rows if n.startswith(("rot_", "rt_")) and "relit" not in n]
@@ -113,3 +118,43 @@ def test_the_claims_file_names_matrix_rows_and_errors_are_one_line(tmp_path):
     path.write_text("[[claim]]\n" + base + "[[claim]]\n" + base)
     with pytest.raises(ValueError, match=r"claim 2: duplicate id 'x'"):
         load_claims(path, rows=names)
+
+
+def test_future_work_rows_are_beyond_the_study_in_no_table_and_each_hypothesis_names_them():
+    rows = load_matrix(STUDY)
+    future = {r.name: r for r in rows if r.future_work}
+    assert all(r.beyond_study and not r.tables and r.control for r in future.values())
+    configs = {name: row_config(base=TrainConfig(), row=r) for name, r in future.items()}
+    assert {n: c.labelled_fraction for n, c in configs.items() if n.startswith("semi_")} == {
+        "semi_l10_sup": 0.10,
+        "semi_l10_elt": 0.10,
+        "semi_l25_sup": 0.25,
+        "semi_l25_elt": 0.25,
+        "semi_l50_sup": 0.50,
+        "semi_l50_elt": 0.50,
+    }
+    for fraction in ("10", "25", "50"):  # each pair differs in the ELT term (and so in the unlabelled faces) only
+        sup, elt = configs[f"semi_l{fraction}_sup"], configs[f"semi_l{fraction}_elt"]
+        assert not sup.uses_unlabelled and elt.uses_unlabelled and sup.augment == elt.augment
+        assert future[f"semi_l{fraction}_elt"].control == f"semi_l{fraction}_sup"
+    assert not configs["rt_l0.25_r0.05_relit_unlabelled"].augmented_labelled
+    assert future["rt_l0.25_r0.05_relit_unlabelled"].relit == "styleflow"
+    assert future["rt_l0.25_r0.05_edited"].relit == "styleflow_edit"
+    assert configs["elt_copies3_first"].augment.views == 3 and configs["elt_copies3_mean"].loss.elt_reference == "mean"
+    hypotheses = load_claims(MATRIX_DIR / "future_work.toml", rows=[r.name for r in rows], table="hypothesis")
+    assert {h.row for h in hypotheses} == set(future) - {f"semi_l{f}_sup" for f in ("10", "25", "50")}
+    assert len({h.id for h in hypotheses}) == len(hypotheses) == 10
+
+
+def test_a_future_work_row_in_a_study_table_is_one_line(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[[row]]\nname = "a"\nfuture_work = "x"\ntables = ["4.1"]\nbeyond_study = true\n')
+    with pytest.raises(ValueError, match=r"row 1 \(a\): a future_work row needs beyond_study = true and no tables"):
+        load_matrix(path)
+
+
+def test_future_work_selects_every_future_row_with_its_control():
+    rows = load_matrix(STUDY)
+    picked = [r.name for r in select_rows(rows, ["future_work"])]
+    assert "rt_l0.25_r0.05" in picked and "semi_l25_sup" in picked and "baseline" not in picked
+    assert all(r.name in picked for r in rows if r.future_work)

@@ -192,8 +192,13 @@ def test_single_view_config_runs_both_steps_on_one_view_and_bad_views_are_reject
         steps=train_steps(AugmentConfig(views=1)), ctx=ctx, landmarks=pts, rng=np.random.default_rng(0)
     )
     assert view.matrix[0, 0] != pytest.approx(Crop(size=128)(View(), ctx, pts, None).matrix[0, 0])
-    with pytest.raises(ValueError, match="views"):
-        AugmentConfig(views=3)
+    for bad in (0, 9):
+        with pytest.raises(ValueError, match="views"):
+            AugmentConfig(views=bad)
+    with pytest.raises(ValueError, match=r"copy_\*_p need views >= 2"):
+        AugmentConfig(views=1, copy_occlusion_p=0.5)
+    with pytest.raises(ValueError, match="copy_contrast_p must be a probability"):
+        AugmentConfig(copy_contrast_p=1.5)
 
 
 def test_light_and_occlude_respect_their_probability():
