@@ -95,7 +95,8 @@ class Profile:
         train: the base training config every experiment row overrides.
         matrix: the experiment matrix file.
         claims: the study's conclusions the report judges (``flows/experiments/claims.toml``).
-        hypotheses: the future-work hypotheses the report judges (``flows/experiments/future_work.toml``).
+        hypotheses: the future-work hypotheses the report judges (``flows/experiments/future_work.toml`` with the
+            study's matrix; None, unless a profile names a file, with a matrix of its own).
         future_work: whether a run without a row selection trains the future-work rows too (the thesis profile
             leaves them to ``--experiments future_work``).
         rows: the matrix rows a run trains when none are named on the command line (empty: all).
@@ -115,7 +116,7 @@ class Profile:
     train: TrainConfig = field(default_factory=TrainConfig)
     matrix: Path = MATRIX_DIR / "study.toml"
     claims: Path = MATRIX_DIR / "claims.toml"
-    hypotheses: Path = MATRIX_DIR / "future_work.toml"
+    hypotheses: Path | None = MATRIX_DIR / "future_work.toml"
     future_work: bool = True
     rows: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0,)
@@ -162,7 +163,7 @@ def plan_rows(prof: Profile, names: list[str] | None) -> RowPlan:
     matrix = load_matrix(prof.matrix, base=prof.train)
     known = [r.name for r in matrix]
     prof.check_rows(known)
-    hypotheses = load_claims(prof.hypotheses, rows=known, table="hypothesis")
+    hypotheses = load_claims(prof.hypotheses, rows=known, table="hypothesis") if prof.hypotheses else ()
     if names and FUTURE_WORK in names:  # with every row a hypothesis compares, so each can be judged
         names = [*names, *(name for h in hypotheses for name in (h.row, h.than))]
     rows = select_rows(matrix, names or list(prof.rows))
@@ -211,8 +212,11 @@ def load_profile(path: Path) -> Profile:
     sections = {name: data.get(name, {}) for name in ("synth", "subsets", "train")}
     matrix = MATRIX_DIR / data.get("matrix", "study.toml")
     claims = MATRIX_DIR / data.get("claims", "claims.toml")
-    hypotheses = MATRIX_DIR / data.get("hypotheses", "future_work.toml")
-    for file in (matrix, claims, hypotheses):
+    own_matrix = matrix != MATRIX_DIR / "study.toml"
+    hypotheses = (
+        None if own_matrix and "hypotheses" not in data else MATRIX_DIR / data.get("hypotheses", "future_work.toml")
+    )
+    for file in (f for f in (matrix, claims, hypotheses) if f is not None):
         if not file.is_file():
             raise ConfigError(f"{where}: {file}: no such file")
     train = from_dict(TrainConfig, sections["train"], where=where, key="train")

@@ -243,10 +243,11 @@ def test_the_flow_runs_on_an_s3_store_and_reruns_from_its_cache(prefect_harness,
 @pytest.mark.slow
 def test_the_gan_branch_runs_in_the_flow_and_two_stores_get_the_same_keys(prefect_harness, tmp_path):
     pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
-    profile = str(write_profile(tmp_path, 0.25, gan=True))
-    result = reproduce(store=str(tmp_path / "store"), profile_file=profile, experiments=["elt", "elt_relit"])
+    profile = str(write_profile(tmp_path, 0.25, gan=True, future=True))
+    rows = ["elt", "elt_relit", "semi_elt", "elt_edited"]
+    result = reproduce(store=str(tmp_path / "store"), profile_file=profile, experiments=rows)
     gan = result.gan
-    assert None not in vars(gan).values()  # every stage of the branch ran: geometry, physical, StyleFlow path
+    assert None not in vars(gan).values()  # every stage ran: geometry, physical, StyleFlow path, attribute edit
     outcome = gan.reviewed.output().manifest()
     assert set(outcome["status"]) <= {"accepted", "discarded"} and (outcome["status"] == "accepted").any()
     assert gan.attributes.output().metadata()["inputs"]["reviewed"]["key"] == gan.reviewed.key
@@ -270,6 +271,22 @@ def test_the_gan_branch_runs_in_the_flow_and_two_stores_get_the_same_keys(prefec
     assert "## GAN branch: relighting" in markdown and "physical" in markdown
     for figure in ("alignment", "paste", "projection", "relight_physical", "relight_styleflow"):
         assert f"figures/{figure}.png" in markdown
-    other = reproduce(store=str(tmp_path / "other"), profile_file=profile, experiments=["elt", "elt_relit"])
+    edited = gan.edited.output().manifest()  # a beyond-study row trains on another StyleFlow attribute's edits
+    assert set(edited["attribute"]) == {"glasses"} and len(gan.edited_pasted.output().manifest()) == len(edited)
+    trained = result.rows["elt_edited"]["elt_edited"].trained.output().metadata()
+    assert trained["inputs"]["augmented"]["key"] == gan.edited_pasted.key and trained["info"]["augmented_faces"] > 0
+    semi = result.rows["semi_elt"]["semi_elt"].trained.output().metadata()["info"]
+    assert semi["unlabelled_faces"] > 0 and semi["train_faces"] > semi["unlabelled_faces"]
+    future = markdown[markdown.index("# The study's future work, tested") : markdown.index("# Beyond the study")]
+    assert markdown.index("## Table 4.9") < markdown.index("# The study's future work, tested")
+    assert "## Hypotheses" in future and "| Half the labels with ELT is worse than all labels |" in future
+    for name in ("semi_elt", "elt_edited"):  # each row against its control, with its interval
+        line = next(x for x in future.splitlines() if f"(`{name}`)" in x)
+        assert "| `elt` |" in line and " [" in line
+    cells = pd.read_csv(result.report.output().local_dir() / "tables" / "table_4.1.csv")
+    assert not {"semi_elt", "elt_edited"} & set(cells["row"])  # the study's tables stay the study's
+    tested = pd.read_csv(result.report.output().local_dir() / "tables" / "hypotheses.csv").set_index("id")
+    assert set(tested["verdict"]) <= {"supported", "contradicted", "inconclusive"} and len(tested) == 2
+    other = reproduce(store=str(tmp_path / "other"), profile_file=profile, experiments=rows)
     assert _outputs(tmp_path / "store") == _outputs(tmp_path / "other")  # every stage, the GAN branch's too
     assert other.report.key == result.report.key

@@ -1,5 +1,6 @@
 """The tiny profile the flow tests run: an 8+6-face twin, the 32x32 network, one epoch, three matrix rows (one
-relit), and a GAN-branch section small enough for a test."""
+relit), and a GAN-branch section small enough for a test; with ``future=True`` also two future-work rows (half
+the labels with ELT, and StyleFlow attribute edits) and their hypotheses."""
 
 from __future__ import annotations
 
@@ -37,6 +38,40 @@ loss = {{ elt_lambda = {lam} }}
 [[row]]
 name = "elt_relit"
 relit = "physical"
+"""
+FUTURE_ROWS = """
+[[row]]
+name = "semi_elt"
+label = "half the labels + ELT"
+control = "elt"
+beyond_study = true
+future_work = "unlabelled data"
+augment = { views = 2, r1 = 0.0, r2 = 0.05 }
+loss = { elt_lambda = 0.25 }
+train = { labelled_fraction = 0.5 }
+[[row]]
+name = "elt_edited"
+label = "ELT w/ attribute edits"
+control = "elt"
+relit = "styleflow_edit"
+beyond_study = true
+future_work = "other attribute edits"
+"""
+HYPOTHESES = """
+[[hypothesis]]
+id = "semi_no_worse"
+text = "Half the labels with ELT is worse than all labels"
+row = "semi_elt"
+than = "elt"
+subset = "full"
+direction = "higher"
+[[hypothesis]]
+id = "edits_help"
+text = "The attribute edits lower the Full NME"
+row = "elt_edited"
+than = "elt"
+subset = "full"
+direction = "lower"
 """
 CLAIMS = """
 [[claim]]
@@ -86,17 +121,25 @@ estimator = "fit"
 flow = "random"
 [gan.styleflow.variants]
 n_variants = 1
+[gan.styleflow_edit]
+attribute = "glasses"
+flow = "random"
 [gan.review]
 policy = "auto"
 lpips_threshold = 1e9
 """
 
 
-def write_profile(folder: Path, lam: float, *, gan: bool = False) -> Path:
-    """A profile (and its matrix and claims) in ``folder``; ``lam`` is the ``elt`` row's ELT weight."""
-    matrix, claims = folder / "matrix.toml", folder / "claims.toml"
-    matrix.write_text(MATRIX.format(lam=lam))
+def write_profile(folder: Path, lam: float, *, gan: bool = False, future: bool = False) -> Path:
+    """A profile (and its matrix and claims; hypotheses with ``future``) in ``folder``; ``lam`` is the ``elt``
+    row's ELT weight."""
+    matrix, claims, hypotheses = folder / "matrix.toml", folder / "claims.toml", folder / "hypotheses.toml"
+    matrix.write_text(MATRIX.format(lam=lam) + (FUTURE_ROWS if future else ""))
     claims.write_text(CLAIMS)
+    text = PROFILE.format(matrix=matrix, claims=claims)
+    if future:
+        hypotheses.write_text(HYPOTHESES)
+        text = f'hypotheses = "{hypotheses}"\n' + text
     profile = folder / "profile.toml"
-    profile.write_text(PROFILE.format(matrix=matrix, claims=claims) + (GAN if gan else ""))
+    profile.write_text(text + (GAN if gan else ""))
     return profile

@@ -72,3 +72,18 @@ def test_shapes_are_checked():
     flow = _flow()
     with pytest.raises(ValueError, match="conditions"):
         flow.to_latent(torch.zeros(2, 18, TINY_FLOW.dim), torch.zeros(2, 9))
+
+
+def test_an_attribute_edit_moves_its_condition_entry_and_only_its_published_rows():
+    from gan_core.attributes import EDIT_ROWS, edit_condition
+    from gan_core.styleflow import edit_codes
+
+    flow = _flow(seed=2)
+    w, source = torch.randn(1, 18, TINY_FLOW.dim), torch.randn(1, 17)
+    target = torch.from_numpy(edit_condition(source=source[0].numpy(), attribute="beard", target=1.0))[None]
+    first, last = EDIT_ROWS["beard"]
+    edited = edit_codes(flow=flow, w=w, source=source, target=target, rows=(first, last))
+    assert torch.equal(edited[:, :first], w[:, :first]) and torch.equal(edited[:, last:], w[:, last:])
+    moved = (edited[:, first:last] - w[:, first:last]).abs().max()
+    unmoved = (edit_codes(flow=flow, w=w, source=source, target=source, rows=(first, last)) - w).abs().max()
+    assert moved > 1e-3 and unmoved < 1e-4 and moved > 10 * unmoved

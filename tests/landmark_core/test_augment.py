@@ -8,6 +8,8 @@ import pytest
 from landmark_core import geometry
 from landmark_core.augment import (
     Blur,
+    Contrast,
+    ContrastChange,
     Crop,
     FaceContext,
     Flip,
@@ -21,10 +23,18 @@ from landmark_core.augment import (
     _apply_op,
     _lighting_lut,
     render_view,
+    render_views,
     sample_views,
 )
 from landmark_core.headpose import mean_face_3d
-from landmark_core.sampler import AugmentConfig, eval_steps, rotation_elt, rotation_translation_elt, train_steps
+from landmark_core.sampler import (
+    AugmentConfig,
+    eval_steps,
+    rotation_elt,
+    rotation_translation_elt,
+    train_copies,
+    train_steps,
+)
 from landmark_core.wflw import FLIP_PERMUTATION, OUTER_EYE_CORNERS
 
 
@@ -208,3 +218,63 @@ def test_light_and_occlude_respect_their_probability():
     assert Occlude(p=0.0)(View(), ctx, pts, rng).ops == ()
     counts = sum(len(Light(p=0.5)(View(), ctx, pts, rng).ops) for _ in range(400))
     assert 150 < counts < 250
+
+
+def test_copies_share_step_one_and_the_study_pair_draws_what_it_always_drew():
+    _, pts, ctx = _face()
+    config = AugmentConfig(views=3, flip_p=0.5, r1=0.05, r2=0.05)
+    steps = train_steps(config)
+    assert train_copies(config) == (1, 2) and train_copies(AugmentConfig(views=1)) == (1,)
+    for seed in range(10):
+        views = sample_views(steps=steps, ctx=ctx, landmarks=pts, rng=np.random.default_rng(seed), copies=(1, 2))
+        assert len(views) == 3 and all(np.array_equal(v.perm, views[0].perm) for v in views)  # one flip for all
+        for v in views[1:]:  # each copy maps onto the first exactly, through its own step 2
+            t = geometry.relative(source=views[0].matrix, target=v.matrix)
+            mapped = geometry.apply_points(matrix=t, points=views[0].landmarks(pts))
+            assert np.abs(mapped - v.landmarks(pts)).max() < 1e-6
+        assert not np.allclose(views[1].matrix, views[2].matrix)
+        pair = train_steps(AugmentConfig(flip_p=0.5, r1=0.05, r2=0.05))
+        a = sample_views(steps=pair, ctx=ctx, landmarks=pts, rng=np.random.default_rng(seed))
+        b = sample_views(steps=pair, ctx=ctx, landmarks=pts, rng=np.random.default_rng(seed), copies=(1, 1))
+        assert all(np.array_equal(x.matrix, y.matrix) for x, y in zip(a, b, strict=True))
+    with pytest.raises(ValueError, match="copies"):
+        sample_views(steps=steps, ctx=ctx, landmarks=pts, rng=np.random.default_rng(0), copies=(1,))
+
+
+def test_switched_off_copy_changes_draw_nothing_so_the_study_rows_are_unchanged():
+    assert train_steps(AugmentConfig()) == train_steps(AugmentConfig(copy_lighting_p=0.0, copy_occlusion_p=0.0))
+    names = [type(a).__name__ for a in train_steps(AugmentConfig(copy_occlusion_p=0.5, copy_contrast_p=0.5))[1]]
+    assert names == ["Rotate", "Translate", "Occlude", "Contrast", "Crop"]
+
+
+@pytest.mark.parametrize("change", ["copy_lighting_p", "copy_contrast_p", "copy_occlusion_p"])
+def test_per_copy_changes_alter_pixels_but_move_no_landmark_so_elt_is_invariant_to_them(change):
+    """The copies differ in pixels (the change happened) while the relative transform between them is the
+    geometry alone: the ELT term maps landmarks through the geometry (equivariant) and through nothing else
+    (invariant to colour, contrast and occluders)."""
+    image, pts, ctx = _face()
+    image = np.random.default_rng(0).integers(0, 256, size=image.shape, dtype=np.uint8)
+    config = AugmentConfig(r1=0.0, r2=0.0, max_angle_deg=0.0, occlusion_p=0, lighting_p=0, blur_p=0, **{change: 1.0})
+    for seed in range(5):
+        views = sample_views(steps=train_steps(config), ctx=ctx, landmarks=pts, rng=np.random.default_rng(seed))
+        (c1, p1), (c2, p2) = render_views(image=image, landmarks=pts, views=views, size=config.size)
+        np.testing.assert_allclose(
+            geometry.relative(source=views[0].matrix, target=views[1].matrix), np.eye(3), atol=1e-9
+        )
+        assert np.array_equal(views[0].perm, views[1].perm) and np.array_equal(p1, p2)
+        assert not np.array_equal(c1, c2)
+    if change == "copy_occlusion_p":  # an occluder hides landmarks in its copy only; they stay ELT targets
+        assert any((~v.visible).any() for v in views) and not np.array_equal(views[0].visible, views[1].visible)
+    else:
+        assert all(v.visible.all() for v in views)
+
+
+def test_contrast_scales_the_distance_from_the_mean():
+    image = np.random.default_rng(1).integers(60, 200, size=(32, 32, 3)).astype(np.uint8)
+    out = _apply_op(image.copy(), ContrastChange(factor=0.5), np.eye(3)).astype(float)
+    np.testing.assert_allclose(out.mean(axis=(0, 1)), image.mean(axis=(0, 1)), atol=0.6)
+    np.testing.assert_allclose(out.std(axis=(0, 1)), 0.5 * image.std(axis=(0, 1)), rtol=0.05)
+    _, pts, ctx = _face()
+    view = Contrast(p=1.0)(View(), ctx, pts, np.random.default_rng(0))
+    assert isinstance(view.ops[-1], ContrastChange) and 0.6 <= view.ops[-1].factor <= 1.4
+    assert Contrast(p=0.0)(View(), ctx, pts, np.random.default_rng(0)).ops == ()

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from landmark_core.dataset import ViewDataset, face_records
 from landmark_core.losses import map_points, relate_views
-from landmark_core.sampler import AugmentConfig, train_steps
+from landmark_core.sampler import AugmentConfig, train_copies, train_steps
 from landmark_core.wflw_index import index_wflw
 
 
@@ -67,3 +67,18 @@ def test_unreadable_image_names_the_file(records, tmp_path):
         _dataset([broken])[0]
     with pytest.raises(ValueError, match="no faces"):
         _dataset([])
+
+
+def test_three_copies_per_item_and_the_labelled_flag_of_each_record(records):
+    config = AugmentConfig(views=3, r1=0.05, r2=0.05)
+    hidden = [dataclasses.replace(r, labelled=i % 2 == 0) for i, r in enumerate(records[:4])]
+    dataset = ViewDataset(
+        records=hidden, steps=train_steps(config), size=config.size, seed=0, copies=train_copies(config)
+    )
+    batch = next(iter(DataLoader(dataset, batch_size=4)))
+    assert batch["image"].shape == (4, 3, 3, 128, 128) and batch["matrix"].shape == (4, 3, 3, 3)
+    assert batch["labelled"].tolist() == [True, False, True, False]
+    for target in (1, 2):  # every copy relates to the first exactly
+        transform, index = relate_views(matrix=batch["matrix"], perm=batch["perm"], source=0, target=target)
+        mapped = map_points(transform=transform, index=index, points=batch["landmarks"][:, 0].double())
+        assert (mapped - batch["landmarks"][:, target].double()).abs().max() < 0.5

@@ -109,3 +109,102 @@ def test_landmark_loss_is_gt_plus_lambda_elt_and_sums_over_stages():
 def test_loss_config_rejects_unknown_mode():
     with pytest.raises(ValueError, match="elt_mode"):
         LossConfig(elt_mode="l1")
+
+
+def _two_faces(labelled: list[bool]) -> dict[str, torch.Tensor]:
+    """A batch of two faces, each a rotated pair, with the given labelled flags."""
+    one, two = _pair(ROT90, flip=False, seed=0), _pair(ROT90, flip=False, seed=1)
+    batch = {k: torch.cat([one[k], two[k]]) for k in one}
+    return {**batch, "labelled": torch.tensor(labelled)}
+
+
+@pytest.mark.parametrize("mode", ["heatmap", "soft_l2"])
+def test_an_unlabelled_face_never_reaches_the_heatmap_loss_and_does_reach_the_elt_term(mode):
+    batch = _two_faces([True, False])
+    logits = torch.randn(4, K, SIZE, SIZE, requires_grad=True)  # (B * V): face 0's two copies, then face 1's
+    parts = landmark_loss(stages=[logits], batch=batch, config=LossConfig(elt_lambda=0.25, elt_mode=mode), views=2)
+    config = LossConfig(elt_lambda=0.0)
+    gt = gt_loss_of(logits, batch, config)
+    (gt_grad,) = torch.autograd.grad(gt, [logits])
+    assert gt_grad[:2].abs().sum() > 0 and float(gt_grad[2:].abs().sum()) == 0.0  # face 1 (unlabelled): none
+    elt = elt_loss(
+        stages=[logits.unflatten(0, (2, 2))], matrix=batch["matrix"], perm=batch["perm"], sigma=1.0, mode=mode
+    )
+    (elt_grad,) = torch.autograd.grad(elt, [logits])
+    assert elt_grad[2:].abs().sum() > 0  # the unlabelled face reaches the ELT term
+    assert float(parts.total.detach()) == pytest.approx(float(parts.gt) + 0.25 * float(parts.elt), rel=1e-5)
+    # Its landmarks do not matter: any value (even NaN) gives the same supervised loss.
+    scrambled = {**batch, "landmarks": batch["landmarks"].clone()}
+    scrambled["landmarks"][1] = float("nan")
+    assert _value(gt_loss_of(logits, scrambled, config)) == pytest.approx(_value(gt))
+    # Labelled, the same face does reach it.
+    both = {**batch, "labelled": torch.tensor([True, True])}
+    assert _value(gt_loss_of(logits, both, config)) != pytest.approx(_value(gt))
+
+
+def gt_loss_of(logits: torch.Tensor, batch: dict[str, torch.Tensor], config: LossConfig) -> torch.Tensor:
+    """The supervised term of ``landmark_loss`` with its graph (``LossParts.gt`` is detached)."""
+    return landmark_loss(stages=[logits], batch=batch, config=config, views=2).total
+
+
+def _value(loss: torch.Tensor) -> float:
+    return float(loss.detach())
+
+
+def _copies(matrices: list[np.ndarray], seed: int = 0) -> dict[str, torch.Tensor]:
+    """V copies of random original points, copy v seen through ``matrices[v]``."""
+    rng = np.random.default_rng(seed)
+    orig = rng.integers(10, 22, size=(K, 2)) + 0.5
+    pts = np.stack([geometry.apply_points(matrix=m, points=orig) for m in matrices])
+    return {
+        "matrix": torch.from_numpy(np.stack(matrices))[None],
+        "perm": torch.arange(K).expand(1, len(matrices), K).clone(),
+        "landmarks": torch.from_numpy(pts).float()[None],
+    }
+
+
+@pytest.mark.parametrize("mode", ["heatmap", "soft_l2"])
+def test_three_copies_reduce_to_the_study_loss_when_the_third_equals_the_second(mode):
+    torch.manual_seed(1)
+    pair = _pair(ROT90, flip=False)
+    logits = torch.randn(1, 2, K, SIZE, SIZE)
+    study = elt_loss(stages=[logits], matrix=pair["matrix"], perm=pair["perm"], sigma=1.0, mode=mode)
+    for reference in ("first", "mean"):  # two copies are the study's term either way
+        two = elt_loss(
+            stages=[logits], matrix=pair["matrix"], perm=pair["perm"], sigma=1.0, mode=mode, reference=reference
+        )
+        assert float(two) == float(study)
+    three = [torch.cat([logits, logits[:, 1:]], dim=1)]
+    matrix, perm = (
+        torch.cat([pair["matrix"], pair["matrix"][:, 1:]], 1),
+        torch.cat([pair["perm"], pair["perm"][:, 1:]], 1),
+    )
+    first = elt_loss(stages=three, matrix=matrix, perm=perm, sigma=1.0, mode=mode, reference="first")
+    assert float(first) == pytest.approx(float(study), rel=1e-6)
+    mean = elt_loss(stages=three, matrix=matrix, perm=perm, sigma=1.0, mode=mode, reference="mean")
+    assert float(mean) != pytest.approx(float(study), rel=1e-3)  # the mean's targets differ: its own shape
+
+
+def test_the_mean_reference_holds_each_copy_to_the_mean_of_the_others():
+    rot = geometry.rotation_scale(angle_deg=20.0, scale=1.0, center=(SIZE / 2, SIZE / 2))
+    batch = _copies([np.eye(3), ROT90, rot], seed=3)
+    exact = [_oracle(batch["landmarks"].flatten(0, 1)).unflatten(0, (1, 3))]
+    for reference in ("first", "mean"):  # an equivariant model satisfies both shapes
+        loss = elt_loss(
+            stages=exact, matrix=batch["matrix"], perm=batch["perm"], sigma=1.0, mode="soft_l2", reference=reference
+        )
+        assert float(loss) < 1e-8
+    # Move copy 0's prediction by d pixels (e = (d / S)^2 per landmark; soft_l2 counts half of it). With the first
+    # as reference both pairs see it: 0.5 e. With the mean, copy 0 sees all of it (0.5 e) and copies 1 and 2 a
+    # quarter (its half in the mean, squared): (0.5 e + 2 * 0.125 e) / 3 = 0.25 e.
+    shifted = batch["landmarks"].clone()
+    shifted[:, 0, :, 0] += 2.0
+    moved = [_oracle(shifted.flatten(0, 1)).unflatten(0, (1, 3))]
+    first, mean = (
+        float(
+            elt_loss(stages=moved, matrix=batch["matrix"], perm=batch["perm"], sigma=1.0, mode="soft_l2", reference=r)
+        )
+        for r in ("first", "mean")
+    )
+    e = (2.0 / SIZE) ** 2
+    assert first == pytest.approx(0.5 * e, rel=0.02) and mean == pytest.approx(0.25 * e, rel=0.02)

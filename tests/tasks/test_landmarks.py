@@ -140,3 +140,33 @@ def test_an_augmented_set_joins_training_except_copies_of_validation_faces(upstr
     bad = _augmented_output(store, dataset, index, picked[:1], with_source=False)
     with pytest.raises(ValueError, match="source_face_id"):
         _train(upstream, config=config, augmented=bad)
+
+
+def test_a_semi_supervised_row_hides_labels_by_seed_and_a_row_without_elt_trains_on_the_labelled_alone(upstream):
+    from landmark_core.dataset import face_records
+    from landmark_core.labelled_split import labelled_mask
+    from landmark_core.train import split_validation
+    from tasks.train_landmarks import training_faces
+
+    store, dataset, index, _ = upstream
+    records = face_records(root=dataset.local_dir() / "wflw", faces=index.manifest().query("split == 'train'"))
+    part, val = split_validation(records=records, fraction=TINY.val_fraction, seed=TINY.seed)
+    semi = dataclasses.replace(TINY, labelled_fraction=0.5)
+    kept, extra = training_faces(config=semi, train_part=part, val=val, augmented=None)
+    expected = labelled_mask(face_ids=[r.face_id for r in part], fraction=0.5, seed=TINY.seed)
+    assert [r.labelled for r in kept] == expected.tolist() and not extra  # all faces, half of them unlabelled
+    supervised = dataclasses.replace(semi, loss=LossConfig(elt_lambda=0.0))
+    alone, _ = training_faces(config=supervised, train_part=part, val=val, augmented=None)
+    assert [r.face_id for r in alone] == [r.face_id for r, k in zip(part, expected, strict=True) if k]
+    # A relit copy of a hidden face is hidden too; with augmented_labelled = false every relit face is.
+    hidden = sorted(r.face_id for r in kept if not r.labelled)
+    shown = sorted(r.face_id for r in kept if r.labelled)
+    augmented = _augmented_output(store, dataset, index, [hidden[0], shown[0]])
+    _, relit = training_faces(config=semi, train_part=part, val=val, augmented=augmented)
+    assert [r.labelled for r in relit] == [False, True]
+    unlabelled = dataclasses.replace(TINY, augmented_labelled=False)
+    every, relit = training_faces(config=unlabelled, train_part=part, val=val, augmented=augmented)
+    assert [r.labelled for r in relit] == [False, False] and all(r.labelled for r in every[: -len(relit)])
+    trained, _ = _train(upstream, config=dataclasses.replace(semi, max_epochs=1))
+    info = trained.metadata()["info"]
+    assert info["unlabelled_faces"] == int((~expected).sum()) and info["val_faces"] == len(val)
