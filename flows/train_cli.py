@@ -60,14 +60,18 @@ def train_command(
 
     from landmark_core.dataset import face_records
     from landmark_core.device import resolve_device
+    from landmark_core.labelled_split import mark_unlabelled, usable
     from landmark_core.train import BEST, HISTORY_FILE, EpochRecord, split_validation, train
 
     target = resolve_device(device)
     _fast_matmul()
     records = face_records(root=data, faces=_faces(data, "train"))
     train_part, val = split_validation(records=records, fraction=cfg.val_fraction, seed=cfg.seed)
+    train_part = mark_unlabelled(records=train_part, fraction=cfg.labelled_fraction, seed=cfg.seed)
+    train_part = usable(train_part, keep_unlabelled=cfg.uses_unlabelled)
+    hidden = sum(not r.labelled for r in train_part)
     console.print(
-        f"training on {len(train_part)} faces, validating on {len(val)}, device {target}, "
+        f"training on {len(train_part)} faces ({hidden} unlabelled), validating on {len(val)}, device {target}, "
         f"ELT lambda {cfg.loss.elt_lambda} ({cfg.loss.elt_mode}), views {cfg.augment.views}"
     )
     columns = (TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

@@ -53,3 +53,9 @@ def mark_unlabelled(*, records: list[FaceRecord], fraction: float, seed: int) ->
         return records
     mask = labelled_mask(face_ids=[r.face_id for r in records], fraction=fraction, seed=seed)
     return [r if keep else replace(r, labelled=False) for r, keep in zip(records, mask, strict=True)]
+
+
+def usable(records: list[FaceRecord], *, keep_unlabelled: bool) -> list[FaceRecord]:
+    """The faces a run can learn from: every labelled face, and the unlabelled ones only when a loss term reaches
+    them (``keep_unlabelled``: the ELT term over two or more copies); the order is kept."""
+    return [r for r in records if r.labelled or keep_unlabelled]

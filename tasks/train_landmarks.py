@@ -19,7 +19,7 @@ from kit.stage import StageContext, stage
 from kit.store import StageOutput, StageResult
 from landmark_core.dataset import FaceRecord, face_records
 from landmark_core.device import resolve_device
-from landmark_core.labelled_split import mark_unlabelled
+from landmark_core.labelled_split import mark_unlabelled, usable
 from landmark_core.train import BEST, CONFIG_FILE, HISTORY_FILE, LAST, EpochRecord, split_validation, train
 from landmark_core.train_config import TrainConfig
 from tasks.dataset_tree import split_records
@@ -53,9 +53,8 @@ def training_faces(
     if augmented is not None:
         extra = augmented_records(augmented, exclude={r.face_id for r in val}, unlabelled=hidden)
         extra = extra if config.augmented_labelled else [replace(r, labelled=False) for r in extra]
-    keep = [r for r in train_part if r.labelled or config.uses_unlabelled]
-    extra = [r for r in extra if r.labelled or config.uses_unlabelled]
-    return keep + extra, extra
+    extra = usable(extra, keep_unlabelled=config.uses_unlabelled)
+    return usable(train_part, keep_unlabelled=config.uses_unlabelled) + extra, extra
 
 
 @stage(version=2, gpu=True)

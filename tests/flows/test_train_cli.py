@@ -78,3 +78,26 @@ def test_evaluate_writes_per_face_errors_and_every_subset(runs, synth_root, tmp_
     assert table.loc["full", "faces"] == len(per_face)
     assert table.loc["full", "nme"] == pytest.approx(100 * per_face["nme"].mean(), abs=1e-3)
     assert "| frontal_illumination |" in (tmp_path / "metrics.md").read_text()
+
+
+def test_train_hides_the_labels_of_a_semi_supervised_config_as_the_stage_does(synth_root, tmp_path):
+    from landmark_core.dataset import face_records
+    from landmark_core.labelled_split import labelled_mask
+    from landmark_core.train import split_validation
+    from landmark_core.wflw_index import index_wflw
+
+    lines = {}
+    for lam in (0.25, 0.0):  # with the ELT term the unlabelled faces train; without it they are left out
+        cfg = tmp_path / f"semi{lam}.toml"
+        cfg.write_text("labelled_fraction = 0.5\n" + TINY.format(lam=lam))
+        args = ["train", "--data", str(synth_root), "--out", str(tmp_path / f"run{lam}"), "--config", str(cfg)]
+        result = runner.invoke(app, [*args, "--epochs", "1", "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        lines[lam] = next(x for x in result.output.splitlines() if x.startswith("training on"))
+    faces = index_wflw(root=synth_root).faces
+    part, _ = split_validation(
+        records=face_records(root=synth_root, faces=faces[faces["split"] == "train"]), fraction=0.2, seed=1
+    )
+    hidden = int((~labelled_mask(face_ids=[r.face_id for r in part], fraction=0.5, seed=1)).sum())
+    assert lines[0.25].startswith(f"training on {len(part)} faces ({hidden} unlabelled)")
+    assert lines[0.0].startswith(f"training on {len(part) - hidden} faces (0 unlabelled)")
