@@ -49,6 +49,7 @@ def test_every_stage_of_the_graph_is_declared():
         "review",
         "attributes",
         "relight_styleflow",
+        "edit_styleflow",
         "relight_physical",
         "report",
     }
