@@ -68,7 +68,7 @@ def train_command(
     records = face_records(root=data, faces=_faces(data, "train"))
     train_part, val = split_validation(records=records, fraction=cfg.val_fraction, seed=cfg.seed)
     train_part = mark_unlabelled(records=train_part, fraction=cfg.labelled_fraction, seed=cfg.seed)
-    train_part = usable(train_part, keep_unlabelled=cfg.uses_unlabelled)
+    train_part = usable(train_part, keep_unlabelled=cfg.uses_unlabelled, repeat=cfg.repeat_labelled)
     hidden = sum(not r.labelled for r in train_part)
     console.print(
         f"training on {len(train_part)} faces ({hidden} unlabelled), validating on {len(val)}, device {target}, "

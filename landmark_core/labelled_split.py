@@ -55,7 +55,15 @@ def mark_unlabelled(*, records: list[FaceRecord], fraction: float, seed: int) ->
     return [r if keep else replace(r, labelled=False) for r, keep in zip(records, mask, strict=True)]
 
 
-def usable(records: list[FaceRecord], *, keep_unlabelled: bool) -> list[FaceRecord]:
+def usable(records: list[FaceRecord], *, keep_unlabelled: bool, repeat: bool = False) -> list[FaceRecord]:
     """The faces a run can learn from: every labelled face, and the unlabelled ones only when a loss term reaches
-    them (``keep_unlabelled``: the ELT term over two or more copies); the order is kept."""
-    return [r for r in records if r.labelled or keep_unlabelled]
+    them (``keep_unlabelled``: the ELT term over two or more copies); the order is kept.
+
+    With ``repeat`` and unlabelled faces left out, the labelled faces are cycled through until the list is as long
+    as ``records``: an epoch then takes as many optimizer steps as one over every face (each repeat is a dataset
+    item of its own, so it draws its own augmentation).
+    """
+    kept = [r for r in records if r.labelled or keep_unlabelled]
+    if not repeat or keep_unlabelled or not kept:
+        return kept
+    return [kept[i % len(kept)] for i in range(len(records))]

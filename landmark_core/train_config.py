@@ -89,7 +89,9 @@ class TrainConfig:
     sees; the others are unlabelled, chosen by ``landmark_core.labelled_split`` from the seed (1.0: all, the
     study). ``augmented_labelled``: whether the extra faces of a relit row keep their landmarks (the study) or join
     as unlabelled faces. Unlabelled faces reach the ELT term only; a row without one (``elt_lambda`` 0 or one
-    view) leaves them out of training, so it trains on the labelled faces alone.
+    view) leaves them out of training, so it trains on the labelled faces alone; with ``repeat_labelled`` it
+    cycles through them until an epoch holds as many faces as all the training faces (the same optimizer steps as
+    a row that also trains on the unlabelled faces: a control for the number of steps).
     ``decoding``: how validation and evaluation turn heatmaps into points: ``top1`` (the study's) or
     ``quarter_offset`` (a quarter pixel toward the higher neighbour; for the demo's coarse 48x48 heatmaps).
     """
@@ -109,6 +111,7 @@ class TrainConfig:
     max_steps: Annotated[int, Field(ge=0)] = 0
     labelled_fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
     augmented_labelled: bool = True
+    repeat_labelled: bool = False
     val_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.1
     workers: Annotated[int, Field(ge=0)] = 0
     eval_batch_size: Annotated[int, Field(ge=1)] = 32

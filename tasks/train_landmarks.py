@@ -54,7 +54,8 @@ def training_faces(
         extra = augmented_records(augmented, exclude={r.face_id for r in val}, unlabelled=hidden)
         extra = extra if config.augmented_labelled else [replace(r, labelled=False) for r in extra]
     extra = usable(extra, keep_unlabelled=config.uses_unlabelled)
-    return usable(train_part, keep_unlabelled=config.uses_unlabelled) + extra, extra
+    keep = usable(train_part, keep_unlabelled=config.uses_unlabelled, repeat=config.repeat_labelled)
+    return keep + extra, extra
 
 
 @stage(version=2, gpu=True)

@@ -125,25 +125,25 @@ def test_future_work_rows_are_beyond_the_study_in_no_table_and_each_hypothesis_n
     future = {r.name: r for r in rows if r.future_work}
     assert all(r.beyond_study and not r.tables and r.control for r in future.values())
     configs = {name: row_config(base=TrainConfig(), row=r) for name, r in future.items()}
-    assert {n: c.labelled_fraction for n, c in configs.items() if n.startswith("semi_")} == {
-        "semi_l10_sup": 0.10,
-        "semi_l10_elt": 0.10,
-        "semi_l25_sup": 0.25,
-        "semi_l25_elt": 0.25,
-        "semi_l50_sup": 0.50,
-        "semi_l50_elt": 0.50,
+    semi = {n: c.labelled_fraction for n, c in configs.items() if n.startswith("semi_")}
+    assert semi == {
+        f"semi_l{f}_{kind}": int(f) / 100 for f in ("10", "25", "50") for kind in ("sup", "sup_steps", "elt")
     }
     for fraction in ("10", "25", "50"):  # each pair differs in the ELT term (and so in the unlabelled faces) only
         sup, elt = configs[f"semi_l{fraction}_sup"], configs[f"semi_l{fraction}_elt"]
         assert not sup.uses_unlabelled and elt.uses_unlabelled and sup.augment == elt.augment
         assert future[f"semi_l{fraction}_elt"].control == f"semi_l{fraction}_sup"
+        steps = configs[f"semi_l{fraction}_sup_steps"]  # the same, repeating the labelled faces
+        assert steps.repeat_labelled and not sup.repeat_labelled and steps.loss == sup.loss
     assert not configs["rt_l0.25_r0.05_relit_unlabelled"].augmented_labelled
     assert future["rt_l0.25_r0.05_relit_unlabelled"].relit == "styleflow"
     assert future["rt_l0.25_r0.05_edited"].relit == "styleflow_edit"
     assert configs["elt_copies3_first"].augment.views == 3 and configs["elt_copies3_mean"].loss.elt_reference == "mean"
     hypotheses = load_claims(MATRIX_DIR / "future_work.toml", rows=[r.name for r in rows], table="hypothesis")
-    assert {h.row for h in hypotheses} == set(future) - {f"semi_l{f}_sup" for f in ("10", "25", "50")}
-    assert len({h.id for h in hypotheses}) == len(hypotheses) == 10
+    controls = {f"semi_l{f}_{kind}" for f in ("10", "25", "50") for kind in ("sup", "sup_steps")}
+    assert {h.row for h in hypotheses} == set(future) - controls
+    assert {h.than for h in hypotheses} >= controls
+    assert len({h.id for h in hypotheses}) == len(hypotheses) == 13
 
 
 def test_a_future_work_row_in_a_study_table_is_one_line(tmp_path):

@@ -9,12 +9,7 @@ from landmark_core.config import ConfigError
 from tests.flows.tiny_profile import write_profile
 
 FUTURE = {
-    "semi_l10_sup",
-    "semi_l10_elt",
-    "semi_l25_sup",
-    "semi_l25_elt",
-    "semi_l50_sup",
-    "semi_l50_elt",
+    *(f"semi_l{f}_{kind}" for f in ("10", "25", "50") for kind in ("sup", "sup_steps", "elt")),
     "rt_l0.25_r0.05_relit_unlabelled",
     "elt_photometric",
     "elt_occlusion",
@@ -28,7 +23,7 @@ def test_demo_full_trains_every_future_row_with_two_seeds_and_its_control_too():
     prof = load_profile(PROFILE_DIR / "demo-full.toml")
     plan = plan_rows(prof, None)
     names = {r.name for r in plan.rows}
-    assert names >= FUTURE and len(plan.hypotheses) == 10
+    assert names >= FUTURE and len(plan.hypotheses) == 13
     for row in (r for r in plan.rows if r.name in FUTURE):
         assert prof.seeds_for(row.name) == (0, 1) and prof.seeds_for(row.control) == (0, 1), row.name
     for hypothesis in plan.hypotheses:  # every hypothesis compares two rows that train, with two seeds each

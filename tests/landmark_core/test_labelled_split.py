@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from landmark_core.dataset import FaceRecord
-from landmark_core.labelled_split import labelled_mask, mark_unlabelled
+from landmark_core.labelled_split import labelled_mask, mark_unlabelled, usable
 
 IDS = [f"face{i:04d}" for i in range(400)]
 
@@ -47,3 +47,14 @@ def test_mark_unlabelled_flags_records_and_keeps_them_in_order():
     assert [r.face_id for r in marked] == IDS
     assert [r.labelled for r in marked] == labelled_mask(face_ids=IDS, fraction=0.5, seed=0).tolist()
     assert mark_unlabelled(records=records, fraction=1.0, seed=0) is records
+
+
+def test_usable_leaves_unlabelled_faces_out_or_repeats_the_labelled_to_the_same_number_of_steps():
+    records = [FaceRecord(face_id=f, image_path=Path(f), box=(0, 0, 1, 1), landmarks=np.zeros((98, 2))) for f in IDS]
+    marked = mark_unlabelled(records=records[:10], fraction=0.3, seed=0)
+    labelled = [r.face_id for r in marked if r.labelled]
+    assert usable(marked, keep_unlabelled=True) == marked
+    assert [r.face_id for r in usable(marked, keep_unlabelled=False)] == labelled
+    repeated = [r.face_id for r in usable(marked, keep_unlabelled=False, repeat=True)]
+    assert len(repeated) == 10 and repeated == (labelled * 4)[:10]  # cycled, as many items as every face
+    assert usable(marked, keep_unlabelled=True, repeat=True) == marked  # nothing to repeat for
