@@ -60,15 +60,14 @@ def train_command(
 
     from landmark_core.dataset import face_records
     from landmark_core.device import resolve_device
-    from landmark_core.labelled_split import mark_unlabelled, usable
     from landmark_core.train import BEST, HISTORY_FILE, EpochRecord, split_validation, train
+    from tasks.train_landmarks import training_faces
 
     target = resolve_device(device)
     _fast_matmul()
     records = face_records(root=data, faces=_faces(data, "train"))
     train_part, val = split_validation(records=records, fraction=cfg.val_fraction, seed=cfg.seed)
-    train_part = mark_unlabelled(records=train_part, fraction=cfg.labelled_fraction, seed=cfg.seed)
-    train_part = usable(train_part, keep_unlabelled=cfg.uses_unlabelled, repeat=cfg.repeat_labelled)
+    train_part, _ = training_faces(config=cfg, train_part=train_part, val=val, augmented=None)  # as the stage
     hidden = sum(not r.labelled for r in train_part)
     console.print(
         f"training on {len(train_part)} faces ({hidden} unlabelled), validating on {len(val)}, device {target}, "

@@ -94,10 +94,14 @@ class ReportConfig:
         """Row -> ``wording (`row`)``, the lighting tables' wording when ``lighting``; beyond-study rows marked."""
         out = {}
         for row in self.rows:
-            words = (row.lighting_label or row.label) if lighting else row.label
-            text = f"{words} (`{row.name}`)" if words else f"`{row.name}`"
+            text = row_text(words=(row.lighting_label or row.label) if lighting else row.label, name=row.name)
             out[row.name] = f"{text} {BEYOND_STUDY}" if row.beyond_study else text
         return out
+
+
+def row_text(*, words: str, name: str) -> str:
+    """A row as the report names it: ``words (`name`)``, or the name alone when the row has no wording."""
+    return f"{words} (`{name}`)" if words else f"`{name}`"
 
 
 @stage(version=5)
@@ -202,8 +206,7 @@ def _paired(config: ReportConfig, faces: Mapping[str, pd.DataFrame]) -> pd.DataF
 def _claims_markdown(verdicts: pd.DataFrame) -> str:
     if verdicts.empty:
         return ""
-    counts = verdicts["verdict"].value_counts()
-    tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
+    tally = _tally(verdicts)
     table = verdicts.set_index("text")[["verdict", "difference", "source"]]
     lines = markdown_table(
         table, header=["the study's claim", "verdict on our numbers", "ours: row − other, NME % [95 % CI]", "study"]
@@ -232,17 +235,15 @@ def _future_markdown(summary: pd.DataFrame, paired: pd.DataFrame, tested: pd.Dat
         return ""
     parts = ["\n# The study's future work, tested\n", FUTURE_INTRO, ""]
     if not tested.empty:
-        counts = tested["verdict"].value_counts()
-        tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
         table = tested.set_index("text")[["verdict", "difference"]]
-        parts += ["## Hypotheses", "", f"{tally}.", ""]
+        parts += ["## Hypotheses", "", f"{_tally(tested)}.", ""]
         parts += [*markdown_table(table, header=["hypothesis", "verdict", "row − other, NME % [95 % CI]"]), ""]
     ran = paired[paired["row"].isin([r.name for r in future])]
     full = summary[(summary["subset"] == "full") & (summary["metric"] == "nme")].set_index("row")
     lines = []
     for row in future:
         pair = ran[(ran["row"] == row.name) & (ran["subset"] == "full")]
-        name = f"{row.label} (`{row.name}`)" if row.label else f"`{row.name}`"
+        name = row_text(words=row.label, name=row.name)
         if row.name not in full.index:
             lines.append((row.future_work, name, f"`{row.control}`", "not run", "", "", ""))
             continue
@@ -263,6 +264,12 @@ FUTURE_INTRO = (
     "interval), and each hypothesis is judged as the study's claims are."
 )
 VERDICTS = ("supported", "contradicted", "inconclusive", "not run")
+
+
+def _tally(verdicts: pd.DataFrame) -> str:
+    """How many claims (or hypotheses) got each verdict: ``3 supported, 1 inconclusive``."""
+    counts = verdicts["verdict"].value_counts()
+    return ", ".join(f"{counts[v]} {v}" for v in VERDICTS if v in counts)
 
 
 def _beyond_markdown(summary: pd.DataFrame, paired: pd.DataFrame, config: ReportConfig, subsets) -> str:

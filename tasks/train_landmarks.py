@@ -35,9 +35,9 @@ def augmented_records(augmented: StageOutput, *, exclude: set[str], unlabelled: 
     if "source_face_id" not in faces.columns:
         raise ValueError(f"{augmented.stage}/{augmented.key}: an augmented set needs a source_face_id column")
     sources = faces["source_face_id"].astype(str)
-    faces = faces[~sources.isin(exclude)]
-    records = face_records(root=augmented.local_dir(), faces=faces)
-    hidden = sources[~sources.isin(exclude)].isin(unlabelled or set()).tolist()
+    kept = ~sources.isin(exclude)
+    records = face_records(root=augmented.local_dir(), faces=faces[kept])
+    hidden = sources[kept].isin(unlabelled or set()).tolist()
     return [replace(r, labelled=False) if h else r for r, h in zip(records, hidden, strict=True)]
 
 
