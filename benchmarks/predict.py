@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from flows.predict import dlib_boxes  # noqa: E402
+from elt_models.predict import dlib_boxes  # noqa: E402
 from landmark_core.config import from_dict  # noqa: E402
 from landmark_core.export import export_model  # noqa: E402
 from landmark_core.face_crops import crop_faces, predict_crops  # noqa: E402
@@ -39,7 +39,7 @@ CPU = torch.device("cpu")
 
 
 def networks() -> dict[str, TrainConfig]:
-    with open(Path(__file__).resolve().parents[1] / "flows/profiles/demo.toml", "rb") as handle:
+    with open(Path(__file__).resolve().parents[1] / "elt_study/profiles/demo.toml", "rb") as handle:
         demo = from_dict(TrainConfig, tomllib.load(handle)["train"])
     return {"demo": demo, "study": TrainConfig()}
 

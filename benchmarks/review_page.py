@@ -22,7 +22,7 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from flows.review_app import create_app  # noqa: E402
+from elt_review.review_app import create_app  # noqa: E402
 from tests.flows.review_chain import review_store  # noqa: E402
 
 ARGS = [

@@ -32,7 +32,7 @@ KEYS = 50
 def _serve(store_url: str):
     import uvicorn
 
-    from flows.review_app import create_app
+    from elt_review.review_app import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -83,7 +83,7 @@ class Graph:
     """The graph's stages on one size's store, run in order; ``step(name)`` runs the stages up to ``name``."""
 
     def __init__(self, *, store: Path, fraction: float, workers: int, steps: int) -> None:
-        from flows.run_profile import load_profile, profile_path
+        from elt_study.run_profile import load_profile, profile_path
         from kit.stage import Runtime
         from kit.store import Store
 
@@ -150,7 +150,7 @@ class Graph:
         return self.call(paste, self.thesis.gan.paste, masks=self.out["segment"], **data)
 
     def _configs(self) -> dict[str, tuple[str, object]]:
-        from flows.experiments import load_matrix, seeded_configs
+        from elt_study.experiments import load_matrix, seeded_configs
 
         base = replace(self.demo.train, max_steps=self.steps, val_fraction=0.02, max_epochs=1)
         rows = [r for r in load_matrix(self.thesis.matrix, base=base) if not r.name.endswith("_physical")]
@@ -183,7 +183,7 @@ class Graph:
         return self._evaluate(self.out["train_36"][1:])
 
     def report(self):
-        from flows.experiments import load_matrix
+        from elt_study.experiments import load_matrix
         from landmark_core.study_values import load_study_values
         from tasks.report import ReportConfig, ReportRow, report
 

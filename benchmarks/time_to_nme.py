@@ -8,7 +8,7 @@ the test NME first went below the target and the ratio against the first recipe 
 Recipes (TOML fragments of the profile's ``[train]`` section, the row ``rt_l0.25_r0.05`` on top):
   * ``before``: the demo recipe of the previous release (two 64x64 stages, the study's lr 1e-3 plateau
     schedule, batches of 6 pairs, top-1 decoding);
-  * ``demo``: the demo profile's ``[train]`` section as it is now (flows/profiles/demo.toml: one 48x48 stage,
+  * ``demo``: the demo profile's ``[train]`` section as it is now (elt_study/profiles/demo.toml: one 48x48 stage,
     6 epochs of a cosine lr from 8e-3, batches of 4 pairs, quarter-pixel decoding);
   * a path to a ``.toml`` file: a ``[train]`` section of your own.
 
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from flows.experiments import load_matrix, row_config
-from flows.run_profile import load_profile
+from elt_study.experiments import load_matrix, row_config
+from elt_study.run_profile import load_profile
 from landmark_core.config import from_dict, read_table_file
 from landmark_core.dataset import face_records
 from landmark_core.evaluate import evaluate_faces
@@ -54,7 +54,7 @@ BEFORE = {
 def recipe(name: str, row: str) -> TrainConfig:
     """The TrainConfig of ``row`` under recipe ``name`` (see the module docstring; a ``.toml`` path is a
     ``[train]`` section of your own to try)."""
-    profile = load_profile(ROOT / "flows" / "profiles" / "demo.toml")
+    profile = load_profile(ROOT / "elt_study" / "profiles" / "demo.toml")
     if name == "before":
         base = from_dict(TrainConfig, BEFORE, where="recipe before")
     elif name.endswith(".toml"):

@@ -21,9 +21,10 @@ from prefect import get_run_logger, task
 from prefect.deployments import run_deployment
 from prefect.futures import as_completed, wait
 
-from flows.experiments import ExperimentRow, seeded_configs
+from elt_study.experiments import ExperimentRow, seeded_configs
+from elt_study.run_profile import Profile
+from flows.names import STAGE_DEPLOYMENT
 from flows.refs import DataRefs, GanRefs
-from flows.run_profile import Profile
 from kit.prefect_stage import RefValue, StageRef, StageRunner, outputs_of
 from kit.progress import StageProgress
 from kit.shards import shard_address
@@ -34,8 +35,6 @@ from landmark_core.train_config import TrainConfig
 from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
 from tasks.train_landmarks import train_landmarks
 
-DEPLOYMENT = "train-experiment/train-experiment"
-STAGE_DEPLOYMENT = "run-stage/run-stage"
 POLL_S = 2.0
 
 

@@ -27,22 +27,22 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.experiments import ExperimentRow, seeded_configs
-from flows.pool import DEPLOYMENT, await_rows, run_on_pool, submit_rows
-from flows.refs import DataRefs, GanRefs, Reproduction, RowRefs
+from elt_study.experiments import ExperimentRow, seeded_configs
+from elt_study.run_profile import GanConfig, Profile, load_profile, plan_rows, profile_path
+from flows.names import TRAIN_DEPLOYMENT
+from flows.pool import await_rows, run_on_pool, submit_rows
+from flows.refs import DataRefs, GanRefs, Reproduction
 from flows.review_gate import review_gate
-from flows.run_profile import GanConfig, Profile, load_profile, plan_rows, profile_path
+from flows.rows import train_row
 from kit.prefect_stage import StageRef, StageRunner
 from kit.stage import Runtime
 from landmark_core.markdown import embed_images
 from landmark_core.study_values import load_study_values
-from landmark_core.train_config import TrainConfig
 from tasks.align import align
 from tasks.attributes import attributes
 from tasks.dataset_tree import default_workers
 from tasks.download_wflw import DownloadConfig, WflwSourceConfig, download_wflw, fetch_wflw
 from tasks.edit_styleflow import edit_styleflow
-from tasks.evaluate_landmarks import EvaluateConfig, evaluate_landmarks
 from tasks.filter_faces import filter_faces
 from tasks.index_wflw import IndexConfig, index_wflw
 from tasks.paste import paste
@@ -54,7 +54,6 @@ from tasks.segment import segment
 from tasks.segment_train import segment_train
 from tasks.subsets import subsets
 from tasks.synth_wflw import synth_wflw
-from tasks.train_landmarks import train_landmarks
 
 
 @flow(name="reproduce")
@@ -64,12 +63,12 @@ def reproduce(
     experiments: list[str] | None = None,
     profile_file: str | None = None,
     local: bool = True,
-    deployment: str = DEPLOYMENT,
+    deployment: str = TRAIN_DEPLOYMENT,
 ) -> Reproduction:
     """Run the graph of one profile.
 
     Args:
-        profile: name of a file in ``flows/profiles/``.
+        profile: name of a file in ``elt_study/profiles/``.
         store: artifact store (local path or fsspec URL).
         experiments: matrix rows to train (None: the profile's `rows`, all rows when it names none).
         profile_file: an explicit profile path (overrides ``profile``).
@@ -222,23 +221,6 @@ def styleflow_edit_path(run: StageRunner, config: GanConfig, data: DataRefs, ref
         relit=edited,
     )
     return replace(refs, edited=edited, edited_pasted=pasted)
-
-
-def train_row(
-    run: StageRunner, *, row: str, config: TrainConfig, data: DataRefs, augmented: StageRef | None = None
-) -> RowRefs:
-    """Train and evaluate one row with the cached stage tasks (``augmented``: a relit row's extra faces)."""
-    trained = run(train_landmarks, config, label=row, dataset=data.dataset, index=data.index, augmented=augmented)
-    evaluated = run(
-        evaluate_landmarks,
-        EvaluateConfig(),
-        label=row,
-        dataset=data.dataset,
-        index=data.index,
-        subsets=data.subsets,
-        trained=trained,
-    )
-    return RowRefs(trained=trained, evaluated=evaluated)
 
 
 def trainable_rows(rows: list[ExperimentRow], gan: GanRefs | None) -> list[ExperimentRow]:

@@ -15,6 +15,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.concurrency.sync import concurrency
 
+from flows.names import GPU_LIMIT
 from kit.prefect_stage import StageRef, StageRunner, hold_for_drill, outputs_of
 from kit.progress import StageProgress
 from kit.shards import shard_stage
@@ -23,8 +24,6 @@ from kit.store import Store
 from landmark_core.config import from_dict
 from tasks.dataset_tree import default_workers
 from tasks.registry import all_stages
-
-GPU_LIMIT = "eltrepro-gpu"
 
 
 def _refs(value: Any) -> Any:

@@ -11,14 +11,13 @@ from __future__ import annotations
 from prefect import flow
 from prefect.concurrency.sync import concurrency
 
+from flows.names import GPU_LIMIT
 from flows.refs import DataRefs, RowRefs
-from flows.reproduce import train_row
+from flows.rows import train_row
 from kit.prefect_stage import StageRef, StageRunner
 from kit.stage import Runtime
 from landmark_core.train_config import TrainConfig
 from tasks.dataset_tree import default_workers
-
-GPU_LIMIT = "eltrepro-gpu"
 
 
 @flow(name="train-experiment", flow_run_name="train-{row}")

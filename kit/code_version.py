@@ -19,16 +19,21 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-PACKAGES = ("landmark_core", "gan_core", "kit", "tasks", "flows")
+PACKAGES = ("landmark_core", "gan_core", "kit", "tasks", "flows", "elt_study", "elt_review", "elt_models", "elt_cli")
 ROOT = Path(__file__).resolve().parent.parent  # the folder holding the project's packages
 
 
 @dataclass(frozen=True)
 class ModuleFacts:
-    """What one source file says about its dependencies: imported names and string constants."""
+    """What one source file says about its dependencies: imported names and string constants.
+
+    ``imports`` are the imports that run; ``type_only_imports`` those under ``if TYPE_CHECKING:``, which never run
+    and so never enter a code version (an annotation cannot change an output), but still obey the layers.
+    """
 
     imports: tuple[str, ...]
     strings: frozenset[str]
+    type_only_imports: tuple[str, ...] = ()
 
 
 def module_file(name: str, *, root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> Path | None:
@@ -46,23 +51,46 @@ def _package_of(name: str, path: Path) -> str:
     return name if path.name == "__init__.py" else name.rpartition(".")[0]
 
 
+def _is_type_checking(node: ast.AST) -> bool:
+    """``if TYPE_CHECKING:`` or ``if typing.TYPE_CHECKING:``."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imported(node: ast.AST, package: str) -> list[str]:
+    """The dotted names one import statement brings in (none for any other node)."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    if isinstance(node, ast.ImportFrom):
+        base = _absolute(node.module, node.level, package)
+        return [base] + [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return []
+
+
 @cache
 def _facts(path: Path, mtime_ns: int, size: int, name: str) -> ModuleFacts:
-    """Parse one file (cached on its path, mtime and size)."""
+    """Parse one file (cached on its path, mtime and size); imports under ``if TYPE_CHECKING:`` are kept apart."""
     tree = ast.parse(path.read_bytes(), filename=str(path))
     package = _package_of(name, path)
     imports: list[str] = []
+    type_only: list[str] = []
     strings: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imports += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = _absolute(node.module, node.level, package)
-            imports.append(base)
-            imports += [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 200:
+    todo: list[tuple[ast.AST, bool]] = [(tree, False)]
+    while todo:
+        node, typing_only = todo.pop()
+        (type_only if typing_only else imports).extend(_imported(node, package))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 200 and not typing_only:
             strings.add(node.value)
-    return ModuleFacts(imports=tuple(imports), strings=frozenset(strings))
+        if _is_type_checking(node):
+            todo += [(child, True) for child in node.body] + [(child, typing_only) for child in node.orelse]
+            todo.append((node.test, typing_only))
+        else:
+            todo += [(child, typing_only) for child in ast.iter_child_nodes(node)]
+    return ModuleFacts(imports=tuple(imports), strings=frozenset(strings), type_only_imports=tuple(type_only))
 
 
 def _absolute(module: str | None, level: int, package: str) -> str:

@@ -19,7 +19,7 @@ from gan_core.styleflow_config import FlowConfig
 from kit.stage import StageContext, stage
 from kit.store import StageOutput, StageResult
 from tasks.published_weights import ProjectConfig
-from tasks.relight_styleflow import edit_info, styleflow_edits
+from tasks.styleflow_edits import edit_info, styleflow_edits
 
 BACKEND = "styleflow_edit"  # the matrix rows' ``relit`` value for these faces
 COLUMNS = [

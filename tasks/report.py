@@ -52,7 +52,7 @@ GRID_MODELS = 3
 
 @dataclass(frozen=True)
 class ReportRow:
-    """What the report needs to know about one matrix row (``flows.experiments.ExperimentRow``)."""
+    """What the report needs to know about one matrix row (``elt_study.experiments.ExperimentRow``)."""
 
     name: str
     label: str = ""
@@ -74,7 +74,7 @@ class ReportConfig:
         runs: (member of the ``evaluations``/``trainings`` families, its row, its seed) of every run.
         study: the study's published cells ((table, row, subset, metric), value).
         claims: the study's conclusions to judge.
-        hypotheses: the future-work hypotheses to judge (``flows/experiments/future_work.toml``), the same way.
+        hypotheses: the future-work hypotheses to judge (``elt_study/experiments/future_work.toml``), the same way.
         resamples: bootstrap resamples of each paired interval.
         bootstrap_seed: seeds the resampling (the same errors always give the same interval).
         hardest_faces: faces in the hardest-faces grid.

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from elt_study.run_profile import PROFILE_DIR, load_profile
 from flows.reproduce import reproduce
-from flows.run_profile import PROFILE_DIR, load_profile
 from kit.prefect_stage import records_dir
 from landmark_core.subsets import frontal_sensitivity
 from tests.flows.tiny_profile import write_profile
@@ -175,13 +175,13 @@ def test_pool_mode_launches_only_unfinished_rows(prefect_harness, tmp_path):
 
 
 def test_demo_command_runs_the_demo_profile(prefect_harness, tmp_path, monkeypatch, capsys):
-    import flows.run_profile
-    from flows.cli import app
+    import elt_study.run_profile
+    from elt_cli.main import app
 
     profiles = tmp_path / "profiles"
     profiles.mkdir()
     (profiles / "demo.toml").write_text(write_profile(tmp_path, 0.25).read_text())
-    monkeypatch.setattr(flows.run_profile, "PROFILE_DIR", profiles)
+    monkeypatch.setattr(elt_study.run_profile, "PROFILE_DIR", profiles)
     app(["demo", "--store", str(tmp_path / "store")], standalone_mode=False)
     output = capsys.readouterr().out
     assert "the report (also report.html):" in output and "train_landmarks-elt" in output  # the progress bar line

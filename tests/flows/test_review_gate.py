@@ -75,7 +75,7 @@ def test_auto_policy_never_pauses(prefect_harness, tmp_path):
 def test_the_page_resumes_only_the_runs_gated_on_its_own_store(prefect_harness, wait_until, tmp_path):
     from starlette.testclient import TestClient
 
-    from flows.review_app import create_app
+    from elt_review.review_app import create_app
     from tests.flows.gate import gate_runs
     from tests.flows.review_chain import review_store
 

@@ -1,4 +1,4 @@
-"""A store with what ``flows.trained_runs`` reads: real tiny training runs and evaluations, and a report-shaped
+"""A store with what ``elt_models.trained_runs`` reads: real tiny training runs and evaluations, and a report-shaped
 output naming them (a stand-in stage with the report's name, config ``runs`` and its two input families)."""
 
 from __future__ import annotations

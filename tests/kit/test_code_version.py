@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kit.code_version import PACKAGES, ROOT, code_version, import_closure
+from kit.code_version import PACKAGES, ROOT, code_version, import_closure, module_facts
 from tasks.registry import all_stages
 
 STAGES = all_stages()
@@ -127,3 +127,35 @@ def test_imports_inside_functions_and_relative_imports_count(tmp_path):
     (package / "c.py").write_text("X = 1\n")
     (package / "d.py").write_text("Y = 2\n")
     assert import_closure("tasks.a", root=tmp_path) == ("tasks", "tasks.a", "tasks.b", "tasks.c")
+
+
+def test_an_edit_of_the_beard_edit_stage_leaves_the_relighting_key_unchanged(copy_root):
+    before = _versions(copy_root)
+    path = _edit(copy_root, "tasks.edit_styleflow")
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b'attribute: str = "beard"', b'attribute: str = "glasses"'))
+    try:
+        after = _versions(copy_root)
+    finally:
+        path.write_bytes(original)
+    assert before["edit_styleflow"] != after["edit_styleflow"]
+    assert before["relight_styleflow"] == after["relight_styleflow"]
+    assert "tasks.edit_styleflow" not in STAGES["relight_styleflow"].modules()
+
+
+def test_imports_under_type_checking_do_not_count_but_are_still_read(tmp_path):
+    package = tmp_path / "tasks"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text(
+        "import typing\nfrom typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from tasks.b import B\n"
+        "else:\n    from tasks.c import C\nif typing.TYPE_CHECKING:\n    import tasks.d\n"
+    )
+    for name in "bcd":
+        (package / f"{name}.py").write_text(f"{name.upper()} = 1\n")
+    assert import_closure("tasks.a", root=tmp_path) == ("tasks", "tasks.a", "tasks.c")
+    facts = module_facts("tasks.a", root=tmp_path, packages=("tasks",))
+    assert set(facts.type_only_imports) == {"tasks.b", "tasks.b.B", "tasks.d"}
+    before = code_version("tasks.a", root=tmp_path)
+    (package / "b.py").write_text("B = 2\n")
+    assert code_version("tasks.a", root=tmp_path) == before

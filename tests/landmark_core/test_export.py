@@ -22,7 +22,7 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
 
 
 def _demo_config() -> TrainConfig:
-    with open("flows/profiles/demo.toml", "rb") as handle:
+    with open("elt_study/profiles/demo.toml", "rb") as handle:
         return from_dict(TrainConfig, tomllib.load(handle)["train"])
 
 

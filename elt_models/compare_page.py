@@ -1,0 +1,159 @@
+"""Two or more trained rows on the same faces: where they disagree, as a table and a self-contained HTML page.
+
+Every row's model predicts the same faces (the same boxes, so the same crops); a face's disagreement is the mean
+distance between two rows' landmarks divided by the inter-ocular distance (outer eye corners 60 and 72) of
+their mean, averaged over every pair of rows. Sorted by it, the page shows first the faces where, say, the ELT
+term changed most; each face is a crop with every row's landmarks in its own colour. Everything the page shows
+from the data (file names, row names) is escaped; the pictures are embedded, so the page is one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from elt_models.predict import IMAGES, Predictor, boxes_for, read_photo
+
+COLOURS = ((0, 200, 0), (0, 0, 230), (230, 120, 0), (200, 0, 200), (0, 200, 220))  # BGR, one per row
+CROP_SIDE = 256
+
+
+@dataclass(frozen=True)
+class FacePredictions:
+    """One face and every compared row's landmarks on it.
+
+    Attributes:
+        image: the photo's path.
+        face: the face's number in the photo.
+        box: (4,) x_min, y_min, x_max, y_max.
+        points: (R, 98, 2) photo pixels, one (98, 2) per row, in the rows' order.
+    """
+
+    image: Path
+    face: int
+    box: np.ndarray
+    points: np.ndarray
+
+
+def predict_rows(
+    predictors: list[Predictor], inputs: list[Path], *, given: dict[str, np.ndarray] | None = None
+) -> tuple[list[FacePredictions], list[dict]]:
+    """Every row's landmarks on every face of the photos (the first predictor's detector finds the faces, so all
+    rows see the same boxes); the skipped rows (not a photo, unreadable, no face)."""
+    faces, skipped = [], []
+    for path in inputs:
+        if path.suffix.lower() not in IMAGES:
+            skipped.append({"input": str(path), "reason": "compare takes photos"})
+            continue
+        try:
+            image = read_photo(path)
+        except ValueError as error:
+            skipped.append({"input": str(path), "reason": str(error).removeprefix(f"{path}: ")})
+            continue
+        boxes = boxes_for(predictors[0], image, path, given)
+        if not len(boxes):
+            skipped.append({"input": str(path), "reason": "no face found"})
+            continue
+        points = np.stack([p.landmarks(image, boxes) for p in predictors], axis=1)  # (N, R, 98, 2)
+        faces += [FacePredictions(image=path, face=k, box=boxes[k], points=points[k]) for k in range(len(boxes))]
+    return faces, skipped
+
+
+def disagreement(points: np.ndarray) -> float:
+    """Mean over row pairs of the mean landmark distance over the inter-ocular distance of the pair's mean.
+
+    Shapes: points (R, 98, 2), R >= 2.
+    """
+    values = []
+    for a, b in combinations(points, 2):
+        middle = (a + b) / 2
+        ocular = max(float(np.linalg.norm(middle[60] - middle[72])), 1e-9)
+        values.append(float(np.linalg.norm(a - b, axis=1).mean()) / ocular)
+    return float(np.mean(values))
+
+
+def disagreement_table(faces: list[FacePredictions], rows: list[str]) -> pd.DataFrame:
+    """One line per face, most disagreeing first: image, face, disagreement."""
+    table = pd.DataFrame(
+        {
+            "image": [str(f.image) for f in faces],
+            "face": [f.face for f in faces],
+            "disagreement": [disagreement(f.points) for f in faces],
+        }
+    )
+    table.attrs["rows"] = rows
+    return table.sort_values("disagreement", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def face_picture(image: np.ndarray, face: FacePredictions) -> bytes:
+    """The face's crop (1.6 times its box) with every row's landmarks drawn, as PNG bytes."""
+    x0, y0, x1, y1 = face.box
+    side = 1.6 * max(x1 - x0, y1 - y0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    scale = CROP_SIDE / side
+    matrix = np.array([[scale, 0, CROP_SIDE / 2 - scale * cx], [0, scale, CROP_SIDE / 2 - scale * cy]])
+    crop = cv2.warpAffine(image, matrix, (CROP_SIDE, CROP_SIDE), flags=cv2.INTER_AREA, borderValue=(40, 40, 40))
+    for points, colour in zip(face.points, COLOURS, strict=False):
+        moved = points @ matrix[:, :2].T + matrix[:, 2]
+        for x, y in moved:
+            cv2.circle(crop, (int(round(x)), int(round(y))), 2, colour, -1, cv2.LINE_AA)
+    return cv2.imencode(".png", crop)[1].tobytes()
+
+
+def compare_html(*, faces: list[FacePredictions], rows: list[str], details: list[str], top: int) -> str:
+    """The page: the rows with their colours, then the ``top`` most disagreeing faces, each with its picture.
+
+    Args:
+        faces: every face, with every row's landmarks.
+        rows: the rows' names, in the order of ``FacePredictions.points``.
+        details: one line per row (its run and test NME), shown in the legend.
+        top: how many faces the page shows (the table holds them all).
+    """
+    table = disagreement_table(faces, rows)
+    by_key = {(str(f.image), f.face): f for f in faces}
+    legend = "".join(
+        f'<li><span class="dot" style="background: rgb{tuple(reversed(colour))}"></span><b>{html.escape(row)}</b> '
+        f"{html.escape(detail)}</li>"
+        for row, detail, colour in zip(rows, details, COLOURS, strict=False)
+    )
+    cells = []
+    for _, line in table.head(top).iterrows():
+        face = by_key[(line["image"], line["face"])]
+        picture = base64.b64encode(face_picture(read_photo(face.image), face)).decode()
+        caption = f"{html.escape(face.image.name)} face {face.face}: disagreement {line['disagreement']:.3f}"
+        cells.append(
+            f'<figure><img src="data:image/png;base64,{picture}" alt=""><figcaption>{caption}</figcaption></figure>'
+        )
+    mean = float(table["disagreement"].mean()) if len(table) else float("nan")
+    return PAGE.format(
+        rows=html.escape(" vs ".join(rows)),
+        legend=legend,
+        faces=len(table),
+        mean=mean,
+        shown=min(top, len(table)),
+        cells="\n".join(cells),
+    )
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ELT-Repro: {rows}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 20px; color: #222; }}
+.dot {{ display: inline-block; width: 12px; height: 12px; border-radius: 6px; margin-right: 6px; }}
+.grid {{ display: flex; flex-wrap: wrap; gap: 10px; }} figure {{ margin: 0; width: 256px; font-size: 13px; }}
+</style></head><body>
+<h1>{rows}</h1>
+<ul>{legend}</ul>
+<p>{faces} face(s); mean disagreement {mean:.3f} (mean landmark distance between rows over the inter-ocular
+distance, averaged over row pairs). The {shown} faces where the rows disagree most:</p>
+<div class="grid">
+{cells}
+</div></body></html>
+"""
