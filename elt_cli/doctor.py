@@ -183,16 +183,32 @@ def pool_findings(
     start = "prefect server start &  then: prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api"
     if not url:
         return [Finding("Prefect server", "PREFECT_API_URL is not set: --pool needs a running server", start)]
-    import httpx
-
-    try:
-        httpx.get(f"{url.rstrip('/')}/health", timeout=5.0).raise_for_status()
-    except httpx.HTTPError as error:
-        return [Finding("Prefect server", f"not reachable at {url} ({error})", start)]
+    if (error := _health_error(url)) is not None:
+        reason = str(error).partition("\n")[0] or type(error).__name__  # a status error's text runs on for lines
+        return [Finding("Prefect server", f"not reachable at {url} ({reason})", start)]
     found = _server_findings(deployments)
     if probe and not found:  # a live worker and the probe's deployment: look from inside the pool
         found = probe_findings(store)
     return found
+
+
+def _health_error(url: str) -> Exception | None:
+    """Prefect's health check of the server at ``url``: None when it answers, else the error.
+
+    Args:
+        url: the server's API URL (``PREFECT_API_URL``).
+
+    Returns:
+        None, or the exception the check met (5 s, no retries: the doctor reports, it does not wait).
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    with (
+        temporary_settings({PREFECT_API_URL: url, PREFECT_CLIENT_MAX_RETRIES: 0}),
+        get_client(sync_client=True, httpx_settings={"timeout": 5.0}) as client,
+    ):
+        return client.api_healthcheck()
 
 
 def probe_findings(store: str) -> list[Finding]:

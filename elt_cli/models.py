@@ -143,7 +143,9 @@ def register(app: typer.Typer) -> None:
         atomic_write_text(out / "compare.html", page)
         for line in skipped:
             console.print(f"skipped {line['input']}: {line['reason']}")
-        console.print(f"{len(faces)} face(s) compared: {out / 'compare.html'}")
+        console.print(
+            (f"{len(faces)} face(s) compared" if faces else "no face found in any photo") + f": {out / 'compare.html'}"
+        )
 
 
 def _cpu():

@@ -3,14 +3,14 @@
 Every row's model predicts the same faces (the same boxes, so the same crops); a face's disagreement is the mean
 distance between two rows' landmarks divided by the inter-ocular distance (outer eye corners 60 and 72) of
 their mean, averaged over every pair of rows. Sorted by it, the page shows first the faces where, say, the ELT
-term changed most; each face is a crop with every row's landmarks in its own colour. Everything the page shows
-from the data (file names, row names) is escaped; the pictures are embedded, so the page is one file.
+term changed most; each face is a crop with every row's landmarks in its own colour. The page is the Jinja2
+template ``compare_page.html`` rendered with autoescape on, so everything it shows from the data (file names, row
+names, run details) is escaped; the pictures are embedded as data URIs, so the page is one file.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -18,11 +18,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from elt_models.predict import IMAGES, Predictor, boxes_for, read_photo
 
 COLOURS = ((0, 200, 0), (0, 0, 230), (230, 120, 0), (200, 0, 200), (0, 200, 220))  # BGR, one per row
 CROP_SIDE = 256
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    keep_trailing_newline=True,
+)
 
 
 @dataclass(frozen=True)
@@ -111,49 +119,32 @@ def compare_html(*, faces: list[FacePredictions], rows: list[str], details: list
     """The page: the rows with their colours, then the ``top`` most disagreeing faces, each with its picture.
 
     Args:
-        faces: every face, with every row's landmarks.
+        faces: every face, with every row's landmarks (none: the page says no face was found).
         rows: the rows' names, in the order of ``FacePredictions.points``.
         details: one line per row (its run and test NME), shown in the legend.
         top: how many faces the page shows (the table holds them all).
+
+    Returns:
+        The page (``compare_page.html`` rendered with autoescape on), self-contained.
     """
     table = disagreement_table(faces, rows)
     by_key = {(str(f.image), f.face): f for f in faces}
-    legend = "".join(
-        f'<li><span class="dot" style="background: rgb{tuple(reversed(colour))}"></span><b>{html.escape(row)}</b> '
-        f"{html.escape(detail)}</li>"
-        for row, detail, colour in zip(rows, details, COLOURS, strict=False)
-    )
     cells = []
     for _, line in table.head(top).iterrows():
         face = by_key[(line["image"], line["face"])]
         picture = base64.b64encode(face_picture(read_photo(face.image), face)).decode()
-        caption = f"{html.escape(face.image.name)} face {face.face}: disagreement {line['disagreement']:.3f}"
         cells.append(
-            f'<figure><img src="data:image/png;base64,{picture}" alt=""><figcaption>{caption}</figcaption></figure>'
+            {"picture": picture, "name": face.image.name, "face": face.face, "disagreement": line["disagreement"]}
         )
-    mean = float(table["disagreement"].mean()) if len(table) else float("nan")
-    return PAGE.format(
-        rows=html.escape(" vs ".join(rows)),
+    legend = [
+        {"name": row, "detail": detail, "colour": f"rgb{tuple(reversed(colour))}"}
+        for row, detail, colour in zip(rows, details, COLOURS, strict=False)
+    ]
+    return _TEMPLATES.get_template("compare_page.html").render(
+        title=" vs ".join(rows),
         legend=legend,
         faces=len(table),
-        mean=mean,
+        mean=float(table["disagreement"].mean()) if len(table) else None,
         shown=min(top, len(table)),
-        cells="\n".join(cells),
+        cells=cells,
     )
-
-
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ELT-Repro: {rows}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 20px; color: #222; }}
-.dot {{ display: inline-block; width: 12px; height: 12px; border-radius: 6px; margin-right: 6px; }}
-.grid {{ display: flex; flex-wrap: wrap; gap: 10px; }} figure {{ margin: 0; width: 256px; font-size: 13px; }}
-</style></head><body>
-<h1>{rows}</h1>
-<ul>{legend}</ul>
-<p>{faces} face(s); mean disagreement {mean:.3f} (mean landmark distance between rows over the inter-ocular
-distance, averaged over row pairs). The {shown} faces where the rows disagree most:</p>
-<div class="grid">
-{cells}
-</div></body></html>
-"""

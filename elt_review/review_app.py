@@ -21,8 +21,8 @@ The page is a local web page that another site in the same browser must not be a
   origin, and decisions must be ``application/json``, so a cross-site form or ``text/plain`` POST writes nothing;
 * everything the page shows from the data (face ids, flags, server messages) goes in as text nodes, never
   markup;
-* a malformed body (not JSON, not an object, decisions that are not objects with string fields) is a 400 with
-  the reason, and writes nothing.
+* a malformed body (not JSON, not an object, decisions that are not objects with string fields, an unknown
+  key) is a 400 with the reason, one line, and writes nothing.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import secrets
 from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -48,6 +48,7 @@ from starlette.routing import Route
 from flows.review_resume import resume_paused_runs
 from gan_core.photo import load_photo
 from kit.store import STAGE_JSON, Store
+from landmark_core.config import ConfigError, from_json
 from tasks.decisions import DecisionError, append_decisions, check_decisions, read_decisions
 from tasks.review_catalog import FLAGS, discarded_faces, review_catalog
 
@@ -141,31 +142,47 @@ def _refusal(request: Request, *, token: str, hosts: frozenset[str]) -> str | No
     return None
 
 
+@dataclass(frozen=True)
+class PostedDecision:
+    """One decision of a POSTed body; a field left out is ``""`` (``check_decisions`` refuses an empty id or
+    decision)."""
+
+    face_id: str = ""
+    decision: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PostedDecisions:
+    """A POSTed body: ``{"reviewer": ..., "decisions": [{"face_id", "decision", "reason"}, ...]}``.
+
+    Validated like a config file (``landmark_core.config``): strictly, and unknown keys are refused, so a
+    misspelt ``reason`` is a 400 instead of a decision without its reason.
+    """
+
+    reviewer: str = ""
+    decisions: tuple[PostedDecision, ...] = ()
+
+
 def parse_decisions(body: bytes) -> tuple[str, list[dict[str, str]]]:
     """The reviewer and decision rows of a POSTed body.
 
+    Args:
+        body: the request's body (UTF-8 JSON, ``PostedDecisions``).
+
+    Returns:
+        The reviewer (stripped) and one row per decision: its fields, the reviewer, and ``policy = "human"``.
+
     Raises:
-        DecisionError: the body is not a JSON object with a ``decisions`` list of objects with string fields.
+        DecisionError: one line naming what is wrong (not JSON, not an object, a value of the wrong type, an
+            unknown key) and where.
     """
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise DecisionError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise DecisionError(f"the body must be a JSON object, not a {type(data).__name__}")
-    reviewer, items = data.get("reviewer", ""), data.get("decisions", [])
-    if not isinstance(reviewer, str) or not isinstance(items, list):
-        raise DecisionError("'reviewer' must be a string and 'decisions' a list")
-    rows = []
-    for n, item in enumerate(items):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k, ""), str) for k in DECISION_FIELDS):
-            raise DecisionError(f"decision {n} must be an object with string fields {', '.join(DECISION_FIELDS)}")
-        fields = {k: item.get(k, "") for k in DECISION_FIELDS}
-        rows.append({**fields, "reviewer": reviewer.strip(), "policy": "human"})
-    return reviewer.strip(), rows
-
-
-DECISION_FIELDS = ("face_id", "decision", "reason")
+        posted = from_json(PostedDecisions, body, where="the body")
+    except ConfigError as error:
+        raise DecisionError(str(error)) from None
+    reviewer = posted.reviewer.strip()
+    return reviewer, [{**asdict(item), "reviewer": reviewer, "policy": "human"} for item in posted.decisions]
 
 
 def create_app(*, store: str, token: str, resume: bool = True, hosts: tuple[str, ...] = LOOPBACK) -> Starlette:

@@ -5,9 +5,12 @@ every mistake is one line naming the file, the key, the value and what was expec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import AfterValidator, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
 from elt_study.experiments import FUTURE_WORK, MATRIX_DIR, ExperimentRow, deep_merge, load_matrix, select_rows
 from gan_core.face_filter import FilterConfig
@@ -32,24 +35,6 @@ if TYPE_CHECKING:
     from landmark_core.claims import Claim
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
-PROFILE_KEYS = {
-    "base",
-    "matrix",
-    "claims",
-    "hypotheses",
-    "future_work",
-    "rows",
-    "seeds",
-    "row_seeds",
-    "device",
-    "pool_wait_s",
-    "shard_faces",
-    "data",
-    "synth",
-    "subsets",
-    "train",
-    "gan",
-}
 
 
 @dataclass(frozen=True)
@@ -141,6 +126,80 @@ class Profile:
             raise ConfigError(f"profile: unknown row(s) {unknown} in rows/row_seeds; known: {', '.join(known)}")
 
 
+def _expect(what: str) -> WrapValidator:
+    """A key's rule in words: any value its type or constraints refuse is reported as ``expected <what>``.
+
+    The inner (strict) validation gets the value as parsed, a list as a tuple (a wrapped validator sees Python,
+    where strict tuples refuse lists).
+
+    Args:
+        what: what the key takes (``"true or false"``).
+
+    Returns:
+        The validator, for ``Annotated[type, Field(...), _expect(...)]`` (after the constraints it words).
+    """
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(tuple(value) if isinstance(value, list) else value)
+        except ValidationError:
+            raise ValueError(f"expected {what}") from None
+
+    return WrapValidator(validate)
+
+
+def _distinct(values: tuple[int, ...]) -> tuple[int, ...]:
+    """``values`` when none repeats."""
+    if len(set(values)) != len(values):
+        raise ValueError("repeated")
+    return values
+
+
+def _experiments_file(name: str) -> str:
+    """``name`` when it names a file in ``elt_study/experiments/`` (or is an absolute path to one)."""
+    if not (MATRIX_DIR / name).is_file():
+        raise ValueError(f"no such file in {MATRIX_DIR}")
+    return name
+
+
+Seeds = Annotated[
+    tuple[Annotated[int, Field(ge=0)], ...],
+    Field(min_length=1),
+    AfterValidator(_distinct),
+    _expect("a list of distinct non-negative integers"),
+]
+ExperimentsFile = Annotated[str, AfterValidator(_experiments_file)]
+
+
+@dataclass(frozen=True)
+class ProfileFile:
+    """A profile file's keys as written (``Profile`` documents them), validated like every section: strictly,
+    unknown keys refused, each mistake one line naming the file, the key, the value and what was expected.
+
+    Attributes:
+        matrix, claims, hypotheses: file names in ``elt_study/experiments/`` (or absolute paths); ``hypotheses``
+            None: ``future_work.toml`` with the study's matrix, none with another.
+        seeds: None: ``train.seed``.
+        data: the ``[data]`` section, read by ``_data_source`` (its keys depend on its ``source``).
+    """
+
+    matrix: ExperimentsFile = "study.toml"
+    claims: ExperimentsFile = "claims.toml"
+    hypotheses: ExperimentsFile | None = None
+    future_work: Annotated[bool, _expect("true or false")] = True
+    rows: Annotated[tuple[str, ...], _expect("a list of matrix row names")] = ()
+    seeds: Seeds | None = None
+    row_seeds: Mapping[str, Seeds] = field(default_factory=dict)
+    device: Annotated[str, AfterValidator(check_device), _expect("auto, cpu, cuda or cuda:<n>")] = "auto"
+    pool_wait_s: Annotated[float, Field(gt=0), _expect("a positive number of seconds")] = 600.0
+    shard_faces: Annotated[int, Field(ge=0), _expect("0 (no shards) or a number of faces per shard")] = 0
+    data: dict[str, Any] = field(default_factory=dict)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    subsets: SubsetConfig = field(default_factory=SubsetConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    gan: GanConfig | None = None
+
+
 @dataclass(frozen=True)
 class RowPlan:
     """What a run trains and judges: the whole matrix, the selected rows, the study's claims, the hypotheses."""
@@ -193,57 +252,40 @@ def profile_path(name: str) -> Path:
 
 
 def load_profile(path: Path) -> Profile:
-    """Read and validate a profile file.
+    """Read and validate a profile file (over its ``base``), every key through ``ProfileFile``.
+
+    Args:
+        path: the profile's ``.toml`` (or ``.json``) file.
+
+    Returns:
+        The profile, file names resolved in ``elt_study/experiments/`` and defaults filled in.
 
     Raises:
         ConfigError: one line naming the file, the key, the value and what was expected.
     """
-    path = Path(path)
-    data = with_base(read_table_file(path), folder=path.parent, where=str(path))
-    where = str(path)
-    unknown = sorted(set(data) - PROFILE_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(PROFILE_KEYS)}")
-    device = data.get("device", "auto")
-    try:
-        check_device(str(device))
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {err}") from None
-    sections = {name: data.get(name, {}) for name in ("synth", "subsets", "train")}
-    matrix = MATRIX_DIR / data.get("matrix", "study.toml")
-    claims = MATRIX_DIR / data.get("claims", "claims.toml")
+    path, where = Path(path), str(path)
+    keys = from_dict(ProfileFile, with_base(read_table_file(path), folder=path.parent, where=where), where=where)
+    matrix = MATRIX_DIR / keys.matrix
     own_matrix = matrix != MATRIX_DIR / "study.toml"
     hypotheses = (
-        None if own_matrix and "hypotheses" not in data else MATRIX_DIR / data.get("hypotheses", "future_work.toml")
+        None if own_matrix and keys.hypotheses is None else MATRIX_DIR / (keys.hypotheses or "future_work.toml")
     )
-    for file in (f for f in (matrix, claims, hypotheses) if f is not None):
-        if not file.is_file():
-            raise ConfigError(f"{where}: {file}: no such file")
-    train = from_dict(TrainConfig, sections["train"], where=where, key="train")
-    seeds = _seed_list(data.get("seeds", [train.seed]), where=where, key="seeds")
-    row_seeds = data.get("row_seeds", {})
-    if not isinstance(row_seeds, dict):
-        raise ConfigError(f"{where}: row_seeds must be a table of row name = [seeds]")
-    per_row = tuple((name, _seed_list(v, where=where, key=f"row_seeds.{name}")) for name, v in row_seeds.items())
-    rows = data.get("rows", [])
-    if not isinstance(rows, list) or not all(isinstance(r, str) for r in rows):
-        raise ConfigError(f"{where}: rows = {rows!r}: expected a list of matrix row names")
     return Profile(
-        synth=from_dict(SynthConfig, sections["synth"], where=where, key="synth"),
-        wflw=_data_source(dict(data.get("data", {})), where=where),
-        subsets=from_dict(SubsetConfig, sections["subsets"], where=where, key="subsets"),
-        train=train,
+        synth=keys.synth,
+        wflw=_data_source(dict(keys.data), where=where),
+        subsets=keys.subsets,
+        train=keys.train,
         matrix=matrix,
-        claims=claims,
+        claims=MATRIX_DIR / keys.claims,
         hypotheses=hypotheses,
-        future_work=_flag(data.get("future_work", True), where=where, key="future_work"),
-        rows=tuple(rows),
-        seeds=seeds,
-        row_seeds=per_row,
-        device=str(device),
-        pool_wait_s=_pool_wait(data.get("pool_wait_s", 600.0), where=where),
-        shard_faces=_shard_faces(data.get("shard_faces", 0), where=where),
-        gan=from_dict(GanConfig, data["gan"], where=where, key="gan") if "gan" in data else None,
+        future_work=keys.future_work,
+        rows=keys.rows,
+        seeds=keys.seeds or (keys.train.seed,),
+        row_seeds=tuple(keys.row_seeds.items()),
+        device=keys.device,
+        pool_wait_s=keys.pool_wait_s,
+        shard_faces=keys.shard_faces,
+        gan=keys.gan,
     )
 
 
@@ -257,32 +299,6 @@ def with_base(data: dict[str, Any], *, folder: Path, where: str, depth: int = 0)
     return deep_merge(with_base(read_table_file(base), folder=folder, where=str(base), depth=depth + 1), data)
 
 
-def _seed_list(value: object, *, where: str, key: str) -> tuple[int, ...]:
-    """A non-empty list of distinct non-negative integer seeds."""
-    ok = isinstance(value, list) and value and all(type(v) is int and v >= 0 for v in value)
-    if not ok or len(set(value)) != len(value):
-        raise ConfigError(f"{where}: {key} = {value!r}: expected a list of distinct non-negative integers")
-    return tuple(value)
-
-
-def _flag(value: object, *, where: str, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}: {key} = {value!r}: expected true or false")
-    return value
-
-
-def _pool_wait(value: object, *, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"{where}: pool_wait_s = {value!r}: expected a positive number of seconds")
-    return float(value)
-
-
-def _shard_faces(value: object, *, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(f"{where}: shard_faces = {value!r}: expected 0 (no shards) or a number of faces per shard")
-    return value
-
-
 def _data_source(section: dict[str, Any], *, where: str) -> WflwSourceConfig | None:
     """The ``[data]`` section: ``source = "synth"`` (default) or ``"wflw"`` with the WflwSourceConfig fields."""
     source = section.pop("source", "synth")
@@ -294,6 +310,6 @@ def _data_source(section: dict[str, Any], *, where: str) -> WflwSourceConfig | N
         raise ConfigError(f"{where}: data.source = {source!r}: expected 'synth' or 'wflw'")
     sha256 = section.get("sha256", {})
     if not isinstance(sha256, dict):
-        raise ConfigError(f"{where}: data.sha256 must be a table of archive name = hex digest")
+        raise ConfigError(f"{where}: data.sha256 = {sha256!r}: expected a table of archive name = hex digest")
     section["sha256"] = sorted([name, digest] for name, digest in sha256.items())
     return from_dict(WflwSourceConfig, section, where=where, key="data")

@@ -1,13 +1,24 @@
 """A lease on one stage key: one writer at a time, and a writer that dies never blocks the next.
 
 Two runs that need the same output at once must compute it once, and a run killed in the middle (``kill -9``,
-a lost machine, an out-of-memory kill) must not leave a lock that stops every later run. A lease is a small
-JSON file ``<lock dir>/<stage>-<key>.lease`` naming its holder (host, process id, a random id) and the time
-it expires. The holder renews it from a background thread every ``ttl_s / 4`` seconds, so a long stage keeps
-it; a waiting run takes it over as soon as
+a lost machine, an out-of-memory kill) must not leave a lock that stops every later run. The lease is
+``filelock.SoftFileLease`` on ``<lock dir>/<stage>-<key>.lease``: a marker naming its holder (host and pid
+namespace, pid, process start time, a random token, the lease duration ``ttl_s``), touched by the holder's
+background heartbeat every ``ttl_s / 3`` seconds, so a long stage keeps it. A waiting run takes it over
 
-* the holder's process is gone (same host: checked at once), or
-* the lease has expired (a holder on another host that stopped renewing: at most ``ttl_s`` later).
+* at once when the holder's process on this host is gone (a reused pid is told apart by its start time), or
+* when it has seen the marker unchanged for ``ttl_s`` on its own monotonic clock (a holder that stopped renewing:
+  dead on another host, or frozen; no clock agreement is needed, but every peer must use the same ``ttl_s``,
+  else ``filelock.LeaseSettingsMismatch``), or
+* when it has seen the marker empty for ``ttl_s`` (a holder killed between creating the marker and writing its
+  record; filelock reads an empty marker as an old filelock's live holder and never breaks it, so this module does).
+
+Why not ``filelock.StrictSoftFileLock``, the fail-closed lock meant for where overlap is unsafe: its claims are
+removed only by their owner or ``force_break``, so a ``kill -9`` holder blocks every later run until someone
+intervenes (checked: still blocked after the holder was killed). That breaks the first promise above, and
+overlap here is not unsafe: a lease overlaps only when a live holder stops renewing for ``ttl_s`` (a frozen or
+suspended process), and then both writers compute, outputs are published by atomic rename (``stage.json``
+last), so the worst is wasted work or a failed older run, never a torn output. A lost lease is logged.
 
 Leases of a local store live in ``<store>/.locks``; a remote store (S3) has no atomic create, so its leases
 serialise the runs of one machine only (``<tmp>/eltrepro-locks/<store hash>``) and two machines may compute the
@@ -18,24 +29,31 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import logging
 import os
-import socket
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from filelock import LeaseCompromise, OwnerRecord, SoftFileLease, Timeout
+
 from kit.store import Store
 
 DEFAULT_TTL_S = 60.0
+_LOG = logging.getLogger(__name__)
 
 
 def lock_dir(store: Store) -> Path:
-    """Where the leases of ``store`` live (created on first use)."""
+    """Where the leases of ``store`` live (created on first use).
+
+    Args:
+        store: the store whose keys are leased.
+
+    Returns:
+        ``<store>/.locks`` for a local store, else a folder of this machine's temp dir named by the store's URL.
+    """
     if store.local:
         return Path(store.root) / ".locks"
     digest = hashlib.sha256(store.url.encode()).hexdigest()[:16]
@@ -43,112 +61,40 @@ def lock_dir(store: Store) -> Path:
 
 
 @dataclass(frozen=True)
-class Holder:
-    """Who holds a lease and until when (seconds since the epoch)."""
+class Held:
+    """A held lease: its file, the filelock lease (``lock.token`` identifies this hold) and the holder this run
+    found when it began to wait (None when the lease was free); that holder released it, died or expired."""
 
-    host: str
-    pid: int
-    token: str
-    expires: float
-
-    def gone(self, now: float) -> bool:
-        """True when the lease can be taken over: expired, or its process on this host has exited."""
-        if now > self.expires:
-            return True
-        return self.host == socket.gethostname() and not _alive(self.pid)
+    path: Path
+    lock: SoftFileLease
+    waited_for: OwnerRecord | None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+def _empty_marker(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime) of ``path`` when it is an empty file, else None."""
+    with contextlib.suppress(OSError):
+        if (st := path.stat()).st_size == 0:
+            return st.st_ino, st.st_mtime_ns
+    return None
 
 
-def _read(path: Path) -> Holder | None:
-    """The holder written in ``path``; None when the file is gone; an expired holder when it is unreadable
-    (a writer killed between create and write leaves an empty file)."""
-    try:
-        data = json.loads(path.read_text())
-        return Holder(
-            host=str(data["host"]), pid=int(data["pid"]), token=str(data["token"]), expires=float(data["expires"])
-        )
-    except FileNotFoundError:
-        return None
-    except (ValueError, KeyError, TypeError, OSError):
-        return Holder(host="", pid=0, token="", expires=0.0)
+def _discard_empty_marker(path: Path, seen: tuple[int, int]) -> None:
+    """Remove the empty marker ``seen`` at ``path``; a marker that replaced it meanwhile is put back."""
+    aside = path.with_name(f"{path.name}.abandoned-{uuid.uuid4().hex}")
+    with contextlib.suppress(FileNotFoundError):
+        os.rename(path, aside)
+        if _empty_marker(aside) != seen:
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+        aside.unlink()
 
 
-class Lease:
-    """A held lease (from ``acquire``); renewed in the background until ``release``."""
-
-    def __init__(self, path: Path, ttl_s: float) -> None:
-        self.path = path
-        self.ttl_s = ttl_s
-        self.token = uuid.uuid4().hex
-        self.taken_over: Holder | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _content(self) -> str:
-        holder = {"host": socket.gethostname(), "pid": os.getpid(), "token": self.token}
-        return json.dumps(holder | {"expires": time.time() + self.ttl_s})
-
-    def try_take(self) -> bool:
-        """Create the lease file, or take it over from a holder that is gone; True when this lease holds it."""
-        while not self._create():
-            holder = _read(self.path)
-            if holder is None or not holder.gone(time.time()):
-                return False
-            stale = self.path.with_name(f"{self.path.name}.stale-{self.token}")
-            try:
-                os.rename(self.path, stale)  # only one of several waiting runs wins this rename
-            except FileNotFoundError:
-                return False
-            stale.unlink(missing_ok=True)
-            self.taken_over = holder
-        self._thread = threading.Thread(target=self._renew, name=f"lease {self.path.name}", daemon=True)
-        self._thread.start()
-        return True
-
-    def _create(self) -> bool:
-        """Make the lease file appear whole, or not at all: written under a private name, then hard-linked to
-        the lease's name, which fails when it exists. (An exclusive create followed by a write would show a
-        waiting run an empty file for a moment, which it must read as a dead holder's.)"""
-        staged = self.path.with_name(f"{self.path.name}.new-{self.token}")
-        staged.write_text(self._content())
-        try:
-            os.link(staged, self.path)
-        except FileExistsError:
-            return False
-        finally:
-            staged.unlink(missing_ok=True)
-        return True
-
-    def _renew(self) -> None:
-        while not self._stop.wait(self.ttl_s / 4):
-            holder = _read(self.path)
-            if holder is None or holder.token != self.token:
-                return  # taken over (we were presumed dead): nothing left to renew
-            tmp = self.path.with_name(f"{self.path.name}.renew-{self.token}")
-            tmp.write_text(self._content())
-            os.replace(tmp, self.path)
-
-    def release(self) -> None:
-        """Stop renewing and remove the lease file (when it is still ours)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        holder = _read(self.path)
-        if holder is not None and holder.token == self.token:
-            self.path.unlink(missing_ok=True)
+def _lost(compromise: LeaseCompromise) -> None:
+    _LOG.warning("lease %s lost (%s): another run may now write this key", compromise.lock_file, compromise.reason)
 
 
 @contextlib.contextmanager
-def hold(store: Store, stage: str, key: str, *, ttl_s: float = DEFAULT_TTL_S, poll_s: float = 0.2) -> Iterator[Lease]:
+def hold(store: Store, stage: str, key: str, *, ttl_s: float = DEFAULT_TTL_S, poll_s: float = 0.2) -> Iterator[Held]:
     """Hold the lease of ``stage``/``key`` in ``store`` for the duration of the block, waiting while a live
     holder has it.
 
@@ -156,18 +102,27 @@ def hold(store: Store, stage: str, key: str, *, ttl_s: float = DEFAULT_TTL_S, po
         store: the store whose key is written.
         stage: stage name.
         key: the stage key.
-        ttl_s: how long the lease lasts without renewal (how soon another host's dead holder is replaced).
+        ttl_s: how long a marker must stay unchanged before another host's holder counts as dead (the heartbeat
+            renews it every ``ttl_s / 3``); every run leasing the same key must use the same value.
         poll_s: how often a waiting run looks again.
 
     Returns:
-        The held ``Lease`` (``taken_over`` names the dead holder it replaced, if any).
+        The ``Held`` lease, released (its file removed) when the block exits.
     """
     folder = lock_dir(store)
     folder.mkdir(parents=True, exist_ok=True)
-    lease = Lease(folder / f"{stage}-{key}.lease", ttl_s)
-    while not lease.try_take():
-        time.sleep(poll_s)
+    path = folder / f"{stage}-{key}.lease"
+    lock = SoftFileLease(path, lease_duration=ttl_s, poll_interval=poll_s, on_compromise=_lost)
+    waited_for = lock.owner
+    while True:
+        seen = _empty_marker(path)
+        try:
+            lock.acquire(timeout=ttl_s)
+            break
+        except Timeout:
+            if seen is not None and _empty_marker(path) == seen:
+                _discard_empty_marker(path, seen)
     try:
-        yield lease
+        yield Held(path=path, lock=lock, waited_for=waited_for)
     finally:
-        lease.release()
+        lock.release()

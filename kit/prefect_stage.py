@@ -30,7 +30,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from prefect import Task, task
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import CacheKeyFnPolicy, CachePolicy
 from prefect.context import TaskRunContext
 from prefect.serializers import JSONSerializer
@@ -188,8 +188,11 @@ def _task_of(stage: Stage) -> Task:
         run = TaskRunContext.get()
         progress = StageProgress(run.task_run.name if run else stage.name)
         runtime = replace(runtime, progress=hold_for_drill(stage.name, progress.update))
-        output, _ = stage.run(store=Store(store), config=config, runtime=runtime, **outputs_of(inputs))
+        output, computed = stage.run(store=Store(store), config=config, runtime=runtime, **outputs_of(inputs))
         progress.update(1.0)
+        warning = output.metadata()["info"].get("warning") if computed else None
+        if warning:  # a stage's caveat goes to the run's log, not to Python's warnings on stderr
+            get_run_logger().warning("%s: %s", stage.name, warning)
         return StageRef.of(output)
 
     run_stage.__doc__ = stage.fn.__doc__

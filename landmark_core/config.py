@@ -55,14 +55,15 @@ def describe(error: ValidationError, *, where: str, key: str = "") -> str:
     parts = []
     for problem in error.errors(include_url=False):
         key_path = ".".join([key] * bool(key) + [str(p) for p in problem["loc"]])
-        if not problem["loc"]:
-            parts.append(f"{key + ': ' if key else ''}{problem['msg'].removeprefix('Value error, ')}")
+        message = problem["msg"].removeprefix("Value error, ")
+        if not problem["loc"] or (problem["type"] == "value_error" and isinstance(problem["input"], dict)):
+            parts.append(f"{key_path + ': ' if key_path else ''}{message}")  # a check of a whole (nested) table
         elif problem["type"] == "unexpected_keyword_argument":
             parts.append(f"unknown key {key_path!r}")
         elif problem["type"] == "missing_argument":
             parts.append(f"missing key {key_path!r}")
         else:
-            parts.append(f"{key_path} = {problem['input']!r}: {problem['msg'][0].lower()}{problem['msg'][1:]}")
+            parts.append(f"{key_path} = {problem['input']!r}: {message[0].lower()}{message[1:]}")
     return f"{where}: " + "; ".join(parts)
 
 
@@ -82,8 +83,26 @@ def from_dict(cls: type[T], data: dict[str, Any], *, where: str = "config", key:
         payload = json.dumps(data, allow_nan=False)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"{where}: not plain data: {err}") from None
+    return from_json(cls, payload, where=where, key=key)
+
+
+def from_json(cls: type[T], text: str | bytes, *, where: str = "config", key: str = "") -> T:
+    """``from_dict`` for JSON text (a request's body): the same validation, and text that is not JSON is refused.
+
+    Args:
+        cls: a (frozen) dataclass.
+        text: a JSON document (bytes must be UTF-8).
+        where: the origin named in errors.
+        key: the section ``text`` is, named in errors.
+
+    Returns:
+        The validated ``cls``.
+
+    Raises:
+        ConfigError: not JSON, a value of the wrong type or out of range, or an unknown key (one line, named).
+    """
     try:
-        return _adapter(cls).validate_json(payload, strict=True)
+        return _adapter(cls).validate_json(text, strict=True)
     except ValidationError as err:
         raise ConfigError(describe(err, where=where, key=key)) from None
 

@@ -20,7 +20,7 @@ import json
 import math
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -49,6 +49,7 @@ EVENTS: tuple[str, ...] = (
     "51--Dresses",
 )
 OCCLUSION_MIN_LANDMARKS = 10
+TWIN_ONLY = ("p_two_faces", "min_face_width", "max_face_width")  # besides train and test (checked apart)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class SynthConfig:
             WFLW (``landmark_core.synth.wflw_shape``): 7,500 train and 2,500 test faces times ``fraction``,
             1,024-px-wide photos of WFLW's heights, WFLW's face sizes, one to six faces per photo.
         fraction: the share of WFLW's size the ``"wflw"`` shape renders (1.0 = 10,000 faces).
+        p_two_faces, min_face_width, max_face_width: the twin's faces per photo and face sizes; with
+            ``"wflw"`` (which draws both from WFLW) they must keep their defaults, as ``train`` and ``test`` must.
     """
 
     shape: Literal["twin", "wflw"] = "twin"
@@ -87,6 +90,13 @@ class SynthConfig:
             raise ValueError("fraction sizes the 'wflw' shape; the twin's size is train and test (photos)")
         if self.shape == "wflw" and (self.train, self.test) != (600, 200):
             raise ValueError("train and test count the twin's photos; shape = 'wflw' is sized by fraction")
+        twin_only = [f for f in fields(self) if f.name in TWIN_ONLY and getattr(self, f.name) != f.default]
+        if self.shape == "wflw" and twin_only:
+            named = ", ".join(f"{f.name} = {getattr(self, f.name)!r}" for f in twin_only)
+            raise ValueError(
+                f"{named}: the 'twin' shape's setting(s); shape = 'wflw' draws the faces per photo and the face "
+                "sizes from WFLW"
+            )
 
     def faces_per_photo(self, split: str) -> list[int]:
         """Faces of each photo of ``split`` in the ``"wflw"`` shape (drawn from the seed alone); [] for the twin."""

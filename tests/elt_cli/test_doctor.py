@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.flows.server import BIN, create_limit, create_process_pools, deploy
+from tests.flows.server import BIN, create_limit, create_process_pools, deploy, free_port
 from tests.loopback import Loopback, tar_members
 
 
@@ -102,6 +102,24 @@ def test_pool_checks_name_a_missing_server(tmp_path):
     result = _eltrepro("doctor", "--pool", cwd=tmp_path)
     assert result.returncode == 1
     assert "Prefect server: PREFECT_API_URL is not set" in result.stdout and "prefect server start" in result.stdout
+
+
+FIX_URL = "PREFECT_API_URL=http://127.0.0.1:4200/api"
+
+
+def test_pool_checks_name_a_server_that_does_not_answer_in_one_line(tmp_path):
+    server = Loopback()  # an HTTP server, but no Prefect server: its /api/health is a 404
+    try:
+        closed, other = f"http://127.0.0.1:{free_port()}/api", f"{server.url}/api"
+        for url, reason in ((closed, "Connection refused"), (other, "Client error '404 Not Found'")):
+            result = _eltrepro("doctor", "--pool", cwd=tmp_path, PREFECT_API_URL=url)
+            lines = [line for line in result.stdout.splitlines() if "Prefect server" in line]
+            assert result.returncode == 1 and len(lines) == 1, result.stdout + result.stderr
+            assert lines[0].startswith(f"x Prefect server: not reachable at {url} (") and reason in lines[0]
+            assert lines[0].endswith(") -- fix: prefect server start &  then: prefect config set " + FIX_URL)
+    finally:
+        server.close()
+    assert ("/api/health", None) in server.requests  # Prefect's client asked the server's health endpoint
 
 
 @pytest.mark.server

@@ -38,14 +38,52 @@ def test_the_table_puts_the_most_disagreeing_face_first():
     assert table["image"].tolist() == ["b.png", "c.png", "a.png"]
 
 
+def _photo(folder: Path, name: str) -> Path:
+    path = folder / name
+    assert cv2.imwrite(str(path), np.full((80, 80, 3), 120, np.uint8))
+    return path
+
+
 def test_the_page_escapes_names_and_embeds_its_pictures(tmp_path):
-    hostile = tmp_path / "<img src=x onerror=alert(1)>.png"
-    cv2.imwrite(str(hostile), np.full((80, 80, 3), 120, np.uint8))
+    hostile = _photo(tmp_path, "<img src=x onerror=alert(1)>.png")
     face = FacePredictions(image=hostile, face=0, box=np.array([10.0, 10, 60, 60]), points=_face(3.0).points + 20)
     page = compare_html(faces=[face], rows=["<b>row</b>", "elt"], details=["(run)", "(run2)"], top=5)
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;.png" in page
     assert "&lt;b&gt;row&lt;/b&gt;" in page and page.count("data:image/png;base64,") == 1
     assert 'src="http' not in page  # one file: nothing fetched from elsewhere
+
+
+def test_scripts_and_quotes_from_the_data_come_out_escaped(tmp_path):
+    photo = _photo(tmp_path, "<script>alert('x')<script\" \"q.png")  # a file name cannot hold "/"
+    face = FacePredictions(image=photo, face=3, box=np.array([10.0, 10, 60, 60]), points=_face(3.0).points + 20)
+    rows = ['</title><script>alert("row")</script>', 'it\'s "elt"']
+    details = ["(<script>alert(1)</script>)", '(run" onmouseover="x)']
+    page = compare_html(faces=[face], rows=rows, details=details, top=5)
+    assert "<script" not in page and "</script" not in page and 'onmouseover="' not in page
+    assert page.count("</title>") == 1  # the row name did not close the title
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;script&#34; &#34;q.png face 3: disagreement 0.075" in page
+    assert "&lt;/title&gt;&lt;script&gt;alert(&#34;row&#34;)&lt;/script&gt; vs it&#39;s &#34;elt&#34;" in page
+    assert "(&lt;script&gt;alert(1)&lt;/script&gt;)" in page and "(run&#34; onmouseover=&#34;x)" in page
+
+
+def test_the_page_shows_the_rows_the_counts_and_the_most_disagreeing_faces_first(tmp_path):
+    faces = [
+        FacePredictions(image=_photo(tmp_path, f"{name}.png"), face=0, box=np.array([10.0, 10, 60, 60]), points=points)
+        for name, points in [("calm", _face(1.0).points + 20), ("wild", _face(8.0).points + 20)]
+    ]
+    page = compare_html(faces=faces, rows=["baseline", "elt"], details=["(r1, test NME 4.10 %)", "(r2)"], top=1)
+    assert "<title>ELT-Repro: baseline vs elt</title>" in page and "<h1>baseline vs elt</h1>" in page
+    assert '<span class="dot" style="background: rgb(0, 200, 0)"></span><b>baseline</b> (r1, test NME 4.10 %)' in page
+    assert '<span class="dot" style="background: rgb(230, 0, 0)"></span><b>elt</b> (r2)' in page
+    assert "2 face(s); mean disagreement 0.113 " in page and "The 1 faces where the rows disagree most" in page
+    assert "wild.png face 0: disagreement 0.200" in page and "calm.png" not in page  # top 1: the wilder face
+    assert page.count("data:image/png;base64,") == 1 and page.startswith("<!doctype html>")
+
+
+def test_photos_without_faces_make_a_page_that_says_so():
+    page = compare_html(faces=[], rows=["baseline", "elt"], details=["(r1)", "(r2)"], top=5)
+    assert "No face found in any photo" in page and "nan" not in page.lower()
+    assert "mean disagreement" not in page and "data:image" not in page and "<h1>baseline vs elt</h1>" in page
 
 
 def test_compare_two_rows_of_a_store_on_a_folder(trained_runs_store, synth_root, tmp_path):
@@ -71,3 +109,10 @@ def test_compare_two_rows_of_a_store_on_a_folder(trained_runs_store, synth_root,
     assert "baseline vs elt" in page and page.count("data:image/png;base64,") == min(2, faces)
     lonely = runner.invoke(app, ["compare", str(photos), "--row", "elt", "--store", trained_runs_store.url])
     assert lonely.exit_code != 0
+    pd.DataFrame({"image": ["elsewhere.png"], "x_min": [0], "y_min": [0], "x_max": [9], "y_max": [9]}).to_csv(
+        tmp_path / "none.csv", index=False
+    )
+    empty = runner.invoke(app, [*args, "--boxes", str(tmp_path / "none.csv"), "--out", str(tmp_path / "e")])
+    assert empty.exit_code == 0, empty.output
+    assert "no face found in any photo: " in empty.output and "face(s) compared" not in empty.output
+    assert "No face found in any photo" in (tmp_path / "e" / "compare.html").read_text()

@@ -65,19 +65,23 @@ def test_a_cross_site_post_writes_nothing(page):
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
-        ("{not json", "not JSON"),
-        ("[1, 2]", "must be a JSON object, not a list"),
-        ('{"reviewer": "ann", "decisions": {"a": 1}}', "'decisions' a list"),
-        ('{"reviewer": "ann", "decisions": ["p0.png#0"]}', "decision 0 must be an object"),
-        ('{"reviewer": "ann", "decisions": [{"face_id": 3, "decision": "accept"}]}', "string fields"),
-        ('{"reviewer": ["ann"], "decisions": []}', "'reviewer' must be a string"),
-        (b"\xff\xfe", "not JSON"),
+        ("{not json", "the body: Invalid JSON: key must be a string"),
+        ("[1, 2]", "the body: Input should be an object"),
+        ('{"reviewer": "ann", "decisions": {"a": 1}}', "the body: decisions = {'a': 1}: input should be a valid array"),
+        ('{"reviewer": "ann", "decisions": ["p0.png#0"]}', "the body: decisions.0 = 'p0.png#0': input should be an"),
+        ('{"reviewer": "ann", "decisions": [{"face_id": 3, "decision": "accept"}]}', "decisions.0.face_id = 3: input"),
+        ('{"reviewer": ["ann"], "decisions": []}', "the body: reviewer = ['ann']: input should be a valid string"),
+        (b"\xff\xfe", "the body: Invalid JSON"),
+        ('{"reviewer": "ann", "decisions": [{"face_id": "p0.png#0", "decison": "accept"}]}', "'decisions.0.decison'"),
+        ('{"reviewer": "ann", "admin": true, "decisions": []}', "the body: unknown key 'admin'"),
+        ('{"reviewer": "\\ud800", "decisions": []}', "the body: Invalid JSON"),  # a lone surrogate
     ],
 )
 def test_a_malformed_body_is_a_400_with_its_reason_and_writes_nothing(page, body, reason):
     client, store = page
     answer = _post(client, body)
-    assert answer.status_code == 400 and reason in answer.json()["error"]
+    error = answer.json()["error"]
+    assert answer.status_code == 400 and reason in error and "\n" not in error
     assert read_decisions(store).empty
 
 
@@ -86,8 +90,9 @@ def test_parse_decisions_keeps_only_the_known_fields():
     assert reviewer == "bo" and rows == [
         {"face_id": "a", "decision": "reject", "reason": "", "reviewer": "bo", "policy": "human"}
     ]
-    with pytest.raises(DecisionError):
+    with pytest.raises(DecisionError, match="^the body: Input should be an object$"):
         parse_decisions(b"null")
+    assert parse_decisions(b"{}") == ("", [])  # a missing reviewer is the app's 400 ("a reviewer name is required")
 
 
 def test_faces_are_listed_by_projection_loss_with_the_decided_ones_apart(tmp_path):

@@ -53,7 +53,7 @@ def test_a_profile_with_its_own_matrix_judges_no_study_hypotheses_unless_it_name
     ("line", "message"),
     [
         ('future_work = "yes"', "future_work = 'yes': expected true or false"),
-        ('hypotheses = "nope.toml"', "nope.toml: no such file"),
+        ('hypotheses = "nope.toml"', "hypotheses = 'nope.toml': no such file in "),
     ],
 )
 def test_profile_mistakes_about_the_future_rows_are_one_line(tmp_path, line, message):
@@ -62,6 +62,39 @@ def test_profile_mistakes_about_the_future_rows_are_one_line(tmp_path, line, mes
     with pytest.raises(ConfigError, match=message) as err:
         load_profile(profile)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('device = "gpu"', "device = 'gpu': expected auto, cpu, cuda or cuda:<n>"),
+        ("pool_wait_s = 0", "pool_wait_s = 0: expected a positive number of seconds"),
+        ("pool_wait_s = true", "pool_wait_s = True: expected a positive number of seconds"),
+        ("seeds = [1, true]", "seeds = [1, True]: expected a list of distinct non-negative integers"),
+        ("row_seeds = 3", "row_seeds = 3: input should be an object"),
+        ("data = 3", "data = 3: input should be an object"),
+        ('[data]\nsource = "wflw"\nsha256 = 3', "data.sha256 = 3: expected a table of archive name = hex digest"),
+        ("rows = [1]", "rows = [1]: expected a list of matrix row names"),
+        ("pool_wait = 3", "unknown key 'pool_wait'"),
+        ('[synth]\nshape = "wflw"\np_two_faces = 0.5', "synth: p_two_faces = 0.5: the 'twin' shape's setting(s)"),
+        ("shard_faces = -1\nfuture_work = 1", "future_work = 1: expected true or false; shard_faces = -1: expected"),
+    ],
+)
+def test_top_level_mistakes_read_like_the_sections_mistakes(tmp_path, text, message):
+    path = tmp_path / "profile.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_profile(path)
+    assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value)
+
+
+def test_the_top_level_keys_keep_their_meaning(tmp_path):
+    path = tmp_path / "profile.toml"
+    path.write_text("pool_wait_s = 3\nfuture_work = false\n[row_seeds]\nbaseline = [2, 1]\n[train]\nseed = 4\n")
+    prof = load_profile(path)
+    assert (prof.pool_wait_s, prof.future_work, prof.device, prof.shard_faces) == (3.0, False, "auto", 0)
+    assert prof.seeds == (4,) and prof.row_seeds == (("baseline", (2, 1)),) and prof.wflw is None
+    assert prof.matrix == PROFILE_DIR.parent / "experiments" / "study.toml" and prof.hypotheses is not None
 
 
 def test_a_hypothesis_about_an_unknown_row_is_one_line(tmp_path):

@@ -135,3 +135,19 @@ def test_prefect_yaml_deployments_point_at_real_flows_with_valid_parameters():
             assert schedule.get("active") is False  # the example schedule is off until a user switches it on
             params |= schedule.get("parameters", {})
         assert set(params) <= allowed, set(params) - allowed
+
+
+def test_prefect_yaml_spells_the_names_flows_names_defines():
+    from flows import names
+
+    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    by_flow = {}
+    for deployment in deployments:
+        module, _, function = deployment["entrypoint"].partition(":")
+        flow = importlib.import_module(module.removesuffix(".py").replace("/", ".")).__dict__[function]
+        by_flow[f"{flow.name}/{deployment['name']}"] = deployment["work_pool"]["name"]
+    for name in (names.TRAIN_DEPLOYMENT, names.STAGE_DEPLOYMENT, names.PROBE_DEPLOYMENT):
+        assert by_flow.get(name) == names.GPU_POOL, name
+    assert set(by_flow.values()) == {names.CPU_POOL, names.GPU_POOL}
+    inspected = inspect.signature(importlib.import_module("flows.train_experiment").train_experiment.fn)
+    assert inspected.parameters["gpu_limit"].default == names.GPU_LIMIT

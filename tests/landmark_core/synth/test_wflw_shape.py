@@ -66,6 +66,8 @@ def test_the_plan_depends_on_the_seed_only():
     [
         ({"shape": "twin", "fraction": 0.5}, "fraction sizes the 'wflw' shape"),
         ({"shape": "wflw", "train": 10}, "shape = 'wflw' is sized by fraction"),
+        ({"shape": "wflw", "p_two_faces": 0.5}, "synth: p_two_faces = 0.5: the 'twin' shape's setting(s)"),
+        ({"shape": "wflw", "min_face_width": 50.0, "max_face_width": 90}, "min_face_width = 50.0, max_face_width"),
         ({"shape": "wflw", "fraction": 1.5}, "synth.fraction = 1.5"),
         ({"shape": "square"}, "synth.shape = 'square'"),
     ],
@@ -75,6 +77,12 @@ def test_mistakes_are_one_line(data, fragment):
         from_dict(SynthConfig, data, where="profile.toml", key="synth")
     message = str(caught.value)
     assert fragment in message and "\n" not in message
+
+
+def test_the_wflw_shape_takes_the_settings_it_uses():
+    config = from_dict(SynthConfig, {"shape": "wflw", "fraction": 0.1, "p_blur": 0.5, "jpeg_quality": 80})
+    assert (config.p_blur, config.jpeg_quality) == (0.5, 80)
+    assert from_dict(SynthConfig, {"shape": "wflw", "max_face_width": 260}).max_face_width == 260  # the default
 
 
 @pytest.fixture(scope="module")
