@@ -32,11 +32,11 @@ from elt_study.run_profile import GanConfig, Profile, load_profile, plan_rows, p
 from flows.names import TRAIN_DEPLOYMENT
 from flows.pool import await_rows, run_on_pool, submit_rows
 from flows.refs import DataRefs, GanRefs, Reproduction
+from flows.report_artifacts import artifact_markdown
 from flows.review_gate import review_gate
 from flows.rows import train_row
 from kit.prefect_stage import StageRef, StageRunner
 from kit.stage import Runtime
-from landmark_core.markdown import embed_images
 from landmark_core.study_values import load_study_values
 from tasks.align import align
 from tasks.attributes import attributes
@@ -49,7 +49,7 @@ from tasks.paste import paste
 from tasks.project import project
 from tasks.relight_physical import relight_physical
 from tasks.relight_styleflow import relight_styleflow
-from tasks.report import ReportConfig, ReportRow, figure_uris, report
+from tasks.report import ReportConfig, ReportRow, report
 from tasks.segment import segment
 from tasks.segment_train import segment_train
 from tasks.subsets import subsets
@@ -242,7 +242,7 @@ def publish_report_artifacts(made: StageRef) -> None:
     """
     output = made.output()
     folder = output.local_dir()
-    markdown = embed_images((folder / "report.md").read_text(), figure_uris(folder))  # the UI cannot reach the store
+    markdown = artifact_markdown((folder / "report.md").read_text(), folder)  # the UI cannot reach the store
     create_markdown_artifact(markdown=markdown, key="eltrepro-report", description=f"{output.stage}/{output.key}")
     for path in sorted((folder / "tables").glob("table_*.csv")):
         table = pd.read_csv(path).round(3).astype(object)

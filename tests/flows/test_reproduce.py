@@ -150,7 +150,8 @@ def test_report_holds_the_study_tables_of_the_evaluated_rows(prefect_harness, tm
         )
     assert {a.key for a in found} == {"eltrepro-report", "table-4-1"}
     artifact = next(str(a.data) for a in found if a.key == "eltrepro-report")
-    assert "## Table 4.1" in artifact and artifact.count("data:image/png;base64,") == 2  # figures the UI can show
+    assert "## Table 4.1" in artifact and artifact.count("data:image/jpeg;base64,") == 2  # figures the UI can show
+    assert len(artifact) < 1_000_000  # an artifact travels in a server event, refused over 1.5 MB
 
 
 def test_training_reports_progress_artifacts(prefect_harness, tmp_path):
