@@ -27,6 +27,7 @@ from elt_cli.options import DEFAULT_STORE
 from elt_study.run_profile import Profile
 from flows.names import GPU_LIMIT, GPU_LIMIT_SLOTS, GPU_POOL, PROBE_DEPLOYMENT, STAGE_DEPLOYMENT, TRAIN_DEPLOYMENT
 from kit.store import Store
+from landmark_core.config import ConfigError
 from landmark_core.download import RemoteFile, load_pins, sha256_file
 
 PROBE_WAIT_S = 60.0
@@ -308,6 +309,24 @@ def doctor_command(
         raise typer.Exit(1)
 
 
+def wait_server_command(
+    timeout: float = typer.Option(60.0, min=0.0, help="Seconds to wait before giving up."),
+) -> None:
+    """Wait until the Prefect server of PREFECT_API_URL answers its health check (after `prefect server start &`,
+    which returns before the server is up); one line and exit status 2 when it does not within --timeout."""
+    url = os.environ.get("PREFECT_API_URL", "")
+    if not url:
+        raise ConfigError("PREFECT_API_URL is not set: export PREFECT_API_URL=http://127.0.0.1:4200/api first")
+    started = time.monotonic()
+    while (error := _health_error(url)) is not None:
+        if time.monotonic() - started > timeout:
+            reason = str(error).partition("\n")[0] or type(error).__name__
+            raise ConfigError(f"no Prefect server answered at {url} within {timeout:g} s ({reason})")
+        time.sleep(0.5)
+    console.print(f"Prefect server at {url}: healthy after {time.monotonic() - started:.1f} s")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``eltrepro doctor`` to the main app."""
+    """Add ``eltrepro doctor`` and ``eltrepro wait-server`` to the main app."""
     app.command("doctor")(doctor_command)
+    app.command("wait-server")(wait_server_command)

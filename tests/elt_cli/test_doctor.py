@@ -156,3 +156,41 @@ def test_pool_checks_against_a_real_server(infra, tmp_path, wait_until):
         assert probed.returncode == 0 and not problems, probed.stdout
     else:
         assert len(problems) == 1 and "sees no CUDA device" in problems[0], probed.stdout  # the store is fine
+
+
+def test_wait_server_waits_for_a_server_that_comes_up_late_and_gives_up_in_one_line(tmp_path):
+    """The README's set-up (`prefect server start &`, then the pool commands) needs a wait: the server starts in
+    about 10 s. Here the port only answers after a delay, so the command must have waited."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200 if self.path.endswith("/health") else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b"true")
+
+        def log_message(self, *args):
+            pass
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    gave_up = _eltrepro("wait-server", "--timeout", "1", cwd=tmp_path, PREFECT_API_URL=url)
+    assert gave_up.returncode == 2 and "Traceback" not in gave_up.stderr
+    assert gave_up.stderr.strip().splitlines() == [
+        f"error: no Prefect server answered at {url} within 1 s ([Errno 111] Connection refused)"
+    ]
+    server = ThreadingHTTPServer(("127.0.0.1", port), Health)
+    late = threading.Timer(3.0, server.serve_forever)
+    late.start()
+    try:
+        waited = _eltrepro("wait-server", "--timeout", "60", cwd=tmp_path, PREFECT_API_URL=url)
+    finally:
+        late.cancel()
+        server.shutdown()
+    assert waited.returncode == 0, waited.stderr
+    seconds = float(waited.stdout.split("healthy after ")[1].split(" s")[0])
+    assert seconds >= 2.0  # it waited for the late server instead of failing at once
+    unset = _eltrepro("wait-server", cwd=tmp_path)
+    assert unset.returncode == 2 and "PREFECT_API_URL is not set" in unset.stderr
