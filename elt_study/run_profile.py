@@ -17,7 +17,7 @@ from gan_core.face_filter import FilterConfig
 from landmark_core.config import ConfigError, from_dict, read_table_file
 from landmark_core.device import check_device
 from landmark_core.subsets import SubsetConfig
-from landmark_core.synth.dataset import SynthConfig
+from landmark_core.synth.dataset import TWIN_ONLY, SynthConfig
 from landmark_core.train_config import TrainConfig
 from tasks.align import DetectConfig
 from tasks.attributes import AttributesConfig
@@ -264,7 +264,9 @@ def load_profile(path: Path) -> Profile:
         ConfigError: one line naming the file, the key, the value and what was expected.
     """
     path, where = Path(path), str(path)
-    keys = from_dict(ProfileFile, with_base(read_table_file(path), folder=path.parent, where=where), where=where)
+    data = with_base(read_table_file(path), folder=path.parent, where=where)
+    _refuse_unused_synth_keys(data.get("synth"), where=where)
+    keys = from_dict(ProfileFile, data, where=where)
     matrix = MATRIX_DIR / keys.matrix
     own_matrix = matrix != MATRIX_DIR / "study.toml"
     hypotheses = (
@@ -287,6 +289,19 @@ def load_profile(path: Path) -> Profile:
         shard_faces=keys.shard_faces,
         gan=keys.gan,
     )
+
+
+def _refuse_unused_synth_keys(section: object, *, where: str) -> None:
+    """With ``[synth] shape = "wflw"``, a key only the twin reads is refused even at its default value: the user
+    meant it to do something, and it would do nothing (``SynthConfig`` alone sees values, not keys)."""
+    if not isinstance(section, dict) or section.get("shape") != "wflw":
+        return
+    unused = [k for k in ("train", "test", *TWIN_ONLY) if k in section]
+    if unused:
+        raise ConfigError(
+            f"{where}: synth.{unused[0]} = {section[unused[0]]!r}: a setting of the 'twin' shape; shape = 'wflw' is "
+            "sized by fraction and draws the faces per photo and the face sizes from WFLW"
+        )
 
 
 def with_base(data: dict[str, Any], *, folder: Path, where: str, depth: int = 0) -> dict[str, Any]:

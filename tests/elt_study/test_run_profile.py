@@ -76,7 +76,9 @@ def test_profile_mistakes_about_the_future_rows_are_one_line(tmp_path, line, mes
         ('[data]\nsource = "wflw"\nsha256 = 3', "data.sha256 = 3: expected a table of archive name = hex digest"),
         ("rows = [1]", "rows = [1]: expected a list of matrix row names"),
         ("pool_wait = 3", "unknown key 'pool_wait'"),
-        ('[synth]\nshape = "wflw"\np_two_faces = 0.5', "synth: p_two_faces = 0.5: the 'twin' shape's setting(s)"),
+        ('[synth]\nshape = "wflw"\np_two_faces = 0.5', "synth.p_two_faces = 0.5: a setting of the 'twin' shape"),
+        ('[synth]\nshape = "wflw"\nmax_face_width = 260.0', "synth.max_face_width = 260.0: a setting of the 'twin'"),
+        ('[synth]\nshape = "wflw"\ntest = 200', "synth.test = 200: a setting of the 'twin' shape; shape = 'wflw' is"),
         ("shard_faces = -1\nfuture_work = 1", "future_work = 1: expected true or false; shard_faces = -1: expected"),
     ],
 )
