@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from elt_cli.console import console
-from elt_cli.options import DEFAULT_STORE
+from elt_cli.options import DEFAULT_STORE, existing_store
 from landmark_core.config import ConfigError
 
 review_app = typer.Typer(
@@ -50,14 +50,13 @@ def review_apply(
     import asyncio
 
     from flows.review_resume import resume_paused_runs
-    from kit.store import Store
     from tasks.decisions import DecisionError, append_decisions, check_decisions, file_decisions, read_decisions
     from tasks.review_catalog import review_catalog
 
     if not decisions.is_file():
         raise ConfigError(f"{decisions}: no such file")
-    target = Store(store)
     rows = file_decisions(decisions, reviewer=reviewer)
+    target = existing_store(store)  # decisions go into a store holding projections: never create an empty one
     known = set(review_catalog(target)["detection_id"])
     problems = check_decisions(rows, pending=set(), known=known)
     if problems:

@@ -80,7 +80,9 @@ def stage_run(
     stage = _stage(name)
     check_device(device)
     settings = load_config(stage.config_type, config) if config else _default_config(stage)
-    target = Store(store)
+    if Path(store).exists() and not Path(store).is_dir():  # a local path that is a file; URLs never exist here
+        raise ConfigError(f"--store {store}: a file, not a store folder")
+    target = Store(store, create=False)  # the inputs are only read: nothing is created until the stage runs
     inputs: dict = {}
     for item in input_:
         role, sep, ref = item.partition("=")
@@ -99,7 +101,7 @@ def stage_run(
     except TypeError as error:
         raise ConfigError(str(error)) from None
     runtime = Runtime(device=device, workers=default_workers(), weights_dir=weights_dir)
-    output, computed = stage.run(store=target, config=settings, runtime=runtime, **inputs)
+    output, computed = stage.run(store=Store(store), config=settings, runtime=runtime, **inputs)
     console.print(f"{output.stage}/{output.key} ({'computed' if computed else 'already complete'}): {output.path}")
 
 

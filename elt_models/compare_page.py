@@ -11,6 +11,7 @@ names, run details) is escaped; the pictures are embedded as data URIs, so the p
 from __future__ import annotations
 
 import base64
+from collections import Counter
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from elt_models.predict import IMAGES, Predictor, boxes_for, read_photo
+from elt_models.predict import VIDEOS, GivenBoxes, PhotoFaces, Predictor, face_boxes, output_names, read_photo
 
 COLOURS = ((0, 200, 0), (0, 0, 230), (230, 120, 0), (200, 0, 200), (0, 200, 220))  # BGR, one per row
 CROP_SIDE = 256
@@ -42,35 +43,55 @@ class FacePredictions:
         face: the face's number in the photo.
         box: (4,) x_min, y_min, x_max, y_max.
         points: (R, 98, 2) photo pixels, one (98, 2) per row, in the rows' order.
+        label: how the page names the photo (default its file name; ``predict_rows`` gives the path relative to
+            the folder holding every input, so two ``x.jpg`` of different folders are told apart).
     """
 
     image: Path
     face: int
     box: np.ndarray
     points: np.ndarray
+    label: str | None = None
 
 
 def predict_rows(
-    predictors: list[Predictor], inputs: list[Path], *, given: dict[str, np.ndarray] | None = None
+    predictors: list[Predictor], inputs: list[Path], *, given: GivenBoxes | None = None
 ) -> tuple[list[FacePredictions], list[dict]]:
     """Every row's landmarks on every face of the photos (the first predictor's detector finds the faces, so all
-    rows see the same boxes); the skipped rows (not a photo, unreadable, no face)."""
+    rows see the same boxes).
+
+    Args:
+        predictors: one per row, in the rows' order.
+        inputs: photos, each once (``elt_models.predict.find_inputs``); videos are skipped.
+        given: boxes from a CSV instead of the detector (checked against each photo as ``predict`` does).
+
+    Returns:
+        The faces, and the skipped rows (``input``, ``reason``): a video, unreadable, no face, a given box that
+        does not fit the photo, a face some row's landmarks are not finite for.
+    """
     faces, skipped = [], []
+    names = output_names(inputs)
+    shared = {name for name, count in Counter(p.name for p in inputs).items() if count > 1}
     for path in inputs:
-        if path.suffix.lower() not in IMAGES:
-            skipped.append({"input": str(path), "reason": "compare takes photos"})
+        if path.suffix.lower() in VIDEOS:
+            skipped.append({"input": str(path), "reason": "compare takes photos, not videos"})
             continue
         try:
             image = read_photo(path)
         except ValueError as error:
             skipped.append({"input": str(path), "reason": str(error).removeprefix(f"{path}: ")})
             continue
-        boxes = boxes_for(predictors[0], image, path, given)
+        where = PhotoFaces(given=given, name=names[path], shared_name=path.name in shared)
+        boxes, reasons = face_boxes(predictors[0], image, path, where)
+        skipped += [{"input": str(path), "reason": reason} for reason in reasons]
         if not len(boxes):
-            skipped.append({"input": str(path), "reason": "no face found"})
             continue
         points = np.stack([p.landmarks(image, boxes) for p in predictors], axis=1)  # (N, R, 98, 2)
-        faces += [FacePredictions(image=path, face=k, box=boxes[k], points=points[k]) for k in range(len(boxes))]
+        for k in range(len(boxes)):
+            if not np.isfinite(points[k]).all():
+                skipped.append({"input": str(path), "reason": f"face {k}: a row's model gave non-finite landmarks"})
+                continue
+            faces.append(FacePredictions(image=path, face=k, box=boxes[k], points=points[k], label=names[path]))
     return faces, skipped
 
 
@@ -134,7 +155,12 @@ def compare_html(*, faces: list[FacePredictions], rows: list[str], details: list
         face = by_key[(line["image"], line["face"])]
         picture = base64.b64encode(face_picture(read_photo(face.image), face)).decode()
         cells.append(
-            {"picture": picture, "name": face.image.name, "face": face.face, "disagreement": line["disagreement"]}
+            {
+                "picture": picture,
+                "name": face.label or face.image.name,
+                "face": face.face,
+                "disagreement": line["disagreement"],
+            }
         )
     legend = [
         {"name": row, "detail": detail, "colour": f"rgb{tuple(reversed(colour))}"}

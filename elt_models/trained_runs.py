@@ -7,6 +7,7 @@ what was trained. A checkpoint file given by path works as well.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +41,12 @@ class TrainedRun:
         return self.trained.local_dir() / "best.pt"
 
     def describe(self) -> dict:
-        """Where the model came from and how it scored on the test split (for model cards and pages)."""
+        """Where the model came from and how it scored on the test split (for model cards and pages).
+
+        Returns:
+            row, seed, run name, train and report keys, and the test metrics (numbers only; a metric that is not
+            finite is None).
+        """
         full = self.evaluated.metadata()["info"].get("full", {}) if self.evaluated is not None else {}
         return {
             "row": self.row,
@@ -48,8 +54,14 @@ class TrainedRun:
             "run": self.name,
             "train_key": self.trained.key,
             "report_key": self.report,
-            "test_metrics": {k: float(v) for k, v in full.items()},
+            "test_metrics": {k: _metric(v) for k, v in full.items() if isinstance(v, int | float)},
         }
+
+
+def _metric(value: float) -> float | None:
+    """A metric as a float, None when it is not finite (an evaluation without faces: no "nan" is ever shown)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def trained_runs(store: Store, *, report: str | None = None) -> list[TrainedRun]:

@@ -105,14 +105,50 @@ class StageResult:
 
 
 class Store:
-    """A root of stage outputs, given as a local path or an fsspec URL."""
+    """A root of stage outputs, given as a local path or an fsspec URL.
 
-    def __init__(self, root: str | os.PathLike) -> None:
+    ``Store(root)`` makes a local root's folder (the commands that write); ``Store(root, create=False)`` and
+    ``Store.open_existing(root)`` touch nothing, for the commands that only read: a failed or read-only command
+    leaves no empty store behind.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, create: bool = True) -> None:
+        """Open the store at ``root``.
+
+        Args:
+            root: a local path or an fsspec URL.
+            create: make a local root folder that does not exist yet; with False nothing is created (a missing
+                store then has no outputs).
+        """
         self.url = str(root)
         self.fs, self.root = fsspec.core.url_to_fs(self.url)
         self.local = isinstance(self.fs, LocalFileSystem)
-        if self.local:
+        if self.local and create:
             Path(self.root).mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def open_existing(cls, root: str | os.PathLike) -> Store:
+        """A store that must exist already, opened without creating anything (for the commands that only read).
+
+        A remote root (an fsspec URL) is not checked: an object store has no folders to find, and a missing one
+        simply has no outputs.
+
+        Args:
+            root: a local path or an fsspec URL.
+
+        Returns:
+            The store.
+
+        Raises:
+            FileNotFoundError: a local root that does not exist (one line naming it).
+            NotADirectoryError: a local root that is a file.
+        """
+        store = cls(root, create=False)
+        if store.local and not Path(store.root).is_dir():
+            if Path(store.root).exists():
+                raise NotADirectoryError(f"{store.url}: a file, not a store folder")
+            raise FileNotFoundError(f"{store.url}: no such store (nothing at that path)")
+        return store
 
     def path(self, stage: str, key: str) -> str:
         """Path (within the filesystem) of one stage output."""

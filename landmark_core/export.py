@@ -4,11 +4,16 @@ The exported network takes what the evaluation feeds the model, a batch of face 
 them), and returns the last stage's heatmaps and the landmarks decoded from them with the run's own decoding,
 in crop pixels (pixel centres at +0.5, WFLW order). A JSON card beside the file says how to feed it and how to
 map the landmarks back into the photo.
+
+Files are named by appending, never by replacing a suffix: a run named ``rt_l0.25_r0.05-seed0`` exports as
+``rt_l0.25_r0.05-seed0.onnx`` and its card as ``rt_l0.25_r0.05-seed0.onnx.json`` (``Path.with_suffix`` would
+take ``.05-seed0`` for an extension, and seeds 0 and 1 would write the same file).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -44,6 +49,40 @@ class DecodedLandmarks(torch.nn.Module):
         return heatmaps, DECODERS[self.decoding](heatmaps)
 
 
+def run_file_name(*, row: str, seed: int) -> str:
+    """The file name (without suffix) of a run's export: its row and seed, path separators made ``_``.
+
+    Args:
+        row: the run's matrix row (dots kept: ``rt_l0.25_r0.05``).
+        seed: its seed.
+
+    Returns:
+        ``<row>-seed<seed>``, e.g. ``rt_l0.25_r0.05-seed1``.
+    """
+    return f"{row.replace('/', '_').replace(chr(92), '_')}-seed{seed}"
+
+
+def export_path(*, out: Path, fmt: str) -> Path:
+    """The file ``export_model`` writes for ``out``: ``out`` with the format's suffix appended.
+
+    Args:
+        out: the file's path without suffix (its name may hold dots).
+        fmt: ``onnx`` or ``torchscript``.
+
+    Returns:
+        ``out`` + ``.onnx`` or ``.pt``.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    out = Path(out)
+    return out.with_name(out.name + SUFFIX[fmt])
+
+
+def card_path(path: Path) -> Path:
+    """The card beside an exported file: ``<file>.json`` (``net.onnx`` -> ``net.onnx.json``)."""
+    return Path(path).with_name(Path(path).name + ".json")
+
+
 def export_model(
     *, model: torch.nn.Module, config: TrainConfig, out: Path, fmt: Literal["onnx", "torchscript"]
 ) -> Path:
@@ -52,18 +91,16 @@ def export_model(
     Args:
         model: the trained network (on the CPU).
         config: its run's training config (crop size, decoding).
-        out: the file's path without suffix.
+        out: the file's path without suffix (the suffix is appended: ``export_path``).
         fmt: ``onnx`` (opset 18, a dynamic batch axis) or ``torchscript`` (traced; loads with torch.jit.load;
             PyTorch deprecates TorchScript, ONNX is the format to prefer).
 
     Returns:
         The written file.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    path = export_path(out=out, fmt=fmt)
     wrapped = DecodedLandmarks(model=model.cpu().float(), decoding=config.decoding).eval().requires_grad_(False)
     example = torch.rand(2, 3, config.augment.size, config.augment.size)
-    path = Path(out).with_suffix(SUFFIX[fmt])
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "onnx":
         batch = torch.export.Dim("batch", min=1)
@@ -121,7 +158,26 @@ def model_card(*, config: TrainConfig, fmt: str, run: dict) -> dict:
 
 
 def write_card(path: Path, card: dict) -> Path:
-    """``card`` as ``<file>.json`` beside the exported file."""
-    target = Path(path).with_suffix(Path(path).suffix + ".json")
-    atomic_write_text(target, json.dumps(card, indent=2, sort_keys=True) + "\n")
+    """``card`` as ``<file>.json`` beside the exported file (``card_path``).
+
+    Args:
+        path: the exported file.
+        card: the card (``model_card``); a metric that is not finite is written as null (JSON has no NaN).
+
+    Returns:
+        The card's path.
+    """
+    target = card_path(path)
+    atomic_write_text(target, json.dumps(_finite(card), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return target
+
+
+def _finite(value: object) -> object:
+    """``value`` with every non-finite float (NaN, infinity) replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

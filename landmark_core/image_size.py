@@ -3,13 +3,25 @@
 Indexing WFLW needs every photo's width and height (10,000 faces on photos up to 1024x9108); decoding each one
 costs far more than reading its header. JPEG (the frame header, SOF) and PNG (IHDR) are read directly and
 checked for a complete end (JPEG's end-of-image marker, PNG's IEND chunk), so a truncated file is caught as
-decoding would catch it. Other formats fall back to decoding.
+decoding would catch it.
+
+Every other format is never decoded to learn its size: Pillow's ``Image.open`` identifies the file by its first
+bytes and parses its header only (the pixels are read by ``load()``, which is never called here). Only the formats
+OpenCV decodes with the same header (``HEADER_FORMATS``: BMP, GIF, TIFF, WebP, PBM/PGM/PPM, Sun raster, JPEG 2000,
+AVIF) are sized this way; a file Pillow cannot identify, or identifies as a format OpenCV does not decode, is
+refused, even where OpenCV could decode it (PAM, PFM, Radiance HDR, OpenEXR): their size could only be learnt by
+decoding them, so a tiny file declaring a gigapixel would cost gigabytes before any check. A header declaring
+more than Pillow's own bomb limit (2 x ``PIL.Image.MAX_IMAGE_PIXELS``, 179 Mpixel) is refused as too large.
 """
 
 from __future__ import annotations
 
+import re
 import struct
+import warnings
 from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_START = b"\xff\xd8"
@@ -19,6 +31,13 @@ PNG_END = b"IEND\xaeB`\x82"
 SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})  # markers without a length field
 
+
+# Pillow's names of the formats whose header gives the size OpenCV's decoder allocates (checked: a GIF frame larger
+# than its screen enlarges Pillow's size; OpenJPEG refuses a JP2 whose box and codestream sizes differ).
+HEADER_FORMATS = frozenset({"BMP", "DIB", "GIF", "TIFF", "WEBP", "PPM", "SUN", "JPEG2000", "AVIF"})
+# Formats OpenCV decodes whose size Pillow cannot read: named in the refusal.
+UNSIZED = ((b"P7", "PAM"), (b"PF", "PFM"), (b"Pf", "PFM"), (b"#?", "Radiance HDR"), (b"v/1\x01", "OpenEXR"))
+_BOMB_PIXELS = re.compile(r"\((\d+) pixels\)")
 
 DEFAULT_MAX_PIXELS = 50_000_000  # WFLW's largest photo is 1024x9108 (9.3 Mpixel); 50 Mpixel leaves room
 
@@ -31,13 +50,15 @@ def image_size(path: Path) -> tuple[int, int]:
     """(width, height) of an image file, read from its header.
 
     Args:
-        path: a JPEG, PNG or any other format OpenCV decodes (those are decoded).
+        path: a JPEG, PNG or another format of ``HEADER_FORMATS``; nothing is decoded.
 
     Returns:
         (width, height) in pixels, both > 0.
 
     Raises:
-        ImageSizeError: truncated, corrupt, empty or undecodable.
+        ImageSizeError: truncated, corrupt, empty, not an image, a format whose size cannot be read without
+            decoding, or a header declaring more than Pillow's bomb limit.
+        OSError: the file cannot be opened or read (missing, permissions).
     """
     with open(path, "rb") as handle:
         head = handle.read(8)
@@ -50,7 +71,7 @@ def image_size(path: Path) -> tuple[int, int]:
             size = _png_size(handle)
             _check_end(handle, PNG_END, "truncated PNG (no IEND chunk)")
         else:
-            size = _decoded_size(path)
+            size = _header_size(path, head)
     if size[0] <= 0 or size[1] <= 0:
         raise ImageSizeError(f"empty image ({size[0]}x{size[1]})")
     return size
@@ -119,13 +140,25 @@ def _check_end(handle, ending: bytes, message: str) -> None:
             raise ImageSizeError(message)
 
 
-def _decoded_size(path: Path) -> tuple[int, int]:
-    import cv2  # only formats without a header reader here are decoded
-
+def _header_size(path: Path, head: bytes) -> tuple[int, int]:
+    """The size Pillow reads from the header of a format of ``HEADER_FORMATS`` (no pixel is decoded)."""
     try:
-        pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    except cv2.error as error:  # e.g. a header beyond OpenCV's own pixel limit
-        raise ImageSizeError(f"cannot decode image ({str(error).strip().splitlines()[-1]})") from None
-    if pixels is None or pixels.size == 0:
-        raise ImageSizeError("cannot decode image")
-    return int(pixels.shape[1]), int(pixels.shape[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused by size, not warned about
+            with Image.open(path) as image:
+                kind, size = image.format, image.size
+    except Image.DecompressionBombError as error:
+        found = _BOMB_PIXELS.search(str(error))
+        declared = f"{int(found.group(1)) / 1e6:.1f} Mpixel" if found else "more pixels"
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise ImageSizeError(f"too large: its header declares {declared}, above Pillow's limit of {limit:,}") from None
+    except UnidentifiedImageError:
+        named = next((name for magic, name in UNSIZED if head.startswith(magic)), None)
+        if named:
+            raise ImageSizeError(f"{named} is not supported (its size cannot be read without decoding)") from None
+        raise ImageSizeError("not an image (no known image format)") from None
+    except (ValueError, EOFError, struct.error, SyntaxError) as error:  # a header Pillow started but could not parse
+        raise ImageSizeError(f"corrupt image header ({error})") from None
+    if kind not in HEADER_FORMATS:
+        raise ImageSizeError(f"{kind} images are not supported")
+    return int(size[0]), int(size[1])

@@ -88,7 +88,7 @@ def wait_until() -> Callable[..., object]:
 def prefect_server(tmp_path_factory: pytest.TempPathFactory):
     """One real ``prefect server`` for the whole test run (a free loopback port, its database in a temporary
     home); yields (API URL, the environment its clients and workers run with). Tests that need a clean server
-    take ``infra`` (tests/flows/conftest.py), which empties it first."""
+    take ``infra`` (below), which empties it first."""
     from tests.flows.server import Processes, start_server
 
     base = tmp_path_factory.mktemp("prefect-server")

@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from elt_cli.main import app
-from elt_models.compare_page import FacePredictions, compare_html, disagreement, disagreement_table
+from elt_models.compare_page import FacePredictions, compare_html, disagreement, disagreement_table, predict_rows
+from elt_models.predict import read_boxes
 from landmark_core.wflw_index import index_wflw
 
 runner = CliRunner()
@@ -116,3 +117,46 @@ def test_compare_two_rows_of_a_store_on_a_folder(trained_runs_store, synth_root,
     assert empty.exit_code == 0, empty.output
     assert "no face found in any photo: " in empty.output and "face(s) compared" not in empty.output
     assert "No face found in any photo" in (tmp_path / "e" / "compare.html").read_text()
+
+
+def test_rows_on_photos_of_the_same_name_keep_them_apart_and_skip_what_is_not_comparable(tiny_predictor, tmp_path):
+    first, second = _photo(_folder(tmp_path / "a"), "x.png"), _photo(_folder(tmp_path / "b"), "x.png")
+    clip = tmp_path / "a" / "clip.mp4"
+    clip.write_bytes(b"not looked at")
+    boxes = tmp_path / "boxes.csv"
+    boxes.write_text(
+        "image,x_min,y_min,x_max,y_max\na/x.png,10,10,60,60\n"
+        f"{second},10,10,60,60\n{second},0,0,1e9,1e9\n"  # by path as given; a box far outside the photo
+    )
+    faces, skipped = predict_rows([tiny_predictor, tiny_predictor], [first, second, clip], given=read_boxes(boxes))
+    assert [(f.label, f.face) for f in faces] == [("a/x.png", 0), ("b/x.png", 0)]
+    assert [s["input"] for s in skipped] == [str(second), str(clip)]
+    assert skipped[0]["reason"].startswith("box (0, 0, 1e+09, 1e+09) of line 4 lies outside the 80x80 photo")
+    assert skipped[1]["reason"] == "compare takes photos, not videos"
+    page = compare_html(faces=faces, rows=["r1", "r2"], details=["(1)", "(2)"], top=5)
+    assert "a/x.png face 0: disagreement 0.000" in page and "b/x.png face 0: disagreement 0.000" in page
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_the_compare_command_lists_what_it_skipped_in_a_file(trained_runs_store, synth_root, tmp_path):
+    photos = _folder(tmp_path / "photos")
+    faces = index_wflw(root=synth_root).faces
+    path = faces[faces["split"] == "test"]["image_path"].iloc[0]
+    (photos / Path(path).name).write_bytes((synth_root / path).read_bytes())
+    (photos / "notes.txt").write_text("x")
+    (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "none.csv").write_text("image,x_min,y_min,x_max,y_max\n")
+    args = ["compare", str(photos), "--row", "baseline", "--row", "elt", "--store", trained_runs_store.url]
+    result = runner.invoke(app, [*args, "--boxes", str(tmp_path / "none.csv"), "--out", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    skipped = pd.read_csv(tmp_path / "c" / "skipped.csv")
+    assert dict(zip(skipped["input"].map(lambda p: Path(p).name), skipped["reason"], strict=True)) == {
+        "notes.txt": "not a photo or video (.txt)",
+        "broken.png": "corrupt PNG (no IHDR chunk)",
+        Path(path).name: "no box given for it",
+    }
+    assert "nan" not in result.output.lower() and "no face found in any photo" in result.output

@@ -14,6 +14,7 @@ from elt_models.predict import (
     POINT_COLUMNS,
     Predictor,
     dlib_boxes,
+    output_names,
     predict_inputs,
     read_boxes,
     read_photo,
@@ -71,9 +72,11 @@ def test_given_boxes_reproduce_the_evaluation_for_every_face_of_a_photo(model, w
     predictor = Predictor(model=network, config=config, device=CPU)
     inputs = [synth_root / p for p in photos]
     skipped = predict_inputs(predictor, inputs, tmp_path, given=_boxes_csv(chosen, tmp_path / "boxes.csv"))
-    assert skipped.empty
+    assert skipped.empty and skipped.attrs == {"faces": len(chosen), "written": 5}
+    names = output_names(inputs)
     for photo in photos:
-        stem = photo.split("/")[-1].removesuffix(".jpg")
+        stem = names[synth_root / photo]
+        assert stem.endswith(photo.split("/")[-1])  # the file name, suffix kept, under its folder
         table = pd.read_csv(tmp_path / f"{stem}.csv")
         assert table["face"].tolist() == list(range(len(table))) and (table["frame"] == 0).all()
         rows = np.flatnonzero(chosen["image_path"].to_numpy() == photo)
@@ -107,7 +110,7 @@ def test_a_photo_without_a_face_a_broken_file_and_a_missing_one_are_skipped_line
         "truncated JPEG header",
         "no such file",
     ]
-    assert pd.read_csv(tmp_path / "out" / "wall.csv").empty
+    assert pd.read_csv(tmp_path / "out" / "wall.png.csv").empty
     assert pd.read_csv(tmp_path / "out" / "skipped.csv").shape == (3, 3)
 
 
@@ -132,9 +135,9 @@ def test_a_short_video_with_a_frame_without_a_face(model, synth_root, tmp_path):
     predictor = Predictor(model=network, config=config, device=CPU, detect=dlib_boxes())
     skipped = predict_inputs(predictor, [tmp_path / "clip.mp4"], tmp_path / "out", smooth=0.5)
     assert skipped[["frame", "reason"]].values.tolist() == [[2, "no face found"]]
-    table = pd.read_csv(tmp_path / "out" / "clip.csv")
+    table = pd.read_csv(tmp_path / "out" / "clip.mp4.csv")
     assert table["frame"].tolist() == [0, 1, 3] and (table["face"] == 0).all()
-    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.overlay.mp4"))
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4.overlay.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     capture.release()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from elt_models.trained_runs import find_run, trained_runs
@@ -47,3 +49,17 @@ def test_what_is_not_there_is_one_line(trained_runs_store, options, fragment):
 def test_a_store_without_a_report(tmp_path):
     with pytest.raises(ConfigError, match="no report yet"):
         trained_runs(Store(str(tmp_path)))
+
+
+class _Evaluated:
+    """Stands in for an evaluation output whose metrics are not all numbers."""
+
+    def metadata(self) -> dict:
+        return {"info": {"full": {"nme": float("nan"), "fr": float("inf"), "faces": 0, "note": "none"}}}
+
+
+def test_metrics_that_are_not_finite_are_none_never_nan(trained_runs_store):
+    run = find_run(trained_runs_store, row="elt")
+    odd = dataclasses.replace(run, evaluated=_Evaluated())
+    assert odd.describe()["test_metrics"] == {"nme": None, "fr": None, "faces": 0.0}
+    assert dataclasses.replace(run, evaluated=None).describe()["test_metrics"] == {}

@@ -13,7 +13,15 @@ import pytest
 import torch
 
 from landmark_core.config import from_dict
-from landmark_core.export import DecodedLandmarks, export_model, model_card, write_card
+from landmark_core.export import (
+    DecodedLandmarks,
+    card_path,
+    export_model,
+    export_path,
+    model_card,
+    run_file_name,
+    write_card,
+)
 from landmark_core.train import build_model
 from landmark_core.train_config import TrainConfig
 from tests.landmark_core.test_train import CPU
@@ -96,3 +104,28 @@ def test_an_unknown_format_or_decoding_is_refused(tmp_path):
         export_model(model=model, config=config, out=tmp_path / "net", fmt="tflite")
     with pytest.raises(ValueError, match="decoding must be one of"):
         DecodedLandmarks(model=model, decoding="soft")
+
+
+def test_a_run_name_with_dots_is_never_cut_and_every_seed_has_its_file(tmp_path):
+    config = _demo_config()
+    model = build_model(config.model, seed=0, device=CPU)
+    names = [run_file_name(row="rt_l0.25_r0.05", seed=seed) for seed in (0, 1)]
+    assert names == ["rt_l0.25_r0.05-seed0", "rt_l0.25_r0.05-seed1"]
+    paths = [export_model(model=model, config=config, out=tmp_path / name, fmt="torchscript") for name in names]
+    assert [p.name for p in paths] == ["rt_l0.25_r0.05-seed0.pt", "rt_l0.25_r0.05-seed1.pt"]
+    assert all(p.is_file() for p in paths)
+    cards = [write_card(p, {"run": {"seed": k}}) for k, p in enumerate(paths)]
+    assert [c.name for c in cards] == ["rt_l0.25_r0.05-seed0.pt.json", "rt_l0.25_r0.05-seed1.pt.json"]
+    assert export_path(out=tmp_path / "a.b", fmt="onnx").name == "a.b.onnx"
+    assert card_path(tmp_path / "a.b.onnx").name == "a.b.onnx.json"
+
+
+def test_a_row_name_cannot_leave_the_folder():
+    assert run_file_name(row="../up/row", seed=2) == ".._up_row-seed2"
+
+
+def test_a_metric_that_is_not_finite_is_null_in_the_card(tmp_path):
+    path = write_card(tmp_path / "net.onnx", {"run": {"test_metrics": {"nme": float("nan"), "fr": float("inf")}}})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["run"]["test_metrics"] == {"nme": None, "fr": None}
