@@ -167,6 +167,7 @@ def predict(
     under --out in the inputs' own folder structure (a/x.jpg -> a/x.jpg.csv); whatever is not
     processed is a line of skipped.csv with its reason."""
     from elt_models import predict as predicting
+    from elt_models.inputs import output_files
     from landmark_core.device import resolve_device
 
     alpha = parse_fraction(smooth, option="--smooth")
@@ -177,7 +178,7 @@ def predict(
     )
     target = resolve_device(device)
     check_out_folder(out)
-    refuse_replacing(predicting.output_files(found.files, out), force=force)
+    refuse_replacing(output_files(found.files, out), force=force)
     model, config = load_source(source)
     _quiet_opencv()
     predictor = predicting.Predictor(
@@ -196,8 +197,9 @@ def _run_predictions(predictor, found, out: Path, *, given, smooth: float | None
     from rich.progress import Progress
 
     from elt_models import predict as predicting
+    from elt_models.inputs import VIDEOS
 
-    videos = predicting.VIDEOS
+    videos = VIDEOS
     steps = sum(predicting.frame_count(p) if p.suffix.lower() in videos else 1 for p in found.files)
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("predicting", total=steps or None)
@@ -287,7 +289,7 @@ def _skipped_csv(skipped: list[dict]) -> str:
 
 def _find_inputs(inputs: list[Path], *, out: Path, what: str):
     """``find_inputs`` of the named paths; ConfigError (one line) when none of them is a ``what``."""
-    from elt_models.predict import find_inputs
+    from elt_models.inputs import find_inputs
 
     found = find_inputs(inputs, exclude=out)
     if not found.files:
@@ -316,7 +318,7 @@ def _given_boxes(boxes: Path | None):
     """The ``--boxes`` CSV read and checked, or None; ConfigError (one line) for a missing or malformed file."""
     if boxes is None:
         return None
-    from elt_models.predict import read_boxes
+    from elt_models.boxes import read_boxes
 
     if not boxes.is_file():
         raise ConfigError(f"--boxes {boxes}: no such file")

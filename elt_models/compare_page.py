@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from elt_models.predict import VIDEOS, GivenBoxes, PhotoFaces, Predictor, face_boxes, output_names, read_photo
+from elt_models.boxes import GivenBoxes
+from elt_models.inputs import VIDEOS, output_names
+from elt_models.predict import PhotoFaces, Predictor, face_boxes, read_photo
 
 COLOURS = ((0, 200, 0), (0, 0, 230), (230, 120, 0), (200, 0, 200), (0, 200, 220))  # BGR, one per row
 CROP_SIDE = 256

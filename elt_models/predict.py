@@ -6,33 +6,14 @@ is the box of its 68 landmarks widened by 5 % each side, the same shape of box t
 brows; the twin's boxes are made that way), so the crop matches training. ``boxes`` (a CSV of ``image, x_min,
 y_min, x_max, y_max``) replaces the detector; with WFLW's own boxes the landmarks are the evaluation's.
 
-Inputs (``find_inputs``): files as named (any name; the content decides), folders as every file below them. A
-file in a folder whose suffix is no photo or video's, a broken link, a link loop, a link to a folder, something
-that is not a regular file (a pipe, a device) and a file named twice are each a row of ``skipped.csv`` with the
-reason. A link to a regular file is followed wherever it points (inside the folder or outside it: the user put
-it there, and reads it with their own rights); a link to a folder is not, so a walk never loops or repeats.
-
-Outputs are named per input so that none replaces another: an input's name is its path relative to the folder
-that holds every input (``output_names``), its suffix kept, and it writes ``<name>.csv`` and ``<name>.json``
-(one row per face: ``frame``, ``face``, the box and ``x0, y0, ... x97, y97``) and ``<name>.overlay.jpg`` (or
-``.overlay.mp4`` for a video) under the output folder, in the inputs' own folder structure: ``a/x.jpg`` and
-``b/x.jpg`` write ``a/x.jpg.csv`` and ``b/x.jpg.csv``, ``x.jpg`` and ``x.png`` ``x.jpg.csv`` and ``x.png.csv``.
-Inputs that cannot be read, photos or frames without a face, given boxes that do not fit the photo and faces
-whose landmarks are not finite are rows of ``skipped.csv`` with the reason, never an error.
-
-Given boxes are checked twice. ``read_boxes`` refuses the file (``ValueError``, one line naming its CSV line)
-when a box is not four finite numbers with ``x_max - x_min`` and ``y_max - y_min`` at least one pixel; per
-photo, a box that reaches more than ``BOX_MARGIN`` of the photo's width (height) past its left or right (top
-or bottom) edge is skipped with its reason: a face cut by the border is fine, a box far outside is a mistake
-(and would ask the crop for a gigantic warp). A box row names its image by the path as given on the command
-line, by the input's output name, or by the bare file name when no other input has that name.
+Which files are inputs and what each writes: ``elt_models.inputs``; given boxes: ``elt_models.boxes``. Inputs
+that cannot be read, photos or frames without a face, given boxes that do not fit the photo and faces whose
+landmarks are not finite are rows of ``skipped.csv`` with the reason, never an error.
 """
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -43,20 +24,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from elt_models.boxes import BOX_COLUMNS, GivenBoxes, fitting_boxes
+from elt_models.inputs import VIDEOS, output_names, skip_row
 from landmark_core.atomic import atomic_write_text
 from landmark_core.face_crops import crop_faces, predict_crops
 from landmark_core.image_size import DEFAULT_MAX_PIXELS, ImageSizeError, check_pixels, image_size
 from landmark_core.predict import to_photo
 from landmark_core.train_config import TrainConfig
 
-# Suffixes a folder's photos have: the formats whose size is read before decoding (landmark_core.image_size).
-IMAGES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".gif", ".pbm", ".pgm", ".ppm")
-IMAGES += (".pnm", ".sr", ".ras", ".jp2", ".avif")
-VIDEOS = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 BOX_PAD = 0.05
-BOX_MARGIN = 0.5  # a given box may reach past each edge of the photo by half the photo's width (height)
 POINT_COLUMNS = [f"{axis}{i}" for i in range(98) for axis in "xy"]
-BOX_COLUMNS = ["x_min", "y_min", "x_max", "y_max"]
 
 
 @dataclass(frozen=True)
@@ -101,216 +78,6 @@ def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
     lo, hi = points.min(0), points.max(0)
     pad = BOX_PAD * (hi - lo)
     return (*(lo - pad), *(hi + pad))
-
-
-@dataclass(frozen=True)
-class FoundInputs:
-    """What ``find_inputs`` made of the paths a user named.
-
-    Attributes:
-        files: the photos and videos to process, each once, in the order named (folders sorted).
-        skipped: rows of ``skipped.csv`` (``input``, ``frame``, ``reason``) for everything else named or found.
-    """
-
-    files: list[Path]
-    skipped: list[dict]
-
-
-def find_inputs(paths: list[Path], *, exclude: Path | None = None) -> FoundInputs:
-    """Every file the user named, and every file below a named folder, as an input or a skipped row.
-
-    Args:
-        paths: files and folders as named (a named link is followed, also to a folder).
-        exclude: a folder not to read (the output folder, when it lies inside a named one).
-
-    Returns:
-        The inputs and the skipped rows (see the module's notes on links, suffixes and repeats).
-    """
-    files: list[Path] = []
-    skipped: list[dict] = []
-    seen: set[str] = set()
-    skip_dir = os.path.abspath(exclude) if exclude is not None else None
-    for path in paths:
-        problem = _link_problem(path) or (None if path.exists() else "no such file or folder")
-        if problem:
-            skipped.append(_skip(path, problem))
-        elif path.is_dir():
-            _walk(path, files, skipped, skip_dir)
-        elif path.is_file():
-            files.append(path)
-        else:
-            skipped.append(_skip(path, "not a regular file"))
-    unique = []
-    for path in files:
-        key = os.path.abspath(path)
-        if key in seen:
-            skipped.append(_skip(path, "named twice (processed once)"))
-        else:
-            seen.add(key)
-            unique.append(path)
-    return FoundInputs(files=unique, skipped=skipped)
-
-
-def _skip(path: Path, reason: str, frame: int | str = "") -> dict:
-    return {"input": str(path), "frame": frame, "reason": reason}
-
-
-def _link_problem(path: Path) -> str | None:
-    """Why a symbolic link cannot be read (dangling, a loop), or None (not a link, or a good one)."""
-    if not path.is_symlink():
-        return None
-    try:
-        path.stat()
-    except FileNotFoundError:
-        return f"broken link (its target {os.readlink(path)} does not exist)"
-    except OSError as error:  # ELOOP, or a target one cannot reach
-        return "link loop" if error.errno == errno.ELOOP else f"unreadable link ({error.strerror})"
-    return None
-
-
-def _walk(folder: Path, files: list[Path], skipped: list[dict], skip_dir: str | None) -> None:
-    """Files below ``folder`` (sorted, not into linked folders) into ``files``, the rest into ``skipped``."""
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError as error:
-        skipped.append(_skip(folder, f"cannot list the folder ({error.strerror})"))
-        return
-    for entry in entries:
-        problem = _link_problem(entry)
-        if problem:
-            skipped.append(_skip(entry, problem))
-        elif entry.is_dir():
-            if entry.is_symlink():
-                skipped.append(_skip(entry, "link to a folder (not followed; name the folder itself)"))
-            elif skip_dir is not None and os.path.abspath(entry) == skip_dir:
-                skipped.append(_skip(entry, "the output folder (not read)"))
-            else:
-                _walk(entry, files, skipped, skip_dir)
-        elif not entry.is_file():
-            skipped.append(_skip(entry, "not a regular file"))
-        elif entry.suffix.lower() in IMAGES + VIDEOS:
-            files.append(entry)
-        else:
-            skipped.append(_skip(entry, f"not a photo or video ({entry.suffix or 'no suffix'})"))
-
-
-def output_names(inputs: list[Path]) -> dict[Path, str]:
-    """Each input's output name: its path relative to the folder holding every input, suffix kept (POSIX).
-
-    Distinct inputs (by absolute path) get distinct names, and no name is ``skipped`` (``skipped.csv`` is the
-    skipped list's): such an input is named ``skipped.input``.
-    """
-    if not inputs:
-        return {}
-    absolute = [os.path.abspath(p) for p in inputs]
-    root = os.path.commonpath([os.path.dirname(a) for a in absolute])
-    names = {}
-    for path, full in zip(inputs, absolute, strict=True):
-        name = Path(os.path.relpath(full, root)).as_posix()
-        names[path] = "skipped.input" if name == "skipped" else name
-    return names
-
-
-def output_files(inputs: list[Path], out: Path) -> list[Path]:
-    """Every file ``predict_inputs`` would write for ``inputs`` under ``out`` (to refuse replacing them)."""
-    planned = [out / "skipped.csv"]
-    for path, name in output_names(inputs).items():
-        overlay = ".overlay.mp4" if path.suffix.lower() in VIDEOS else ".overlay.jpg"
-        planned += [out / f"{name}{ending}" for ending in (".csv", ".json", overlay)]
-    return planned
-
-
-@dataclass(frozen=True)
-class GivenBoxes:
-    """A boxes CSV read and checked: each image's boxes and the CSV line of each.
-
-    Attributes:
-        source: the CSV's path (named in reasons).
-        boxes: image (as the CSV names it) -> (N, 4) x_min, y_min, x_max, y_max.
-        lines: image -> the CSV line (1 is the header) of each of its boxes.
-    """
-
-    source: Path
-    boxes: dict[str, np.ndarray]
-    lines: dict[str, list[int]]
-
-    def find(self, path: Path, *, name: str, shared_name: bool) -> str | None:
-        """The CSV's key for the input ``path`` (output name ``name``), or None when it gives no box for it.
-
-        The bare file name counts only when no other input has it (``shared_name`` False).
-        """
-        for key in (str(path), name, *(() if shared_name else (path.name,))):
-            if key in self.boxes:
-                return key
-        return None
-
-
-def read_boxes(path: Path) -> GivenBoxes:
-    """A boxes CSV (``image`` as a file name or path, and ``x_min, y_min, x_max, y_max``), checked.
-
-    Raises:
-        ValueError: an unreadable or malformed file, a missing column, a row without an image, a box that is not
-            four finite numbers or is less than a pixel wide or high (one line naming the file and its line).
-    """
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as error:  # permissions, not UTF-8, empty, not a table
-        reason = getattr(error, "strerror", None) or str(error).strip().splitlines()[0]
-        raise ValueError(f"{path}: cannot read the boxes ({reason})") from None
-    missing = [c for c in ["image", *BOX_COLUMNS] if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-    values = np.full((len(table), 4), np.nan)
-    for k, column in enumerate(BOX_COLUMNS):
-        values[:, k] = pd.to_numeric(table[column], errors="coerce")
-    boxes: dict[str, list] = {}
-    lines: dict[str, list[int]] = {}
-    for row, (image, box) in enumerate(zip(table["image"], values, strict=True)):
-        problem = "no image" if not image.strip() else _box_problem(box, table.loc[row, BOX_COLUMNS].tolist())
-        if problem:
-            raise ValueError(f"{path} line {row + 2}: {problem}")
-        boxes.setdefault(image, []).append(box)
-        lines.setdefault(image, []).append(row + 2)
-    return GivenBoxes(source=path, boxes={k: np.array(v) for k, v in boxes.items()}, lines=lines)
-
-
-def _box_problem(box: np.ndarray, raw: list) -> str | None:
-    """Why a box read from a CSV is not a box (``raw`` is its cells as written), or None."""
-    if not np.isfinite(box).all():
-        bad = next(c for c, v, r in zip(BOX_COLUMNS, box, raw, strict=True) if not np.isfinite(v))
-        cell = raw[BOX_COLUMNS.index(bad)]
-        return f"{bad} = {cell!r} is not a finite number" if cell.strip() else f"{bad} is empty"
-    if box[2] - box[0] < 1 or box[3] - box[1] < 1:
-        return f"box {_box_text(box)} must be at least a pixel wide and high (x_max > x_min, y_max > y_min)"
-    return None
-
-
-def _box_text(box: np.ndarray) -> str:
-    return "(" + ", ".join(f"{v:g}" for v in box) + ")"
-
-
-def fitting_boxes(boxes: np.ndarray, lines: list[int], *, width: int, height: int) -> tuple[np.ndarray, list[str]]:
-    """The boxes that fit a ``width`` x ``height`` photo within ``BOX_MARGIN``, and why each other one does not.
-
-    Args:
-        boxes: (N, 4) x_min, y_min, x_max, y_max (finite, positive size: ``read_boxes`` checked).
-        lines: the CSV line of each box (named in the reasons).
-        width: the photo's width (as decoded, upright).
-        height: its height.
-
-    Returns:
-        The (M, 4) boxes kept and one reason per box left out.
-    """
-    lo = np.array([-BOX_MARGIN * width, -BOX_MARGIN * height] * 2)
-    hi = np.array([(1 + BOX_MARGIN) * width, (1 + BOX_MARGIN) * height] * 2)
-    inside = ((boxes >= lo) & (boxes <= hi)).all(axis=1)
-    reasons = [
-        f"box {_box_text(box)} of line {line} lies outside the {width}x{height} photo by more than "
-        f"{BOX_MARGIN:.0%} of its size"
-        for box, line, fits in zip(boxes, lines, inside, strict=True)
-        if not fits
-    ]
-    return boxes[inside].reshape(-1, 4), reasons
 
 
 def read_photo(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -452,7 +219,7 @@ def predict_photo(predictor: Predictor, path: Path, out: Path, faces: PhotoFaces
     try:
         image = read_photo(path)
     except ValueError as error:
-        return [_skip(path, str(error).removeprefix(f"{path}: "))], None
+        return [skip_row(path, str(error).removeprefix(f"{path}: "))], None
     boxes, reasons = face_boxes(predictor, image, path, faces)
     points = predictor.landmarks(image, boxes) if len(boxes) else np.zeros((0, 98, 2))
     points, boxes, broken = finite_faces(points, boxes)
@@ -460,7 +227,7 @@ def predict_photo(predictor: Predictor, path: Path, out: Path, faces: PhotoFaces
     overlay = draw_overlay(image, points, boxes)
     if not cv2.imwrite(str(out / f"{faces.name}.overlay.jpg"), overlay, [cv2.IMWRITE_JPEG_QUALITY, 90]):
         raise OSError(f"{out / faces.name}.overlay.jpg: cannot write")
-    return [_skip(path, reason) for reason in reasons + broken], len(boxes)
+    return [skip_row(path, reason) for reason in reasons + broken], len(boxes)
 
 
 def predict_video(
@@ -483,7 +250,7 @@ def predict_video(
             points, boxes, broken = finite_faces(points, boxes)
             if smooth is not None and len(points):
                 points = previous = smooth_tracks(previous, points, alpha=smooth)
-            skipped += [_skip(path, reason, frame) for reason in ([] if len(boxes) else ["no face found"]) + broken]
+            skipped += [skip_row(path, reason, frame) for reason in ([] if len(boxes) else ["no face found"]) + broken]
             rows += face_rows(points, boxes, frame=frame)
             if writer is None:
                 (out / name).parent.mkdir(parents=True, exist_ok=True)
@@ -493,7 +260,7 @@ def predict_video(
             if on_frame is not None:
                 on_frame()
     except ValueError as error:
-        return [_skip(path, str(error).removeprefix(f"{path}: "))], None
+        return [skip_row(path, str(error).removeprefix(f"{path}: "))], None
     finally:
         if writer is not None:
             writer.release()
@@ -542,7 +309,7 @@ def predict_inputs(
     for path in inputs:
         if path.suffix.lower() in VIDEOS:
             if given is not None:
-                rows.append(_skip(path, "boxes are given for photos only"))
+                rows.append(skip_row(path, "boxes are given for photos only"))
                 continue
             lines, found = predict_video(predictor, path, out, name=names[path], smooth=smooth, on_frame=on_step)
         else:

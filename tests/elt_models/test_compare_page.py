@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from elt_cli.main import app
+from elt_models.boxes import read_boxes
 from elt_models.compare_page import FacePredictions, compare_html, disagreement, disagreement_table, predict_rows
-from elt_models.predict import read_boxes
 from landmark_core.wflw_index import index_wflw
 
 runner = CliRunner()

@@ -10,16 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from elt_models.predict import (
-    POINT_COLUMNS,
-    Predictor,
-    dlib_boxes,
-    output_names,
-    predict_inputs,
-    read_boxes,
-    read_photo,
-    smooth_tracks,
-)
+from elt_models.boxes import read_boxes
+from elt_models.inputs import output_names
+from elt_models.predict import POINT_COLUMNS, Predictor, dlib_boxes, predict_inputs, read_photo, smooth_tracks
 from elt_models.trained_runs import find_run
 from landmark_core.dataset import face_records
 from landmark_core.predict import predict_landmarks

@@ -14,18 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from elt_models.predict import (
-    BOX_MARGIN,
-    POINT_COLUMNS,
-    find_inputs,
-    finite_faces,
-    fitting_boxes,
-    output_files,
-    output_names,
-    predict_inputs,
-    read_boxes,
-    read_photo,
-)
+from elt_models.boxes import BOX_MARGIN, fitting_boxes, read_boxes
+from elt_models.inputs import find_inputs, output_files, output_names
+from elt_models.predict import POINT_COLUMNS, finite_faces, predict_inputs, read_photo
 from tests.landmark_core.test_image_size import BOMBS
 
 
@@ -221,7 +212,8 @@ HOSTILE_RUN = textwrap.dedent(
     """
     import json, resource, sys, torch
     from pathlib import Path
-    from elt_models.predict import Predictor, find_inputs, predict_inputs
+    from elt_models.inputs import find_inputs
+    from elt_models.predict import Predictor, predict_inputs
     from landmark_core.train_config import TrainConfig
 
     folder, out = Path(sys.argv[1]), Path(sys.argv[2])
