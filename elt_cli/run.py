@@ -11,6 +11,7 @@ import typer
 
 from elt_cli.console import console
 from elt_cli.options import DEFAULT_STORE
+from elt_cli.temporary_server import start_temporary_server
 from landmark_core.config import ConfigError
 
 
@@ -43,6 +44,7 @@ def run(
     # The temporary local server would try to send usage telemetry (and log an error offline); a user's own
     # setting wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    start_temporary_server()  # without a server: one start per home at a time, a long allowance, one-line failure
     from flows.reproduce import reproduce
     from kit.progress import listening
 
@@ -119,7 +121,7 @@ def report_path(
     """Print the path of the newest report in the store (the last one a run made)."""
     from kit.store import Store
 
-    reports = Store(store).outputs("report")
+    reports = Store(store, create=False).outputs("report")  # only reads: a missing store is not created
     if not reports:
         raise ConfigError(f"{store}: no report yet; make one with `eltrepro run` (or `make demo`)")
     print(reports[0].local_dir() / ("report.html" if html else "report.md"))
