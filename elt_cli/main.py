@@ -13,6 +13,11 @@ import sys
 
 import typer
 
+try:  # the command line's own mistakes: typer vendors click in its recent releases, and uses click itself before
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover (older typer)
+    from click.exceptions import UsageError
+
 from elt_cli import data, doctor, fetch_all, models, review, run, stage, train, weights
 from elt_cli.console import err_console
 from landmark_core.config import ConfigError
@@ -43,14 +48,30 @@ def input_errors() -> tuple[type[BaseException], ...]:
 
 
 def main() -> None:
-    """The ``eltrepro`` entry point: the app, with input mistakes as one line on stderr and exit status 2."""
+    """The ``eltrepro`` entry point: the app, with input mistakes (the project's, and the command line's own: a
+    missing argument, an unknown option, a value of the wrong type) as one line on stderr and exit status 2."""
     try:
-        app()
+        code = app(standalone_mode=False)
+    except UsageError as error:
+        if not error.format_message():  # a group named alone: its help is printed already
+            sys.exit(error.exit_code)
+        command = error.ctx.command_path if error.ctx else "eltrepro"
+        _refuse(f"{command}: {error.format_message()} (see `{command} --help`)")
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(1)
     except Exception as error:
         if not isinstance(error, input_errors()):
             raise
-        err_console.print(f"[red]error:[/red] {error}", soft_wrap=True)
-        sys.exit(2)
+        _refuse(str(error))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _refuse(line: str) -> None:
+    """``error: <line>`` on stderr (the line as written: no markup read in it) and exit status 2."""
+    err_console.print("[red]error:[/red] ", end="", soft_wrap=True)
+    err_console.print(line, soft_wrap=True, markup=False, highlight=False)
+    sys.exit(2)
 
 
 if __name__ == "__main__":

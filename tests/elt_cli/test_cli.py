@@ -104,6 +104,11 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
         ([*apply, str(tmp / "evil.pt")], "evil.pt: cannot read the decisions (not a UTF-8 CSV table"),
         (["stage", "run", "nope"], "unknown stage 'nope'; stages: align, attributes,"),
         (["report", "--store", str(tmp / "empty")], "empty: no report yet; make one with `eltrepro run`"),
+        (["predict"], "eltrepro predict: Missing argument 'inputs'. (see `eltrepro predict --help`)"),
+        ([*run, "--bogus"], "eltrepro run: No such option: --bogus"),
+        (["data", "synth", "--out", str(tmp / "o"), "--train", "abc"], "Invalid value for '--train': Input should"),
+        (["nosuch"], "eltrepro: No such command 'nosuch'."),
+        (["report", "--store", str(tmp / "[bold]x")], "[bold]x: no report yet"),  # the line as written, no markup
     ]
 
 
