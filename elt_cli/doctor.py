@@ -160,15 +160,27 @@ def _cuda_here() -> bool:
 
 
 def store_findings(store: str) -> list[Finding]:
-    """The store can be written (a probe file is written and removed)."""
+    """The store can be written: a probe file is written and removed, or, for a local store not made yet, the
+    folder that would hold it can be written (the doctor only looks: it creates no store)."""
     try:
-        problem = Store(store).write_problem()
+        target = Store(store, create=False)
+        problem = _creatable(Path(target.root)) if target.local else target.write_problem()
     except Exception as error:  # the URL itself is unusable (an unknown protocol, a missing package)
         problem = f"{type(error).__name__}: {error}"
     if problem is None:
         return []
     fix = "pass a writable --store (a local folder, or s3://... with AWS_* credentials in the environment)"
     return [Finding(f"store {store}", f"not writable ({problem})", fix)]
+
+
+def _creatable(root: Path) -> str | None:
+    """Why a local store at ``root`` could not be written or made (None when it could), creating nothing."""
+    if root.is_dir():
+        return Store(root, create=False).write_problem()
+    parent = next(p for p in root.parents if p.exists())
+    if root.exists() or not parent.is_dir():
+        return f"{root if root.exists() else parent} is a file, not a folder"
+    return None if os.access(parent, os.W_OK | os.X_OK) else f"cannot create a folder in {parent}"
 
 
 def pool_findings(

@@ -33,7 +33,7 @@ for group in (run, doctor, fetch_all, data, weights, stage, review, train, model
 
 def input_errors() -> tuple[type[BaseException], ...]:
     """The exceptions that mean a mistake in the user's input (one line, no traceback)."""
-    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError]
+    errors: list[type[BaseException]] = [ConfigError, FileNotFoundError, NotADirectoryError]
     known = (
         ("landmark_core.download", "DownloadError"),
         ("tasks.decisions", "DecisionError"),

@@ -32,6 +32,7 @@ def review_serve(
 
     from elt_review.review_app import create_app, new_token
 
+    existing_store(store)  # the page shows a store's projections: a missing one is a mistake, not created
     token = token or new_token()
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     console.print(f"review page: http://{shown}:{port}/?token={token}")

@@ -194,7 +194,7 @@ def create_app(*, store: str, token: str, resume: bool = True, hosts: tuple[str,
         resume: False only writes decisions (no Prefect API calls).
         hosts: the host names requests may address (loopback names and the bound address).
     """
-    target = Store(store)
+    target = Store(store, create=False)  # the command checked it exists; the page never creates one
     allowed_hosts = frozenset(h.lower().strip("[]") for h in (*LOOPBACK, *hosts))
     cache: dict[tuple, tuple[pd.DataFrame, int]] = {}
 

@@ -109,6 +109,7 @@ def _mistakes(tmp: Path, synth_root: Path) -> list[tuple[list[str], str]]:
         (["data", "synth", "--out", str(tmp / "o"), "--train", "abc"], "Invalid value for '--train': Input should"),
         (["nosuch"], "eltrepro: No such command 'nosuch'."),
         (["report", "--store", str(tmp / "[bold]x")], "[bold]x: no report yet"),  # the line as written, no markup
+        (["review", "serve", "--store", str(tmp / "store")], "no such store (nothing at that path)"),
     ]
 
 

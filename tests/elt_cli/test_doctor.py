@@ -41,6 +41,7 @@ def test_a_fresh_clone_lists_every_missing_item_with_its_fix(tmp_path):
         assert any(line.split(" ", 1)[1].startswith(f"{item}:") for line in lines), f"{item} not listed"
     assert all("fix: eltrepro " in line for line in lines)
     assert "every download at once: eltrepro fetch-all --profile thesis --trust-first-download" in result.stdout
+    assert not (tmp_path / "artifacts").exists() and "store artifacts" not in result.stdout  # looked, made nothing
 
 
 def _serve_everything(server: Loopback) -> None:
@@ -194,3 +195,16 @@ def test_wait_server_waits_for_a_server_that_comes_up_late_and_gives_up_in_one_l
     assert seconds >= 2.0  # it waited for the late server instead of failing at once
     unset = _eltrepro("wait-server", cwd=tmp_path)
     assert unset.returncode == 2 and "PREFECT_API_URL is not set" in unset.stderr
+
+
+def test_a_store_that_could_not_be_made_is_a_finding_and_nothing_is_created(tmp_path):
+    from elt_cli.doctor import store_findings
+
+    (tmp_path / "a-file").write_text("x")
+    assert store_findings(str(tmp_path / "new" / "store")) == [] and not (tmp_path / "new").exists()
+    [finding] = store_findings(str(tmp_path / "a-file" / "store"))
+    assert f"{tmp_path / 'a-file'} is a file, not a folder" in finding.line()
+    [finding] = store_findings(str(tmp_path / "a-file"))
+    assert "is a file, not a folder" in finding.line()
+    (tmp_path / "made").mkdir()
+    assert store_findings(str(tmp_path / "made")) == [] and list((tmp_path / "made").iterdir()) == []
