@@ -20,7 +20,7 @@ def fetch_all(
     mirror: str = typer.Option(None, help="One base URL for every file (<mirror>/<file name>), e.g. a lab mirror."),
 ) -> None:
     """Download, verify and pin every dataset and published weight the profile uses (resumable)."""
-    from elt_cli.doctor import needed_weights
+    from elt_cli.preflight import needed_weights
     from elt_study.run_profile import load_profile, profile_path
     from gan_core.lfw_parts import LFW_PARTS_FILES
     from landmark_core.download import WFLW_FILES, fetch_files

@@ -73,7 +73,6 @@ def find_model(
             ``--checkpoint``, a missing file or store, an unknown row, seed or report (one line).
     """
     from elt_models.trained_runs import find_run
-    from landmark_core.export import run_file_name
 
     if (row is None) == (checkpoint is None):
         raise ConfigError("give --row (a run of the store's report) or --checkpoint PATH, not both")
@@ -85,6 +84,8 @@ def find_model(
             raise ConfigError(f"--checkpoint {checkpoint}: no such file")
         return ModelSource(checkpoint=checkpoint, origin={"checkpoint": str(checkpoint)}, name=checkpoint.stem)
     run = find_run(existing_store(store), row=row, seed=seed, report=report)
+    from landmark_core.export import run_file_name  # torch: after the store and the row are checked
+
     origin = {"store": store, **run.describe()}
     return ModelSource(checkpoint=run.checkpoint, origin=origin, name=run_file_name(row=run.row, seed=run.seed))
 
@@ -132,12 +133,12 @@ def export(
     missing = [m for m in ("onnx", "onnxscript") if fmt == "onnx" and importlib.util.find_spec(m) is None]
     if missing:
         raise ConfigError(f"--format onnx needs {', '.join(missing)}: pip install -e .[export]")
-    from landmark_core.export import card_path, export_model, export_path, model_card, write_card
-
     source = find_model(
         store=store, row=row, seed=parse_int(seed, option="--seed"), report=report, checkpoint=checkpoint
     )
     check_out_folder(out)
+    from landmark_core.export import card_path, export_model, export_path, model_card, write_card  # torch
+
     path = export_path(out=out / source.name, fmt=fmt)
     if os.path.realpath(path) == os.path.realpath(source.checkpoint):
         raise ConfigError(f"--out {out}: the export {path} would replace the checkpoint itself; choose another --out")
@@ -166,7 +167,6 @@ def predict(
     """98 landmarks per face (photo pixels, WFLW order) as CSV and JSON per input, with an overlay image/video,
     under --out in the inputs' own folder structure (a/x.jpg -> a/x.jpg.csv); whatever is not
     processed is a line of skipped.csv with its reason."""
-    from elt_models import predict as predicting
     from elt_models.inputs import output_files
     from landmark_core.device import resolve_device
 
@@ -179,6 +179,8 @@ def predict(
     target = resolve_device(device)
     check_out_folder(out)
     refuse_replacing(output_files(found.files, out), force=force)
+    from elt_models import predict as predicting  # torch and OpenCV: after every input is checked
+
     model, config = load_source(source)
     _quiet_opencv()
     predictor = predicting.Predictor(
@@ -235,10 +237,6 @@ def compare(
 ) -> None:
     """Rows side by side on the same faces, most disagreeing faces first (an HTML page and a CSV); whatever is
     not compared is a line of skipped.csv with its reason."""
-    from elt_models import compare_page
-    from elt_models import predict as predicting
-    from landmark_core.atomic import atomic_write_text
-
     if len(rows) < 2:
         raise ConfigError("--row: give two rows or more to compare")
     twice = next((r for k, r in enumerate(rows) if r in rows[:k]), None)
@@ -252,6 +250,10 @@ def compare(
     check_out_folder(out)
     written = [out / "compare.html", out / "disagreement.csv", out / "skipped.csv"]
     refuse_replacing(written, force=force)
+    from elt_models import compare_page  # torch and OpenCV: after every input is checked
+    from elt_models import predict as predicting
+    from landmark_core.atomic import atomic_write_text
+
     _quiet_opencv()
     detect = None if given else predicting.dlib_boxes()
     predictors = []

@@ -67,7 +67,7 @@ def run(
 
 def _preflight(prof, *, profile_arg: str, store: str, pool: bool) -> None:
     """The cheap part of ``eltrepro doctor``: refuse to start a run that a missing item would stop later."""
-    from elt_cli.doctor import local_findings, pool_findings
+    from elt_cli.preflight import local_findings, pool_findings
 
     found = [f for f in local_findings(prof, profile_arg=profile_arg, store=store, pool=pool) if f.fatal]
     found += pool_findings(store=store, probe=False) if pool else []  # the probe's flow run is not cheap

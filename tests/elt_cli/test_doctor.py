@@ -198,7 +198,7 @@ def test_wait_server_waits_for_a_server_that_comes_up_late_and_gives_up_in_one_l
 
 
 def test_a_store_that_could_not_be_made_is_a_finding_and_nothing_is_created(tmp_path):
-    from elt_cli.doctor import store_findings
+    from elt_cli.preflight import store_findings
 
     (tmp_path / "a-file").write_text("x")
     assert store_findings(str(tmp_path / "new" / "store")) == [] and not (tmp_path / "new").exists()
