@@ -28,6 +28,17 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with a ``server`` test first, then those with a ``slow`` one, then the rest (each module's own
+    order kept): pytest-xdist hands whole modules to idle workers in this order, so the long ones start at once
+    and the short ones fill the gaps, instead of a long module starting last and running on alone."""
+    weight: dict[str, int] = {}
+    for item in items:
+        rank = 0 if item.get_closest_marker("server") else 1 if item.get_closest_marker("slow") else 2
+        weight[item.nodeid.split("::")[0]] = min(rank, weight.get(item.nodeid.split("::")[0], 2))
+    items.sort(key=lambda item: weight[item.nodeid.split("::")[0]])
+
+
 @pytest.fixture(scope="session")
 def synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A synthetic WFLW root (16 train / 24 test images); treat as read-only."""

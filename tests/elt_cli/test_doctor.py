@@ -76,6 +76,7 @@ weights_dir = "{root}/weights"
 """
 
 
+@pytest.mark.slow
 def test_fetch_all_makes_a_profile_ready_and_run_refuses_a_tampered_weight(tmp_path):
     server = Loopback()
     try:
@@ -108,6 +109,7 @@ def test_pool_checks_name_a_missing_server(tmp_path):
 FIX_URL = "PREFECT_API_URL=http://127.0.0.1:4200/api"
 
 
+@pytest.mark.slow
 def test_pool_checks_name_a_server_that_does_not_answer_in_one_line(tmp_path):
     server = Loopback()  # an HTTP server, but no Prefect server: its /api/health is a 404
     try:
@@ -159,6 +161,7 @@ def test_pool_checks_against_a_real_server(infra, tmp_path, wait_until):
         assert len(problems) == 1 and "sees no CUDA device" in problems[0], probed.stdout  # the store is fine
 
 
+@pytest.mark.slow
 def test_wait_server_waits_for_a_server_that_comes_up_late_and_gives_up_in_one_line(tmp_path):
     """The README's set-up (`prefect server start &`, then the pool commands) needs a wait: the server starts in
     about 10 s. Here the port only answers after a delay, so the command must have waited."""

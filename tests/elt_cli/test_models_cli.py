@@ -59,6 +59,7 @@ def test_predict_a_folder_with_a_checkpoint(trained_runs_store, synth_root, tmp_
     assert set(skipped["reason"]) <= {"no face found", "not a photo or video (.txt)"}
 
 
+@pytest.mark.slow
 def test_mistakes_are_one_line(trained_runs_store, tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "p.jpg").write_bytes(b"x")

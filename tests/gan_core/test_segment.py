@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import cv2
@@ -10,7 +11,10 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # TF 2.21's oneDNN path aborts on this machine
-keras = pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
+# TensorFlow is imported by the tests that use it, not at collection (about 4 s in every pytest worker)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("keras") is None, reason="the segmenter needs the seg extra (tensorflow-cpu)"
+)
 
 from gan_core.segment import (  # noqa: E402
     SegmenterConfig,
@@ -56,6 +60,7 @@ def test_the_network_is_vgg16_fcn16s():
     )
 
 
+@pytest.mark.slow
 def test_training_learns_the_face_region_on_held_out_crops(crops):
     images, masks = crops
     held = len(images) // 4
@@ -73,6 +78,8 @@ def test_step_decay_halves_every_step():
 
 
 def test_imagenet_backbone_weights_load_layer_by_layer(tmp_path):
+    import keras
+
     vgg = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
     path = tmp_path / "vgg16_notop.weights.h5"
     vgg.save_weights(path)

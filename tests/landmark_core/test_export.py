@@ -43,6 +43,7 @@ def _crops(config: TrainConfig, n: int = 3) -> np.ndarray:
     return np.random.default_rng(1).integers(0, 256, (n, 3, size, size)).astype(np.float32) / 255.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", _networks())
 def test_onnx_agrees_with_pytorch_in_onnxruntime_alone(config, tmp_path):
     model = build_model(config.model, seed=0, device=CPU)

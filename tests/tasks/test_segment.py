@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import cv2
@@ -9,7 +10,6 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-pytest.importorskip("keras", reason="the segmenter needs the seg extra (tensorflow-cpu)")
 
 
 from gan_core.align import AlignConfig  # noqa: E402
@@ -24,6 +24,13 @@ from tasks.filter_faces import filter_faces  # noqa: E402
 from tasks.paste import PasteConfig, paste  # noqa: E402
 from tasks.segment import SegmentConfig, segment  # noqa: E402
 from tasks.segment_train import SegmentTrainConfig, segment_train  # noqa: E402
+
+pytestmark = [  # every test trains the segmenter with TensorFlow (about 15 s); TensorFlow is imported by the stage
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        importlib.util.find_spec("keras") is None, reason="the segmenter needs the seg extra (tensorflow-cpu)"
+    ),
+]
 
 TINY_NET = SegmenterConfig(input_size=64, width=0.25, fc_channels=64, epochs=16, lr=1e-2, lr_step=12, batch_size=4)
 
