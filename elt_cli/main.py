@@ -18,7 +18,7 @@ try:  # the command line's own mistakes: typer vendors click in its recent relea
 except ImportError:  # pragma: no cover (older typer)
     from click.exceptions import UsageError
 
-from elt_cli import data, doctor, fetch_all, models, review, run, stage, train, weights
+from elt_cli import data, doctor, fetch_all, gan, models, review, run, stage, train, weights
 from elt_cli.console import err_console
 from landmark_core.config import ConfigError
 
@@ -27,7 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-for group in (run, doctor, fetch_all, data, weights, stage, review, train, models):
+for group in (run, doctor, fetch_all, data, weights, stage, review, train, models, gan):
     group.register(app)
 
 

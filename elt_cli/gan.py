@@ -1,0 +1,71 @@
+"""``eltrepro gan``: the project's own GAN models, trained on the twin (``gan train-twin``).
+
+Settings come from a TOML or JSON file of ``TwinGanConfig`` sections (``generator``, ``discriminator``, ``faces``,
+``train``) or its defaults; every mistake is one line before any face is drawn.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from elt_cli.console import console
+from elt_cli.options import check_out_folder, parse_int
+from landmark_core.config import ConfigError, from_dict, load_config, to_dict
+
+gan_app = typer.Typer(help="The project's own GAN models, trained on the synthetic twin.", no_args_is_help=True)
+
+
+def _config(path: Path | None, steps: str | None):
+    from gan_core.twin_gan import TwinGanConfig
+
+    config = load_config(TwinGanConfig, path) if path else TwinGanConfig()
+    given = parse_int(steps, option="--steps", minimum=1)
+    if given is None:
+        return config
+    data = to_dict(config)
+    return from_dict(TwinGanConfig, data | {"train": data["train"] | {"steps": given}}, where="--steps")
+
+
+@gan_app.command("train-twin")
+def train_twin(
+    out: Path = typer.Option(..., help="The training's folder: config.json, state.pt, losses.csv, generator.pt."),
+    config: Path = typer.Option(None, help="TOML or JSON file with TwinGanConfig sections (defaults otherwise)."),
+    steps: str = typer.Option(None, help="Train to this many steps (overrides train.steps; more steps go on)."),
+    checkpoint_every: str = typer.Option("200", help="Steps between checkpoints (a stopped run resumes there)."),
+    threads: str = typer.Option(None, help="CPU threads for torch (default: torch's own choice)."),
+) -> None:
+    """Train the twin GAN (a small StyleGAN2 on FFHQ-aligned twin faces), or go on with a stopped training."""
+    check_out_folder(out)
+    settings = _config(config, steps)
+    every = parse_int(checkpoint_every, option="--checkpoint-every", minimum=1)
+    n_threads = parse_int(threads, option="--threads", minimum=1)
+    import torch
+
+    from gan_core.twin_gan import start_or_resume, train_twin_gan
+
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    try:
+        done = start_or_resume(config=settings, folder=out).step
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    console.print(f"twin GAN in {out}: step {done} of {settings.train.steps}; drawing {settings.faces.count} faces")
+    started = time.monotonic()
+
+    def report(losses) -> None:
+        if losses.step % 50 == 0 or losses.step + 1 == settings.train.steps:
+            rate = (losses.step + 1 - done) / max(time.monotonic() - started, 1e-9)
+            console.print(
+                f"step {losses.step + 1}: G {losses.generator:.3f}  D {losses.discriminator:.3f}  ({rate:.2f} steps/s)"
+            )
+
+    train_twin_gan(config=settings, folder=out, checkpoint_every=every, on_step=report)
+    console.print(f"done: {out / 'generator.pt'} ({time.monotonic() - started:.0f} s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eltrepro gan`` to the main app."""
+    app.add_typer(gan_app, name="gan")
