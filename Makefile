@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 # resolving `torch>=2.2` to a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 # The suite runs in two pytest-xdist workers (a module stays on one worker, so its module-scoped fixtures are made
-# once); each worker computes with one thread and starts one Prefect server of its own (tests/conftest.py).
+# once), in the order tests/conftest.py gives (the modules with server tests first, so no long one starts last; xdist
+# would otherwise order them by test count); each worker computes with one thread and starts one Prefect server of its own.
 PYTEST_WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=10
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=10
 
 .PHONY: demo test test-fast lint clean browser compose
 

@@ -6,6 +6,8 @@ Settings come from a TOML or JSON file of ``TwinGanConfig`` sections (``generato
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import time
 from pathlib import Path
 
@@ -31,7 +33,9 @@ def _config(path: Path | None, steps: str | None):
 
 @gan_app.command("train-twin")
 def train_twin(
-    out: Path = typer.Option(..., help="The training's folder: config.json, state.pt, losses.csv, generator.pt."),
+    out: Path = typer.Option(
+        ..., help="The training's folder: config.json, state.pt, losses.csv, generator.pt, MANIFEST.toml."
+    ),
     config: Path = typer.Option(None, help="TOML or JSON file with TwinGanConfig sections (defaults otherwise)."),
     steps: str = typer.Option(None, help="Train to this many steps (overrides train.steps; more steps go on)."),
     checkpoint_every: str = typer.Option("200", help="Steps between checkpoints (a stopped run resumes there)."),
@@ -62,8 +66,49 @@ def train_twin(
                 f"step {losses.step + 1}: G {losses.generator:.3f}  D {losses.discriminator:.3f}  ({rate:.2f} steps/s)"
             )
 
-    train_twin_gan(config=settings, folder=out, checkpoint_every=every, on_step=report)
+    commit = _commit()
+    state = train_twin_gan(config=settings, folder=out, checkpoint_every=every, on_step=report)
     console.print(f"done: {out / 'generator.pt'} ({time.monotonic() - started:.0f} s)")
+    if commit is None:
+        console.print("not a git checkout: no MANIFEST.toml written (it names the commit that made the model)")
+        return
+    given = {"--out": out, "--config": config, "--steps": steps, "--threads": threads}
+    command = ["eltrepro", "gan", "train-twin", *(f"{k}={v}" for k, v in given.items() if v is not None)]
+    _write_manifest(out, state, commit, shlex.join(command))
+
+
+def _commit() -> str | None:
+    """The checkout's commit (``-dirty`` with uncommitted changes), or None outside a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return found.stdout.strip()
+
+
+def _write_manifest(out: Path, state, commit: str, command: str) -> None:
+    """``out/MANIFEST.toml``: the generator's digest, the command (the options that shape the model), its settings
+    file, the commit, the time and the final losses."""
+    from gan_core.twin_gan import final_losses
+    from landmark_core.download import sha256_file
+    from landmark_core.model_manifest import ModelEntry, write_manifest
+
+    entry = ModelEntry(
+        file="generator.pt",
+        sha256=sha256_file(out / "generator.pt"),
+        command=command,
+        settings="config.json",
+        commit=commit,
+        seconds=round(state.seconds, 1),
+        losses={k: round(v, 5) for k, v in final_losses(state=state).items()},
+    )
+    console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")
 
 
 def register(app: typer.Typer) -> None:

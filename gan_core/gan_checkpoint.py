@@ -29,6 +29,7 @@ def save_state(*, state: GanState, path: Path) -> None:
         "g_optim": state.g_optim.state_dict(),
         "d_optim": state.d_optim.state_dict(),
         "step": state.step,
+        "seconds": state.seconds,
         "losses": losses.reshape(-1, len(LOSS_COLUMNS)).double(),
     }
     partial = path.with_name(f".{path.name}.partial")
@@ -48,6 +49,7 @@ def load_state(*, state: GanState, path: Path) -> GanState:
     state.g_optim.load_state_dict(payload["g_optim"])
     state.d_optim.load_state_dict(payload["d_optim"])
     state.step = int(payload["step"])
+    state.seconds = float(payload["seconds"])
     state.losses = [
         StepLosses(int(row[0]), float(row[1]), float(row[2]), None if row[3].isnan() else float(row[3]))
         for row in payload["losses"]

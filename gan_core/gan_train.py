@@ -37,7 +37,8 @@ class StepLosses:
 
 @dataclass
 class GanState:
-    """Everything a training needs to go on: the networks, the weight average, both optimisers, the next step."""
+    """Everything a training needs to go on: the networks, the weight average, both optimisers, the next step, the
+    losses and time so far."""
 
     generator: Generator
     generator_ema: Generator
@@ -46,6 +47,7 @@ class GanState:
     d_optim: torch.optim.Adam
     step: int = 0
     losses: list[StepLosses] = field(default_factory=list)
+    seconds: float = 0.0  # the training's time so far, over every start (the timer is the caller's)
 
 
 def new_state(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,13 +132,16 @@ def train_twin_gan(
         on_step: called with each step's losses.
 
     Returns:
-        The finished state; ``generator.pt`` holds its EMA generator.
+        The finished state; ``generator.pt`` holds its EMA generator, ``state.seconds`` the training's time over
+        every start (rendering the faces included).
     """
     state = start_or_resume(config=config, folder=folder)
     if state.step < config.train.steps:
+        started, before = time.monotonic(), state.seconds
         images = training_images(config=config)
         while state.step < config.train.steps:
             losses = train_step(state=state, images=images, config=config.train)
+            state.seconds = before + time.monotonic() - started
             if on_step is not None:
                 on_step(losses)
             if state.step % checkpoint_every == 0 or state.step == config.train.steps:
@@ -167,3 +171,14 @@ def load_twin_generator(*, folder: Path) -> Generator:
     state = torch.load(folder / "generator.pt", map_location="cpu", weights_only=True)
     load_strict(generator, state, source=str(folder / "generator.pt"))
     return generator
+
+
+def final_losses(*, state: GanState, window: int = 100) -> dict[str, float]:
+    """The generator's and discriminator's losses averaged over the last ``window`` steps (one step is noisy)."""
+    last = state.losses[-window:]
+    if not last:
+        return {}
+    return {
+        "generator": sum(s.generator for s in last) / len(last),
+        "discriminator": sum(s.discriminator for s in last) / len(last),
+    }

@@ -33,7 +33,7 @@ class ModelEntry:
         sha256: its digest (hex).
         command: the command line that made it, as run from the repository's root.
         settings: the settings file it was made with (in the same folder, committed too).
-        commit: the git commit of the code that made it.
+        commit: the git commit of the code that made it (``-dirty`` when the checkout had uncommitted changes).
         seconds: the training's wall time.
         losses: the final losses by name.
     """
@@ -42,7 +42,7 @@ class ModelEntry:
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
     command: str
     settings: str
-    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{7,40}$")]
+    commit: Annotated[str, Field(pattern=r"^[0-9a-f]{7,40}(-dirty)?$")]
     seconds: Annotated[float, Field(ge=0.0)]
     losses: dict[str, float] = field(default_factory=dict)
 

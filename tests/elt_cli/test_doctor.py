@@ -164,13 +164,18 @@ def test_pool_checks_against_a_real_server(infra, tmp_path, wait_until):
 @pytest.mark.slow
 def test_wait_server_waits_for_a_server_that_comes_up_late_and_gives_up_in_one_line(tmp_path):
     """The README's set-up (`prefect server start &`, then the pool commands) needs a wait: the server starts in
-    about 10 s. Here the port only answers after a delay, so the command must have waited."""
+    about 10 s. Here the server answers its first health checks with 503 (not ready), so the command must keep
+    asking until it is told healthy (no timing involved: the server counts the checks)."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+    checks: list[int] = []
+
     class Health(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (http.server's name)
-            self.send_response(200 if self.path.endswith("/health") else 404)
+            ready = self.path.endswith("/health") and len(checks) >= 2
+            checks.append(200 if ready else 503)
+            self.send_response(checks[-1])
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(b"true")
@@ -186,16 +191,14 @@ def test_wait_server_waits_for_a_server_that_comes_up_late_and_gives_up_in_one_l
         f"error: no Prefect server answered at {url} within 1 s ([Errno 111] Connection refused)"
     ]
     server = ThreadingHTTPServer(("127.0.0.1", port), Health)
-    late = threading.Timer(3.0, server.serve_forever)
-    late.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         waited = _eltrepro("wait-server", "--timeout", "60", cwd=tmp_path, PREFECT_API_URL=url)
     finally:
-        late.cancel()
         server.shutdown()
     assert waited.returncode == 0, waited.stderr
-    seconds = float(waited.stdout.split("healthy after ")[1].split(" s")[0])
-    assert seconds >= 2.0  # it waited for the late server instead of failing at once
+    assert checks[:2] == [503, 503] and checks[-1] == 200  # it kept asking after "not ready"
+    assert "healthy after" in waited.stdout
     unset = _eltrepro("wait-server", cwd=tmp_path)
     assert unset.returncode == 2 and "PREFECT_API_URL is not set" in unset.stderr
 

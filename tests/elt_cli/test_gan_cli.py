@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from elt_cli.main import app
+from landmark_core.model_manifest import read_manifest, verified_path
 
 runner = CliRunner()
 
@@ -36,10 +37,19 @@ def test_train_then_go_on_to_more_steps(tmp_path):
     first = runner.invoke(app, [*args, "--threads", "1"])
     assert first.exit_code == 0, first.output
     assert "step 0 of 3; drawing 8 faces" in first.output and "step 3: G" in first.output
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"config.json", "state.pt", "losses.csv", "generator.pt"}
+    made = {"config.json", "state.pt", "losses.csv", "generator.pt", "MANIFEST.toml"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} == made
+    entry = read_manifest(tmp_path / "run")["generator.pt"]
+    assert (
+        entry.command
+        == f"eltrepro gan train-twin --out={tmp_path / 'run'} --config={tmp_path / 'gan.toml'} --threads=1"
+    )
+    assert verified_path(folder=tmp_path / "run", name="generator.pt") and entry.settings == "config.json"
+    assert set(entry.losses) == {"generator", "discriminator"} and entry.seconds > 0
     more = runner.invoke(app, [*args, "--steps", "5"])
     assert more.exit_code == 0, more.output
     assert "step 3 of 5" in more.output
+    assert read_manifest(tmp_path / "run")["generator.pt"].seconds > entry.seconds  # the time of both starts
     assert len((tmp_path / "run" / "losses.csv").read_text().splitlines()) == 6
 
 

@@ -14,6 +14,7 @@ from gan_core.twin_gan import (
     HELD_OUT_SEED,
     TwinFacesConfig,
     TwinGanConfig,
+    final_losses,
     load_twin_generator,
     start_or_resume,
     train_twin_gan,
@@ -43,7 +44,7 @@ def test_a_stopped_training_goes_on_exactly_as_an_unstopped_one(tmp_path):
     straight = train_twin_gan(config=TINY, folder=tmp_path / "a")
     train_twin_gan(config=_with_steps(2), folder=tmp_path / "b")
     resumed = train_twin_gan(config=TINY, folder=tmp_path / "b")  # more steps: goes on from step 2
-    assert resumed.losses == straight.losses
+    assert resumed.losses == straight.losses and resumed.seconds > 0
     a, b = load_twin_generator(folder=tmp_path / "a"), load_twin_generator(folder=tmp_path / "b")
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
     lines = (tmp_path / "b" / "losses.csv").read_text().splitlines()
@@ -74,3 +75,10 @@ def test_training_faces_stay_below_the_held_out_seeds():
         from_dict(TwinFacesConfig, {"first_seed": HELD_OUT_SEED - 5, "count": 10}, where="gan.toml")
     with pytest.raises(ConfigError, match="gan.toml: generator: resolution must be a power of two >= 8, got 48"):
         from_dict(TwinGanConfig, {"generator": {"resolution": 48}}, where="gan.toml")
+
+
+def test_final_losses_average_the_last_steps(tmp_path):
+    state = train_twin_gan(config=TINY, folder=tmp_path)
+    last = final_losses(state=state, window=2)
+    assert last["generator"] == pytest.approx((state.losses[-1].generator + state.losses[-2].generator) / 2)
+    assert set(final_losses(state=state)) == {"generator", "discriminator"}
