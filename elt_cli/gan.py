@@ -105,7 +105,7 @@ def _write_manifest(out: Path, state, commit: str, command: str) -> None:
         command=command,
         settings="config.json",
         commit=commit,
-        seconds=round(state.seconds, 1),
+        seconds=round(state.seconds, 3),
         losses={k: round(v, 5) for k, v in final_losses(state=state).items()},
     )
     console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")
