@@ -95,7 +95,7 @@ def _commit() -> str | None:
 def _write_manifest(out: Path, state, commit: str, command: str) -> None:
     """``out/MANIFEST.toml``: the generator's digest, the command (the options that shape the model), its settings
     file, the commit, the time and the final losses."""
-    from gan_core.twin_gan import final_losses
+    from gan_core.twin_gan import CHECKED_STEPS, final_losses
     from landmark_core.download import sha256_file
     from landmark_core.model_manifest import ModelEntry, write_manifest
 
@@ -107,6 +107,10 @@ def _write_manifest(out: Path, state, commit: str, command: str) -> None:
         commit=commit,
         seconds=round(state.seconds, 3),
         losses={k: round(v, 5) for k, v in final_losses(state=state).items()},
+        first_losses=tuple(
+            {"generator": round(s.generator, 6), "discriminator": round(s.discriminator, 6)}
+            for s in state.losses[:CHECKED_STEPS]
+        ),
     )
     console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")
 

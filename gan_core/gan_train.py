@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -23,6 +24,15 @@ from gan_core.gan_train_config import DiscriminatorConfig, GanTrainConfig
 from gan_core.stylegan2 import Generator
 from gan_core.stylegan2_config import GeneratorConfig
 from gan_core.stylegan2_discriminator import Discriminator
+
+
+class RealImages(Protocol):
+    """The real images a training draws from: a ``[N, 3, R, R]`` float tensor in [-1, 1], or anything that
+    indexes like one (a bank that renders its faces when first drawn)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,7 @@ def _fakes(generator: Generator, *, batch: int, config: GanTrainConfig, rng: tor
     return generator.synthesis(ws, noises)
 
 
-def _reals(images: torch.Tensor, *, batch: int, rng: torch.Generator) -> torch.Tensor:
+def _reals(images: RealImages, *, batch: int, rng: torch.Generator) -> torch.Tensor:
     """A batch drawn with replacement, each image mirrored with probability 1/2 (faces are left-right alike)."""
     picked = images[torch.randint(len(images), (batch,), generator=rng)]
     flip = torch.rand(batch, generator=rng) < 0.5
@@ -112,12 +122,12 @@ def _update_ema(ema: nn.Module, model: nn.Module, *, beta: float) -> None:
             averaged.copy_(current)
 
 
-def train_step(*, state: GanState, images: torch.Tensor, config: GanTrainConfig) -> StepLosses:
+def train_step(*, state: GanState, images: RealImages, config: GanTrainConfig) -> StepLosses:
     """One discriminator and one generator update, then the EMA; appends and returns the step's losses.
 
     Args:
         state: the training so far (changed in place; ``state.step`` advances by one).
-        images: the real images, ``[N, 3, R, R]`` float in [-1, 1].
+        images: the real images, ``[N, 3, R, R]`` float in [-1, 1] (a tensor or a ``RealImages``).
         config: the training's settings.
     """
     rng = torch.Generator().manual_seed(config.seed * 1_000_003 + state.step)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from gan_core.align import AlignConfig, AlignRecord, plan_alignment, render_aligned
 from gan_core.homography import apply_homography
@@ -70,3 +71,46 @@ def aligned_twin_faces(
         landmarks=np.stack(landmarks) if landmarks else np.zeros((0, 98, 2)),
         records=tuple(records),
     )
+
+
+class TwinFaceBank:
+    """The aligned faces of some seeds as a training's real images (``gan_train.RealImages``), each face rendered
+    the first time a batch draws it.
+
+    A batch holds exactly what indexing the stack of every face would give (a face depends on its seed alone), so
+    a full training renders all faces first (``render_all``), while a check of a training's first steps renders
+    only the few dozen faces those steps draw.
+    """
+
+    def __init__(self, *, seeds: Sequence[int], resolution: int, photo_side: int = 256) -> None:
+        self.seeds, self.resolution, self.photo_side = tuple(int(s) for s in seeds), resolution, photo_side
+        self._faces: dict[int, torch.Tensor] = {}  # position -> [3, R, R] uint8
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        """The faces at positions ``index``, in [-1, 1].
+
+        Shapes:
+            index ``[B]`` (integer) -> ``[B, 3, R, R]`` float32.
+        """
+        wanted = [int(i) for i in index.reshape(-1)]
+        self._render(sorted({i for i in wanted if i not in self._faces}))
+        if not wanted:
+            return torch.zeros(0, 3, self.resolution, self.resolution)
+        return torch.stack([self._faces[i] for i in wanted]).float() / 127.5 - 1.0
+
+    def render_all(self) -> TwinFaceBank:
+        """Render every face not rendered yet; returns the bank."""
+        self._render([i for i in range(len(self)) if i not in self._faces])
+        return self
+
+    def _render(self, positions: list[int]) -> None:
+        if not positions:
+            return
+        faces = aligned_twin_faces(
+            seeds=[self.seeds[i] for i in positions], resolution=self.resolution, photo_side=self.photo_side
+        )
+        for position, image in zip(positions, faces.images, strict=True):
+            self._faces[position] = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import torch
 from pydantic import Field
 
@@ -28,11 +27,12 @@ from gan_core.gan_train_config import DiscriminatorConfig, GanTrainConfig
 from gan_core.strict import load_strict
 from gan_core.stylegan2 import Generator
 from gan_core.stylegan2_config import GeneratorConfig
-from gan_core.twin_faces import aligned_twin_faces
+from gan_core.twin_faces import TwinFaceBank
 from landmark_core.atomic import atomic_write_text
 from landmark_core.config import from_json, to_dict
 
 HELD_OUT_SEED = 1_000_000  # portraits from this seed up are never training faces
+CHECKED_STEPS = 4  # the first steps whose losses a manifest records, for a test to compute again
 
 
 @dataclass(frozen=True)
@@ -79,18 +79,12 @@ class TwinGanConfig:
             raise ValueError(f"train.batch {self.train.batch} is not a multiple of discriminator.mbstd_group")
 
 
-def training_images(*, config: TwinGanConfig) -> torch.Tensor:
-    """The training faces as a float tensor in [-1, 1].
-
-    Shapes:
-        -> ``[count, 3, R, R]``.
-    """
+def training_faces(*, config: TwinGanConfig) -> TwinFaceBank:
+    """The training faces (portraits ``first_seed`` and on, aligned at the generator's resolution), not rendered
+    yet: ``render_all()`` draws them, or a batch draws the faces it needs."""
     faces = config.faces
     seeds = range(faces.first_seed, faces.first_seed + faces.count)
-    images = aligned_twin_faces(
-        seeds=seeds, resolution=config.generator.resolution, photo_side=faces.photo_side
-    ).images  # [N, R, R, 3] uint8
-    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float() / 127.5 - 1.0
+    return TwinFaceBank(seeds=seeds, resolution=config.generator.resolution, photo_side=faces.photo_side)
 
 
 def start_or_resume(*, config: TwinGanConfig, folder: Path) -> GanState:
@@ -138,7 +132,7 @@ def train_twin_gan(
     state = start_or_resume(config=config, folder=folder)
     if state.step < config.train.steps:
         started, before = time.monotonic(), state.seconds
-        images = training_images(config=config)
+        images = training_faces(config=config).render_all()
         while state.step < config.train.steps:
             losses = train_step(state=state, images=images, config=config.train)
             state.seconds = before + time.monotonic() - started
@@ -171,6 +165,18 @@ def load_twin_generator(*, folder: Path) -> Generator:
     state = torch.load(folder / "generator.pt", map_location="cpu", weights_only=True)
     load_strict(generator, state, source=str(folder / "generator.pt"))
     return generator
+
+
+def replay_first_steps(*, config: TwinGanConfig, steps: int) -> list[StepLosses]:
+    """The losses of a training's first ``steps`` steps, computed again from its seed with only the faces those
+    steps draw: what a test compares with the losses a committed model's manifest recorded.
+
+    Returns:
+        One ``StepLosses`` per step, as the full training computed them (bit for bit with the same thread count).
+    """
+    state = new_state(generator_config=config.generator, discriminator_config=config.discriminator, config=config.train)
+    faces = training_faces(config=config)
+    return [train_step(state=state, images=faces, config=config.train) for _ in range(steps)]
 
 
 def final_losses(*, state: GanState, window: int = 100) -> dict[str, float]:

@@ -36,6 +36,8 @@ class ModelEntry:
         commit: the git commit of the code that made it (``-dirty`` when the checkout had uncommitted changes).
         seconds: the training's wall time.
         losses: the final losses by name.
+        first_losses: the losses of the training's first steps, one table per step: a test computes them again
+            from the seed, so the file provably comes from the code and settings named here.
     """
 
     file: str
@@ -45,6 +47,7 @@ class ModelEntry:
     commit: Annotated[str, Field(pattern=r"^[0-9a-f]{7,40}(-dirty)?$")]
     seconds: Annotated[float, Field(ge=0.0)]
     losses: dict[str, float] = field(default_factory=dict)
+    first_losses: tuple[dict[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,11 @@ def verified_path(*, folder: Path, name: str) -> Path:
     return path
 
 
+def _inline_table(values: dict[str, float]) -> str:
+    inner = ", ".join(f"{json.dumps(k)} = {v!r}" for k, v in values.items())
+    return f"{{ {inner} }}" if inner else "{}"
+
+
 def write_manifest(*, folder: Path, entries: list[ModelEntry]) -> Path:
     """Write ``folder/MANIFEST.toml`` with ``entries`` (in their order); returns its path."""
     tables = []
@@ -103,8 +111,9 @@ def write_manifest(*, folder: Path, entries: list[ModelEntry]) -> Path:
         for key in ("file", "sha256", "command", "settings", "commit"):
             lines.append(f"{key} = {json.dumps(getattr(entry, key))}")
         lines.append(f"seconds = {entry.seconds!r}")
-        losses = ", ".join(f"{json.dumps(k)} = {v!r}" for k, v in entry.losses.items())
-        lines.append(f"losses = {{ {losses} }}" if losses else "losses = {}")
+        lines.append(f"losses = {_inline_table(entry.losses)}")
+        if entry.first_losses:
+            lines.append(f"first_losses = [{', '.join(_inline_table(step) for step in entry.first_losses)}]")
         tables.append("\n".join(lines))
     path = folder / MANIFEST
     atomic_write_text(path, "\n\n".join(tables) + "\n")

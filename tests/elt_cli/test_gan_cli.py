@@ -46,6 +46,9 @@ def test_train_then_go_on_to_more_steps(tmp_path):
     )
     assert verified_path(folder=tmp_path / "run", name="generator.pt") and entry.settings == "config.json"
     assert set(entry.losses) == {"generator", "discriminator"} and entry.seconds > 0
+    recorded = [(s["generator"], s["discriminator"]) for s in entry.first_losses]  # the first 3 steps (all there are)
+    losses = (tmp_path / "run" / "losses.csv").read_text().splitlines()[1:]
+    assert recorded == [tuple(round(float(v), 6) for v in line.split(",")[1:3]) for line in losses]
     more = runner.invoke(app, [*args, "--steps", "5"])
     assert more.exit_code == 0, more.output
     assert "step 3 of 5" in more.output

@@ -10,15 +10,17 @@ import torch
 from gan_core.gan_train_config import DiscriminatorConfig, GanTrainConfig
 from gan_core.strict import WeightsMismatchError
 from gan_core.stylegan2_config import GeneratorConfig
+from gan_core.twin_faces import aligned_twin_faces
 from gan_core.twin_gan import (
     HELD_OUT_SEED,
     TwinFacesConfig,
     TwinGanConfig,
     final_losses,
     load_twin_generator,
+    replay_first_steps,
     start_or_resume,
     train_twin_gan,
-    training_images,
+    training_faces,
 )
 from landmark_core.config import ConfigError, from_dict
 
@@ -34,10 +36,21 @@ def _with_steps(steps: int) -> TwinGanConfig:
     return dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, steps=steps))
 
 
-def test_training_images_are_the_aligned_portraits_in_minus_one_to_one():
-    images = training_images(config=TINY)
-    assert images.shape == (12, 3, 16, 16) and images.dtype == torch.float32
-    assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.1
+def test_training_faces_are_the_aligned_portraits_in_minus_one_to_one_rendered_when_drawn():
+    faces = training_faces(config=TINY)
+    batch = faces[torch.tensor([3, 0, 3])]
+    assert len(faces) == 12 and len(faces._faces) == 2  # only the faces drawn were rendered
+    assert batch.shape == (3, 3, 16, 16) and batch.dtype == torch.float32 and torch.equal(batch[0], batch[2])
+    assert batch.min() >= -1 and batch.max() <= 1 and batch.std() > 0.1
+    stacked = aligned_twin_faces(seeds=[3, 0], resolution=16, photo_side=64).images  # [2, R, R, 3] uint8
+    expected = torch.from_numpy(stacked.transpose(0, 3, 1, 2).copy()).float() / 127.5 - 1.0
+    assert torch.equal(batch[:2], expected)
+    assert len(faces.render_all()._faces) == 12 and faces[torch.tensor([], dtype=torch.long)].shape == (0, 3, 16, 16)
+
+
+def test_the_first_steps_replayed_from_the_seed_match_the_training(tmp_path):
+    trained = train_twin_gan(config=TINY, folder=tmp_path)
+    assert replay_first_steps(config=TINY, steps=3) == trained.losses[:3]
 
 
 def test_a_stopped_training_goes_on_exactly_as_an_unstopped_one(tmp_path):

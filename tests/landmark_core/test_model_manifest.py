@@ -24,7 +24,8 @@ def _entry(name: str, content: bytes, **changes) -> ModelEntry:
 
 
 def test_written_entries_read_back_the_same(tmp_path):
-    entries = [_entry("g.pt", b"g"), _entry("flow.pt", b"f", losses={})]
+    first = ({"generator": 0.5, "discriminator": 1.5}, {"generator": 0.25, "discriminator": 1.0})
+    entries = [_entry("g.pt", b"g", first_losses=first), _entry("flow.pt", b"f", losses={})]
     write_manifest(folder=tmp_path, entries=entries)
     assert read_manifest(tmp_path) == {"g.pt": entries[0], "flow.pt": entries[1]}
     assert (
