@@ -19,7 +19,7 @@ from elt_models.trained_runs import find_run
 from kit.store import Store
 from landmark_core.wflw import IMAGES_DIR
 from landmark_core.wflw_index import index_wflw
-from tests.elt_cli.test_cli import _eltrepro
+from tests.elt_cli.test_cli import eltrepro_many
 
 BIN = Path(sys.executable).parent
 runner = CliRunner()
@@ -86,8 +86,7 @@ def test_mistakes_are_one_line(trained_runs_store, tmp_path):
         (["export", "--format", "onnx", "--row", "other", *store], "--row 'other': not in the report"),
         (["export", "--format", "onnx", "--row", "elt", "--seed", "3", *store], "--seed 3: row 'elt' has seeds 0"),
     ]
-    for args, fragment in cases:
-        result = _eltrepro(*args, cwd=tmp_path)
+    for (args, fragment), result in zip(cases, eltrepro_many([args for args, _ in cases], cwd=tmp_path), strict=True):
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1, (args, result.stderr)
         assert "Traceback" not in result.stderr

@@ -87,6 +87,10 @@ def start_server(base: Path, procs: Processes) -> tuple[str, dict[str, str]]:
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         "ELTREPRO_HOME": str(ROOT),
     }
+    # Server loops no test uses (schedules, late runs, automations, the event log, vacuums, reconciling): each
+    # wakes every few seconds, and over a whole test run they cost CPU the tests need.
+    for service in ("SCHEDULER", "LATE_RUNS", "TRIGGERS", "EVENT_LOGGER", "DB_VACUUM", "CLEANUP_RECONCILER"):
+        env[f"PREFECT_SERVER_SERVICES_{service}_ENABLED"] = "false"
     server = procs.start(
         "server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env
     )
