@@ -1,0 +1,31 @@
+"""The twin models the project trained itself and commits: ``gan_core/twin_models/`` and its ``MANIFEST.toml``.
+
+The folder holds each model file, the settings file that made it and a manifest with its sha256, the command,
+the commit, the training time and its losses (``landmark_core.model_manifest``). A model is handed out only
+after its digest matched the manifest and its weights loaded strictly (weights only, every key, every shape),
+as the published weights are.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gan_core.stylegan2 import Generator
+from gan_core.twin_gan import load_twin_generator
+from landmark_core.model_manifest import verified_path
+
+TWIN_MODELS = Path(__file__).resolve().parent / "twin_models"
+
+
+def load_committed_generator(*, folder: Path = TWIN_MODELS) -> Generator:
+    """The committed twin GAN's EMA generator, in eval mode, without gradients.
+
+    Args:
+        folder: the models' folder (the committed one by default; a test passes a copy).
+
+    Raises:
+        landmark_core.config.ConfigError: no manifest, no entry, a file over 16 MiB or another digest (one line).
+        gan_core.strict.WeightsMismatchError: the file does not fit the generator of its ``config.json``.
+    """
+    verified_path(folder=folder, name="generator.pt")
+    return load_twin_generator(folder=folder)
