@@ -115,6 +115,70 @@ def _write_manifest(out: Path, state, commit: str, command: str) -> None:
     console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")
 
 
+TWIN_LANDMARK_SETTINGS = Path(__file__).resolve().parents[1] / "gan_core" / "twin_models" / "landmarks.toml"
+
+
+@gan_app.command("train-twin-landmarks")
+def train_twin_landmarks_command(
+    out: Path = typer.Option(..., help="The training's folder: data/, run/, check/, landmarks.pt, MANIFEST.toml."),
+    config: Path = typer.Option(None, help="TrainConfig sections (default: gan_core/twin_models/landmarks.toml)."),
+    train_faces: str = typer.Option("2000", help="Training portraits (a tenth of them validate)."),
+    test_faces: str = typer.Option("200", help="Test portraits (seeds from 1,500,000)."),
+    threads: str = typer.Option(None, help="CPU threads for torch (default: torch's own choice)."),
+) -> None:
+    """Train the twin landmark model (landmarks on FFHQ-aligned twin faces at the GAN's size), or go on with it."""
+    check_out_folder(out)
+    n_train = parse_int(train_faces, option="--train-faces", minimum=20)
+    n_test = parse_int(test_faces, option="--test-faces", minimum=1)
+    n_threads = parse_int(threads, option="--threads", minimum=1)
+    from landmark_core.train_config import TrainConfig
+
+    settings = load_config(TrainConfig, config or TWIN_LANDMARK_SETTINGS)
+    import shutil
+
+    import torch
+
+    from gan_core.twin_landmarks import CHECK_STEPS, train_twin_landmarks
+
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    commit, started = _commit(), time.monotonic()
+    console.print(
+        f"twin landmark model in {out}: {n_train} training and {n_test} test faces at {settings.augment.size} px"
+    )
+    done = train_twin_landmarks(
+        config=settings, folder=out, train_faces=n_train, test_faces=n_test, device=torch.device("cpu")
+    )
+    for record in done.history:
+        console.print(f"epoch {record.epoch}: loss {record.loss:.4f}  val NME {100 * record.val_nme:.2f} %")
+    console.print(f"test NME {100 * done.test_nme:.2f} % ({time.monotonic() - started:.0f} s)")
+    shutil.copyfile(done.checkpoint, out / "landmarks.pt")
+    shutil.copyfile(config or TWIN_LANDMARK_SETTINGS, out / "landmarks.toml")
+    if commit is None:
+        console.print("not a git checkout: no MANIFEST.toml written (it names the commit that made the model)")
+        return
+    given = {"--out": out, "--config": config, "--train-faces": train_faces, "--test-faces": test_faces}
+    command = ["eltrepro", "gan", "train-twin-landmarks", *(f"{k}={v}" for k, v in given.items() if v is not None)]
+    from landmark_core.download import sha256_file
+    from landmark_core.model_manifest import ModelEntry, write_manifest
+
+    entry = ModelEntry(
+        file="landmarks.pt",
+        sha256=sha256_file(out / "landmarks.pt"),
+        command=shlex.join(command),
+        settings="landmarks.toml",
+        commit=commit,
+        seconds=round(sum(r.seconds for r in done.history), 3),
+        losses={
+            "loss": round(done.history[-1].loss, 6),
+            "val_nme": round(done.history[-1].best_val_nme, 6),
+            "test_nme": round(done.test_nme, 6),
+        },
+        first_losses=({"loss": round(done.check_loss, 6), "steps": float(CHECK_STEPS)},),
+    )
+    console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")
+
+
 def register(app: typer.Typer) -> None:
     """Add ``eltrepro gan`` to the main app."""
     app.add_typer(gan_app, name="gan")

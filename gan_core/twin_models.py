@@ -29,3 +29,18 @@ def load_committed_generator(*, folder: Path = TWIN_MODELS) -> Generator:
     """
     verified_path(folder=folder, name="generator.pt")
     return load_twin_generator(folder=folder)
+
+
+def load_committed_landmarks(*, folder: Path = TWIN_MODELS, device: str = "cpu"):
+    """The committed twin landmark model and its training settings, after ``landmarks.pt``'s digest matched.
+
+    Returns:
+        (the network in eval mode, its ``TrainConfig``).
+
+    Raises:
+        landmark_core.config.ConfigError: as ``load_committed_generator``.
+    """
+    from landmark_core.train import load_checkpoint
+
+    model, config, _ = load_checkpoint(verified_path(folder=folder, name="landmarks.pt"), device=device)
+    return model.eval(), config

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from elt_cli.main import app
@@ -75,3 +76,41 @@ def test_mistakes_are_refused_naming_the_value(tmp_path, extra, toml, expected):
     assert isinstance(result.exception, input_errors()), result.output
     assert expected in str(result.exception)
     assert not (tmp_path / "run").exists()  # nothing made: the corrected command starts afresh
+
+
+TINY_LANDMARKS = """
+max_epochs = 1
+max_steps = 2
+batch_size = 4
+[model]
+size = 32
+stem_channels = 4
+encoder_channels = [8, 16]
+encoder_blocks = [1, 1]
+decoder_channels = [8, 8]
+stages = 1
+[augment]
+size = 32
+"""
+
+
+def test_the_twin_landmark_model_trains_evaluates_and_records_its_check(tmp_path):
+    (tmp_path / "lm.toml").write_text(TINY_LANDMARKS)
+    out = tmp_path / "run"
+    args = ["gan", "train-twin-landmarks", "--out", str(out), "--config", str(tmp_path / "lm.toml")]
+    result = runner.invoke(app, [*args, "--train-faces", "20", "--test-faces", "3"])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "20 training and 3 test faces at 32 px" in said and "test NME" in said
+    entry = read_manifest(out)["landmarks.pt"]
+    assert verified_path(folder=out, name="landmarks.pt") and (out / "landmarks.toml").read_text() == TINY_LANDMARKS
+    assert set(entry.losses) == {"loss", "val_nme", "test_nme"} and entry.first_losses[0]["steps"] == 4
+    from gan_core.twin_landmarks import check_run
+    from landmark_core.config import load_config
+    from landmark_core.train_config import TrainConfig
+
+    config = load_config(TrainConfig, out / "landmarks.toml")
+    again = check_run(config=config, folder=tmp_path / "again", device=torch.device("cpu"))
+    assert round(again, 6) == entry.first_losses[0]["loss"]  # the check computed again from the seed
+    refused = runner.invoke(app, [*args, "--train-faces", "5"])
+    assert "--train-faces 5: expected 20 or more" in str(refused.exception)
