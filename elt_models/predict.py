@@ -27,12 +27,11 @@ import torch
 from elt_models.boxes import BOX_COLUMNS, GivenBoxes, fitting_boxes
 from elt_models.inputs import VIDEOS, output_names, skip_row
 from landmark_core.atomic import atomic_write_text
-from landmark_core.face_crops import crop_faces, predict_crops
+from landmark_core.face_crops import crop_faces, landmark_box, predict_crops
 from landmark_core.image_size import DEFAULT_MAX_PIXELS, ImageSizeError, check_pixels, image_size
 from landmark_core.predict import to_photo
 from landmark_core.train_config import TrainConfig
 
-BOX_PAD = 0.05
 POINT_COLUMNS = [f"{axis}{i}" for i in range(98) for axis in "xy"]
 
 
@@ -71,13 +70,6 @@ def dlib_boxes() -> Callable[[np.ndarray], np.ndarray]:
         return np.array(boxes, dtype=float).reshape(-1, 4)
 
     return detect
-
-
-def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
-    """The box of ``points`` (K, 2), widened by ``BOX_PAD`` of its size on each side."""
-    lo, hi = points.min(0), points.max(0)
-    pad = BOX_PAD * (hi - lo)
-    return (*(lo - pad), *(hi + pad))
 
 
 def read_photo(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 
 from gan_core.twin_faces import aligned_twin_faces
 from landmark_core.atomic import atomic_write_text
+from landmark_core.face_crops import landmark_box
 from landmark_core.wflw import IMAGES_DIR, WflwFace, format_rect_attr_line, rect_attr_path
 
 FOLDER = "twin--aligned"  # the event folder under WFLW_images/
@@ -52,9 +53,11 @@ def write_twin_wflw(*, out: Path, train_seeds: Sequence[int], test_seeds: Sequen
 
 
 def _box(landmarks: np.ndarray, side: int) -> tuple[int, int, int, int]:
-    """The landmarks' box grown by 5 % a side, in whole pixels inside the picture."""
-    lo, hi = landmarks.min(0), landmarks.max(0)
-    pad = 0.05 * (hi - lo)
-    x0, y0 = np.floor(lo - pad)
-    x1, y1 = np.ceil(hi + pad)
-    return int(max(x0, 0)), int(max(y0, 0)), int(min(x1, side - 1)), int(min(y1, side - 1))
+    """The landmarks' box (``landmark_box``), out to whole pixels inside the picture."""
+    x0, y0, x1, y1 = landmark_box(landmarks)
+    return (
+        int(max(np.floor(x0), 0)),
+        int(max(np.floor(y0), 0)),
+        int(min(np.ceil(x1), side - 1)),
+        int(min(np.ceil(y1), side - 1)),
+    )

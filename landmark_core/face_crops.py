@@ -17,6 +17,14 @@ from landmark_core.predict import to_input
 from landmark_core.sampler import AugmentConfig, eval_steps
 
 POINTS = 98
+BOX_PAD = 0.05  # a face box is its landmarks' box widened by this share of its size on each side (as WFLW's)
+
+
+def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
+    """The box of ``points`` (K, 2), widened by ``BOX_PAD`` of its size on each side: (x_min, y_min, x_max, y_max)."""
+    lo, hi = points.min(0), points.max(0)
+    pad = BOX_PAD * (hi - lo)
+    return (*(lo - pad), *(hi + pad))
 
 
 def crop_faces(*, image: np.ndarray, boxes: np.ndarray, augment: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
