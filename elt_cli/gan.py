@@ -6,14 +6,13 @@ Settings come from a TOML or JSON file of ``TwinGanConfig`` sections (``generato
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 import time
 from pathlib import Path
 
 import typer
 
 from elt_cli.console import console
+from elt_cli.model_record import git_commit, record_model
 from elt_cli.options import check_out_folder, parse_int
 from landmark_core.config import ConfigError, from_dict, load_config, to_dict
 
@@ -48,7 +47,7 @@ def train_twin(
     n_threads = parse_int(threads, option="--threads", minimum=1)
     import torch
 
-    from gan_core.twin_gan import start_or_resume, train_twin_gan
+    from gan_core.twin_gan import CHECKED_STEPS, final_losses, start_or_resume, train_twin_gan
 
     if n_threads:
         torch.set_num_threads(n_threads)
@@ -66,53 +65,23 @@ def train_twin(
                 f"step {losses.step + 1}: G {losses.generator:.3f}  D {losses.discriminator:.3f}  ({rate:.2f} steps/s)"
             )
 
-    commit = _commit()
+    commit = git_commit()
     state = train_twin_gan(config=settings, folder=out, checkpoint_every=every, on_step=report)
     console.print(f"done: {out / 'generator.pt'} ({time.monotonic() - started:.0f} s)")
-    if commit is None:
-        console.print("not a git checkout: no MANIFEST.toml written (it names the commit that made the model)")
-        return
-    given = {"--out": out, "--config": config, "--steps": steps, "--threads": threads}
-    command = ["eltrepro", "gan", "train-twin", *(f"{k}={v}" for k, v in given.items() if v is not None)]
-    _write_manifest(out, state, commit, shlex.join(command))
-
-
-def _commit() -> str | None:
-    """The checkout's commit (``-dirty`` with uncommitted changes), or None outside a git checkout."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        found = subprocess.run(
-            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return found.stdout.strip()
-
-
-def _write_manifest(out: Path, state, commit: str, command: str) -> None:
-    """``out/MANIFEST.toml``: the generator's digest, the command (the options that shape the model), its settings
-    file, the commit, the time and the final losses."""
-    from gan_core.twin_gan import CHECKED_STEPS, final_losses
-    from landmark_core.download import sha256_file
-    from landmark_core.model_manifest import ModelEntry, write_manifest
-
-    entry = ModelEntry(
+    record_model(
+        out=out,
         file="generator.pt",
-        sha256=sha256_file(out / "generator.pt"),
-        command=command,
         settings="config.json",
+        command=["eltrepro", "gan", "train-twin"],
+        given={"--out": out, "--config": config, "--steps": steps, "--threads": threads},
         commit=commit,
-        seconds=round(state.seconds, 3),
+        seconds=state.seconds,
         losses={k: round(v, 5) for k, v in final_losses(state=state).items()},
         first_losses=tuple(
             {"generator": round(s.generator, 6), "discriminator": round(s.discriminator, 6)}
             for s in state.losses[:CHECKED_STEPS]
         ),
     )
-    console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")
 
 
 TWIN_LANDMARK_SETTINGS = Path(__file__).resolve().parents[1] / "gan_core" / "twin_models" / "landmarks.toml"
@@ -142,7 +111,7 @@ def train_twin_landmarks_command(
 
     if n_threads:
         torch.set_num_threads(n_threads)
-    commit, started = _commit(), time.monotonic()
+    commit, started = git_commit(), time.monotonic()
     console.print(
         f"twin landmark model in {out}: {n_train} training and {n_test} test faces at {settings.augment.size} px"
     )
@@ -154,29 +123,100 @@ def train_twin_landmarks_command(
     console.print(f"test NME {100 * done.test_nme:.2f} % ({time.monotonic() - started:.0f} s)")
     shutil.copyfile(done.checkpoint, out / "landmarks.pt")
     shutil.copyfile(config or TWIN_LANDMARK_SETTINGS, out / "landmarks.toml")
-    if commit is None:
-        console.print("not a git checkout: no MANIFEST.toml written (it names the commit that made the model)")
-        return
-    given = {"--out": out, "--config": config, "--train-faces": train_faces, "--test-faces": test_faces}
-    command = ["eltrepro", "gan", "train-twin-landmarks", *(f"{k}={v}" for k, v in given.items() if v is not None)]
-    from landmark_core.download import sha256_file
-    from landmark_core.model_manifest import ModelEntry, write_manifest
-
-    entry = ModelEntry(
+    last = done.history[-1]
+    record_model(
+        out=out,
         file="landmarks.pt",
-        sha256=sha256_file(out / "landmarks.pt"),
-        command=shlex.join(command),
         settings="landmarks.toml",
+        command=["eltrepro", "gan", "train-twin-landmarks"],
+        given={"--out": out, "--config": config, "--train-faces": train_faces, "--test-faces": test_faces},
         commit=commit,
-        seconds=round(sum(r.seconds for r in done.history), 3),
+        seconds=sum(r.seconds for r in done.history),
         losses={
-            "loss": round(done.history[-1].loss, 6),
-            "val_nme": round(done.history[-1].best_val_nme, 6),
+            "loss": round(last.loss, 6),
+            "val_nme": round(last.best_val_nme, 6),
             "test_nme": round(done.test_nme, 6),
         },
         first_losses=({"loss": round(done.check_loss, 6), "steps": float(CHECK_STEPS)},),
     )
-    console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")
+
+
+@gan_app.command("train-twin-flow")
+def train_twin_flow_command(
+    out: Path = typer.Option(..., help="The training's folder: flow.json, pairs.csv, flow.pt, MANIFEST.toml."),
+    dpr: Path = typer.Option(..., help="DPR's published weights (trained_model_03.t7): each sample's lighting."),
+    config: Path = typer.Option(None, help="TOML or JSON file with TwinFlowConfig sections (defaults otherwise)."),
+    models: Path = typer.Option(None, help="The twin models' folder (default: the committed gan_core/twin_models)."),
+    threads: str = typer.Option(None, help="CPU threads for torch (default: torch's own choice)."),
+) -> None:
+    """Train the twin lighting flow (StyleFlow's CNF on the twin GAN's samples, by maximum likelihood)."""
+    check_out_folder(out)
+    n_threads = parse_int(threads, option="--threads", minimum=1)
+    if not dpr.is_file():
+        raise ConfigError(f"--dpr {dpr}: no such file")
+    from gan_core.twin_flow import TwinFlowConfig
+
+    settings = load_config(TwinFlowConfig, config) if config else TwinFlowConfig()
+    import json
+
+    import torch
+
+    from gan_core.dpr import load_dpr
+    from gan_core.twin_flow import flow_pairs, train_twin_flow, write_pairs
+    from gan_core.twin_gan import CHECKED_STEPS
+    from gan_core.twin_models import TWIN_MODELS, load_committed_generator, load_committed_landmarks
+
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    folder = models or TWIN_MODELS
+    generator = load_committed_generator(folder=folder)
+    if settings.flow.dim != generator.config.style_dim:
+        raise ConfigError(f"flow.dim = {settings.flow.dim}: the twin GAN's style size is {generator.config.style_dim}")
+    landmark_model, landmark_config = load_committed_landmarks(folder=folder)
+    commit, started = git_commit(), time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "flow.json").write_text(json.dumps(to_dict(settings), indent=2, sort_keys=True))
+    console.print(f"twin flow in {out}: measuring {settings.samples} samples of the twin GAN")
+    pairs = flow_pairs(
+        generator=generator,
+        landmark_model=landmark_model,
+        landmark_config=landmark_config,
+        dpr=load_dpr(dpr),
+        count=settings.samples,
+        seed=settings.seed,
+    )
+    write_pairs(pairs=pairs, path=out / "pairs.csv")
+    console.print(f"{len(pairs.indices)} pairs; {len(pairs.left_out)} samples left out (no head pose)")
+    flow, losses = train_twin_flow(pairs=pairs, config=settings)
+    torch.save(flow.state_dict(), out / "flow.pt")
+    final = sum(losses[-50:]) / len(losses[-50:])
+    console.print(f"done: {out / 'flow.pt'}; NLL {losses[0]:.3f} -> {final:.3f} nats per dimension")
+    record_model(
+        out=out,
+        file="flow.pt",
+        settings="flow.json",
+        command=["eltrepro", "gan", "train-twin-flow"],
+        given={"--out": out, "--dpr": dpr, "--config": config, "--models": models},
+        commit=commit,
+        seconds=time.monotonic() - started,
+        losses={"nll_per_dim": round(final, 6)},
+        first_losses=tuple({"nll_per_dim": round(v, 6)} for v in losses[:CHECKED_STEPS]),
+    )
+
+
+@gan_app.command("collect")
+def collect_command(
+    sources: list[Path] = typer.Argument(..., help="Training folders, each with its MANIFEST.toml."),
+    into: Path = typer.Option(..., help="The models' folder (the committed one: gan_core/twin_models)."),
+) -> None:
+    """Copy trained models with their settings into one folder and merge their manifests (digests checked)."""
+    from landmark_core.model_manifest import collect_models
+
+    for source in sources:
+        if not source.is_dir():
+            raise ConfigError(f"{source}: no such folder")
+    for name in collect_models(into=into, sources=sources):
+        console.print(f"{into / name}")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ file and both digests), so what is loaded is what the manifest describes.
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,3 +120,28 @@ def write_manifest(*, folder: Path, entries: list[ModelEntry]) -> Path:
     atomic_write_text(path, "\n\n".join(tables) + "\n")
     read_manifest(folder)  # what was written reads back
     return path
+
+
+def collect_models(*, into: Path, sources: list[Path]) -> list[str]:
+    """Copy every model listed in each source folder's manifest, with its settings file, into ``into``, and
+    merge the entries into ``into``'s manifest (an entry of the same file is replaced; others are kept).
+
+    Each file is copied only after its digest matched its manifest, so the merged manifest still describes it.
+
+    Returns:
+        The names of the files copied.
+
+    Raises:
+        ConfigError: a source without a manifest, or a listed file missing or with another digest.
+    """
+    entries = read_manifest(into) if (into / MANIFEST).is_file() else {}
+    copied = []
+    into.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        for name, entry in read_manifest(source).items():
+            shutil.copyfile(verified_path(folder=source, name=name), into / name)
+            shutil.copyfile(source / entry.settings, into / entry.settings)
+            entries[name] = entry
+            copied.append(name)
+    write_manifest(folder=into, entries=list(entries.values()))
+    return copied

@@ -114,3 +114,49 @@ def test_the_twin_landmark_model_trains_evaluates_and_records_its_check(tmp_path
     assert round(again, 6) == entry.first_losses[0]["loss"]  # the check computed again from the seed
     refused = runner.invoke(app, [*args, "--train-faces", "5"])
     assert "--train-faces 5: expected 20 or more" in str(refused.exception)
+
+
+FLOW_TOML = """
+samples = 6
+seed = 2
+[flow]
+dim = 16
+hidden = [16]
+atol = 1e-3
+rtol = 1e-3
+[train]
+steps = 5
+batch = 2
+"""
+
+
+def test_the_twin_flow_trains_on_collected_models_and_its_first_steps_replay(tmp_path):
+    from gan_core.dpr import HourglassNet
+    from gan_core.twin_flow import TwinFlowConfig, read_pairs, train_twin_flow
+    from gan_core.twin_models import load_committed_generator
+    from landmark_core.config import load_config
+
+    (tmp_path / "gan.toml").write_text(TINY_TOML)
+    (tmp_path / "lm.toml").write_text(TINY_LANDMARKS)
+    (tmp_path / "flow.toml").write_text(FLOW_TOML)
+    gan = ["gan", "train-twin", "--out", str(tmp_path / "g"), "--config", str(tmp_path / "gan.toml")]
+    marks = ["gan", "train-twin-landmarks", "--out", str(tmp_path / "l"), "--config", str(tmp_path / "lm.toml")]
+    for args in (gan, [*marks, "--train-faces", "20", "--test-faces", "2"]):
+        assert runner.invoke(app, args).exit_code == 0
+    models = tmp_path / "models"
+    collected = runner.invoke(app, ["gan", "collect", str(tmp_path / "g"), str(tmp_path / "l"), "--into", str(models)])
+    assert collected.exit_code == 0, collected.output
+    assert set(read_manifest(models)) == {"generator.pt", "landmarks.pt"}
+    torch.save(HourglassNet().state_dict(), tmp_path / "dpr.pt")  # a stand-in of DPR's published weights
+    out = tmp_path / "flow"
+    args = ["gan", "train-twin-flow", "--out", str(out), "--dpr", str(tmp_path / "dpr.pt"), "--models", str(models)]
+    result = runner.invoke(app, [*args, "--config", str(tmp_path / "flow.toml")])
+    assert result.exit_code == 0, result.output
+    entry = read_manifest(out)["flow.pt"]
+    assert verified_path(folder=out, name="flow.pt") and len(entry.first_losses) == 4
+    config = load_config(TwinFlowConfig, out / "flow.json")
+    pairs = read_pairs(generator=load_committed_generator(folder=models), path=out / "pairs.csv", count=6, seed=2)
+    _, replayed = train_twin_flow(pairs=pairs, config=config, steps=4)
+    assert [round(v, 6) for v in replayed] == [s["nll_per_dim"] for s in entry.first_losses]
+    wrong = runner.invoke(app, ["gan", "train-twin-flow", "--out", str(out), "--dpr", str(tmp_path / "none.pt")])
+    assert "--dpr" in str(wrong.exception) and "no such file" in str(wrong.exception)

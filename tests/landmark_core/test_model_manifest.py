@@ -78,3 +78,22 @@ def test_a_file_listed_twice_or_no_manifest_is_refused(tmp_path):
     entry = _entry("g.pt", b"g")
     with pytest.raises(ConfigError, match="g.pt listed more than once"):
         write_manifest(folder=tmp_path, entries=[entry, entry])
+
+
+def test_collected_models_keep_their_entries_and_a_tampered_one_is_refused(tmp_path):
+    from landmark_core.model_manifest import collect_models
+
+    for name, content in (("a", b"gen"), ("b", b"marks")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / f"{name}.pt").write_bytes(content)
+        (tmp_path / name / f"{name}.json").write_text("{}")
+        write_manifest(folder=tmp_path / name, entries=[_entry(f"{name}.pt", content, settings=f"{name}.json")])
+    into = tmp_path / "models"
+    assert collect_models(into=into, sources=[tmp_path / "a"]) == ["a.pt"]
+    assert collect_models(into=into, sources=[tmp_path / "b"]) == ["b.pt"]  # a second source adds, keeps a.pt
+    assert set(read_manifest(into)) == {"a.pt", "b.pt"} and (into / "b.json").is_file()
+    assert verified_path(folder=into, name="a.pt") and verified_path(folder=into, name="b.pt")
+    (tmp_path / "b" / "b.pt").write_bytes(b"tampered")
+    with pytest.raises(ConfigError, match="b.pt: sha256"):
+        collect_models(into=into, sources=[tmp_path / "b"])
+    assert verified_path(folder=into, name="b.pt")  # the refused copy left the collected file as it was
