@@ -107,7 +107,7 @@ def train_twin_landmarks_command(
 
     import torch
 
-    from gan_core.twin_landmarks import CHECK_STEPS, train_twin_landmarks
+    from gan_core.twin_landmarks import CHECK_STEPS, train_twin_landmarks, write_model_file
 
     if n_threads:
         torch.set_num_threads(n_threads)
@@ -121,7 +121,7 @@ def train_twin_landmarks_command(
     for record in done.history:
         console.print(f"epoch {record.epoch}: loss {record.loss:.4f}  val NME {100 * record.val_nme:.2f} %")
     console.print(f"test NME {100 * done.test_nme:.2f} % ({time.monotonic() - started:.0f} s)")
-    shutil.copyfile(done.checkpoint, out / "landmarks.pt")
+    write_model_file(checkpoint=done.checkpoint, path=out / "landmarks.pt")
     shutil.copyfile(config or TWIN_LANDMARK_SETTINGS, out / "landmarks.toml")
     last = done.history[-1]
     record_model(
@@ -129,7 +129,13 @@ def train_twin_landmarks_command(
         file="landmarks.pt",
         settings="landmarks.toml",
         command=["eltrepro", "gan", "train-twin-landmarks"],
-        given={"--out": out, "--config": config, "--train-faces": train_faces, "--test-faces": test_faces},
+        given={
+            "--out": out,
+            "--config": config,
+            "--train-faces": train_faces,
+            "--test-faces": test_faces,
+            "--threads": threads,
+        },
         commit=commit,
         seconds=sum(r.seconds for r in done.history),
         losses={

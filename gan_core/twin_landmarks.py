@@ -73,6 +73,18 @@ def train_twin_landmarks(
     )
 
 
+def write_model_file(*, checkpoint: Path, path: Path) -> Path:
+    """The network's weights and training config alone (``model``, ``config``: what ``load_checkpoint`` reads),
+    without the optimiser's state: the file that is committed, a third of the checkpoint's size."""
+    from landmark_core.weights_file import load_weights_file
+
+    full = load_weights_file(checkpoint, what="checkpoint")
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save({"model": full["model"], "config": full["config"]}, partial)
+    partial.replace(path)
+    return path
+
+
 def check_run(*, config: TrainConfig, folder: Path, device: torch.device) -> float:
     """The mean loss of the first ``CHECK_STEPS`` steps of ``config`` on the first ``CHECK_FACES`` training faces
     (rendered into ``folder/data``): a number the settings, the seed and the code alone determine."""

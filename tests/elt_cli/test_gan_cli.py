@@ -105,6 +105,7 @@ def test_the_twin_landmark_model_trains_evaluates_and_records_its_check(tmp_path
     entry = read_manifest(out)["landmarks.pt"]
     assert verified_path(folder=out, name="landmarks.pt") and (out / "landmarks.toml").read_text() == TINY_LANDMARKS
     assert set(entry.losses) == {"loss", "val_nme", "test_nme"} and entry.first_losses[0]["steps"] == 4
+    assert set(torch.load(out / "landmarks.pt", weights_only=True)) == {"model", "config"}  # no optimiser state
     from gan_core.twin_landmarks import check_run
     from landmark_core.config import load_config
     from landmark_core.train_config import TrainConfig
