@@ -1,0 +1,108 @@
+"""The committed twin models: each file matches its manifest's sha256, loads strictly, provably comes from the
+code (its training's first steps, computed again from the seed, give the manifest's losses), and a tampered copy
+is refused in one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from gan_core.stylegan2 import Generator
+from gan_core.twin_faces import aligned_twin_faces
+from gan_core.twin_gan import CHECKED_STEPS, TwinGanConfig, replay_first_steps
+from gan_core.twin_landmarks import check_run
+from gan_core.twin_measure import aligned_landmarks
+from gan_core.twin_models import TWIN_MODELS, load_committed_generator, load_committed_landmarks
+from gan_core.twin_perceptual import TwinPerceptual
+from landmark_core.config import ConfigError, from_json, load_config
+from landmark_core.model_manifest import MAX_BYTES, read_manifest
+from landmark_core.synth.render import Lighting
+from landmark_core.train_config import TrainConfig
+
+
+def _config() -> TwinGanConfig:
+    return from_json(TwinGanConfig, (TWIN_MODELS / "config.json").read_text(), where="config.json")
+
+
+def test_the_committed_generator_loads_strictly_and_is_small():
+    entry = read_manifest(TWIN_MODELS)["generator.pt"]
+    assert (TWIN_MODELS / "generator.pt").stat().st_size <= MAX_BYTES and entry.settings == "config.json"
+    generator = load_committed_generator()
+    z = torch.randn(4, generator.config.style_dim, generator=torch.Generator().manual_seed(0))
+    assert generator(z).shape == (4, 3, 64, 64) and not generator.training
+    assert entry.command.startswith("eltrepro gan train-twin ") and entry.seconds > 0
+
+
+@pytest.mark.slow
+def test_the_first_steps_computed_again_from_the_seed_give_the_manifests_losses():
+    recorded = read_manifest(TWIN_MODELS)["generator.pt"].first_losses
+    assert len(recorded) == CHECKED_STEPS
+    replayed = replay_first_steps(config=_config(), steps=CHECKED_STEPS)
+    for step, (want, got) in enumerate(zip(recorded, replayed, strict=True)):
+        # the training ran with two threads; another thread count may change the last bits of a sum
+        assert got.generator == pytest.approx(want["generator"], abs=1e-4), step
+        assert got.discriminator == pytest.approx(want["discriminator"], abs=1e-4), step
+
+
+def test_a_tampered_or_unlisted_file_is_refused_in_one_line(tmp_path):
+    copy = tmp_path / "models"
+    shutil.copytree(TWIN_MODELS, copy)
+    data = bytearray((copy / "generator.pt").read_bytes())
+    data[-100] ^= 0xFF
+    (copy / "generator.pt").write_bytes(bytes(data))
+    with pytest.raises(ConfigError, match=r"generator.pt: sha256 [0-9a-f]{64}, but MANIFEST.toml says") as refused:
+        load_committed_generator(folder=copy)
+    assert "\n" not in str(refused.value)
+    (copy / "MANIFEST.toml").unlink()
+    with pytest.raises(ConfigError, match="MANIFEST.toml: no such file"):
+        load_committed_generator(folder=copy)
+
+
+def _mean_face_distance(generator: Generator, reals: torch.Tensor) -> float:
+    """How far the generator's average image is from the real faces' average (both in [-1, 1])."""
+    z = torch.randn(64, generator.config.style_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fakes = generator(z).clamp(-1, 1)
+    return (fakes.mean(0) - reals.mean(0)).abs().mean().item()
+
+
+def test_the_trained_generator_makes_twin_like_faces_unlike_an_untrained_one():
+    faces = aligned_twin_faces(seeds=range(2_000_000, 2_000_064), resolution=64).images  # held-out faces
+    reals = torch.from_numpy(faces.transpose(0, 3, 1, 2).copy()).float() / 127.5 - 1.0
+    torch.manual_seed(0)
+    untrained = Generator(_config().generator).eval()
+    trained, random = _mean_face_distance(load_committed_generator(), reals), _mean_face_distance(untrained, reals)
+    assert trained < 0.5 * random, (trained, random)
+    assert json.loads((TWIN_MODELS / "config.json").read_text())["generator"]["resolution"] == 64
+
+
+def _tensor(images) -> torch.Tensor:
+    """``[N, R, R, 3]`` uint8 RGB -> ``[N, 3, R, R]`` in [-1, 1]."""
+    return torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).float() / 127.5 - 1.0
+
+
+def test_the_committed_landmark_model_finds_held_out_landmarks(tmp_path):
+    model, config = load_committed_landmarks()
+    faces = aligned_twin_faces(seeds=range(2_000_000, 2_000_020), resolution=64)
+    found = aligned_landmarks(model=model, config=config, images_rgb=faces.images, device=torch.device("cpu"))
+    inter_ocular = np.linalg.norm(faces.landmarks[:, 60] - faces.landmarks[:, 72], axis=1)
+    nme = np.linalg.norm(found - faces.landmarks, axis=2).mean(1) / inter_ocular
+    assert nme.mean() < 0.06, nme.mean()  # 3.5 % on 100 such faces; its manifest's test NME is 3.5 %
+    recorded = read_manifest(TWIN_MODELS)["landmarks.pt"].first_losses[0]["loss"]
+    again = check_run(
+        config=load_config(TrainConfig, TWIN_MODELS / "landmarks.toml"), folder=tmp_path, device=torch.device("cpu")
+    )
+    assert again == pytest.approx(recorded, abs=1e-4)
+
+
+def test_the_twin_distance_tells_another_face_or_a_moved_face_from_the_same_face_relit():
+    distance = TwinPerceptual(load_committed_landmarks()[0])
+    seeds = range(2_000_000, 2_000_008)
+    faces = _tensor(aligned_twin_faces(seeds=seeds, resolution=64).images)
+    relit = _tensor(aligned_twin_faces(seeds=seeds, resolution=64, lighting=Lighting(direction=(0.6, 0.2, 0.8))).images)
+    same, other, moved = distance(faces, relit), distance(faces, faces.roll(1, 0)), distance(faces, faces.roll(3, 3))
+    assert same.max() < moved.min() and moved.median() < other.median() and same.max() < other.min(), (same, moved, other)
