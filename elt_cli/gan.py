@@ -207,6 +207,7 @@ def train_twin_flow_command(
         seconds=time.monotonic() - started,
         losses={"nll_per_dim": round(final, 6)},
         first_losses=tuple({"nll_per_dim": round(v, 6)} for v in losses[:CHECKED_STEPS]),
+        inputs=("pairs.csv",),
     )
 
 

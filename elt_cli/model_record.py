@@ -36,6 +36,7 @@ def record_model(
     seconds: float,
     losses: dict[str, float],
     first_losses: tuple[dict[str, float], ...],
+    inputs: tuple[str, ...] = (),
 ) -> None:
     """Write ``out/MANIFEST.toml`` for ``out/file``: its digest, the command as run (the given options), the
     settings file, the commit, the time and the losses; outside a git checkout, say why there is none.
@@ -46,6 +47,7 @@ def record_model(
         command: the command's words (``["eltrepro", "gan", "train-twin"]``); given: its options, None left out.
         commit: ``git_commit()`` as the training started.
         seconds: the training's time; losses: the final losses; first_losses: the first steps' losses.
+        inputs: files in ``out`` that computing the first steps again needs.
     """
     if commit is None:
         console.print("not a git checkout: no MANIFEST.toml written (it names the commit that made the model)")
@@ -63,5 +65,6 @@ def record_model(
         seconds=round(seconds, 3),
         losses=losses,
         first_losses=first_losses,
+        inputs=inputs,
     )
     console.print(f"provenance: {write_manifest(folder=out, entries=[entry])}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gan_core.styleflow import SequentialFlow
 from gan_core.stylegan2 import Generator
 from gan_core.twin_gan import load_twin_generator
 from landmark_core.model_manifest import verified_path
@@ -44,3 +45,23 @@ def load_committed_landmarks(*, folder: Path = TWIN_MODELS, device: str = "cpu")
 
     model, config, _ = load_checkpoint(verified_path(folder=folder, name="landmarks.pt"), device=device)
     return model.eval(), config
+
+
+def load_committed_flow(*, folder: Path = TWIN_MODELS) -> SequentialFlow:
+    """The committed twin lighting flow, in eval mode, after ``flow.pt``'s digest matched.
+
+    Raises:
+        landmark_core.config.ConfigError: as ``load_committed_generator``.
+        gan_core.strict.WeightsMismatchError: the file does not fit the flow of its ``flow.json``.
+    """
+    import torch
+
+    from gan_core.strict import load_strict
+    from gan_core.twin_flow import TwinFlowConfig
+    from landmark_core.config import load_config
+
+    path = verified_path(folder=folder, name="flow.pt")
+    config = load_config(TwinFlowConfig, folder / "flow.json")
+    flow = SequentialFlow(config.flow)
+    load_strict(flow, torch.load(path, map_location="cpu", weights_only=True), source=str(path))
+    return flow.eval()

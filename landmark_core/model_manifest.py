@@ -39,6 +39,8 @@ class ModelEntry:
         losses: the final losses by name.
         first_losses: the losses of the training's first steps, one table per step: a test computes them again
             from the seed, so the file provably comes from the code and settings named here.
+        inputs: files the training read that computing those steps again needs (in the same folder, committed
+            too; the flow's measured conditions, which need weights that are never committed).
     """
 
     file: str
@@ -49,6 +51,7 @@ class ModelEntry:
     seconds: Annotated[float, Field(ge=0.0)]
     losses: dict[str, float] = field(default_factory=dict)
     first_losses: tuple[dict[str, float], ...] = ()
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,8 @@ def write_manifest(*, folder: Path, entries: list[ModelEntry]) -> Path:
         lines.append(f"losses = {_inline_table(entry.losses)}")
         if entry.first_losses:
             lines.append(f"first_losses = [{', '.join(_inline_table(step) for step in entry.first_losses)}]")
+        if entry.inputs:
+            lines.append(f"inputs = {json.dumps(list(entry.inputs))}")
         tables.append("\n".join(lines))
     path = folder / MANIFEST
     atomic_write_text(path, "\n\n".join(tables) + "\n")
@@ -123,7 +128,7 @@ def write_manifest(*, folder: Path, entries: list[ModelEntry]) -> Path:
 
 
 def collect_models(*, into: Path, sources: list[Path]) -> list[str]:
-    """Copy every model listed in each source folder's manifest, with its settings file, into ``into``, and
+    """Copy every model listed in each source folder's manifest, with its settings and input files, into ``into``, and
     merge the entries into ``into``'s manifest (an entry of the same file is replaced; others are kept).
 
     Each file is copied only after its digest matched its manifest, so the merged manifest still describes it.
@@ -140,7 +145,8 @@ def collect_models(*, into: Path, sources: list[Path]) -> list[str]:
     for source in sources:
         for name, entry in read_manifest(source).items():
             shutil.copyfile(verified_path(folder=source, name=name), into / name)
-            shutil.copyfile(source / entry.settings, into / entry.settings)
+            for companion in (entry.settings, *entry.inputs):
+                shutil.copyfile(source / companion, into / companion)
             entries[name] = entry
             copied.append(name)
     write_manifest(folder=into, entries=list(entries.values()))

@@ -154,7 +154,7 @@ def test_the_twin_flow_trains_on_collected_models_and_its_first_steps_replay(tmp
     result = runner.invoke(app, [*args, "--config", str(tmp_path / "flow.toml")])
     assert result.exit_code == 0, result.output
     entry = read_manifest(out)["flow.pt"]
-    assert verified_path(folder=out, name="flow.pt") and len(entry.first_losses) == 4
+    assert verified_path(folder=out, name="flow.pt") and len(entry.first_losses) == 4 and entry.inputs == ("pairs.csv",)
     config = load_config(TwinFlowConfig, out / "flow.json")
     pairs = read_pairs(generator=load_committed_generator(folder=models), path=out / "pairs.csv", count=6, seed=2)
     _, replayed = train_twin_flow(pairs=pairs, config=config, steps=4)

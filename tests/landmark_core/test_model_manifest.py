@@ -87,11 +87,14 @@ def test_collected_models_keep_their_entries_and_a_tampered_one_is_refused(tmp_p
         (tmp_path / name).mkdir()
         (tmp_path / name / f"{name}.pt").write_bytes(content)
         (tmp_path / name / f"{name}.json").write_text("{}")
-        write_manifest(folder=tmp_path / name, entries=[_entry(f"{name}.pt", content, settings=f"{name}.json")])
+        (tmp_path / name / f"{name}.csv").write_text("sample\n")
+        entry = _entry(f"{name}.pt", content, settings=f"{name}.json", inputs=(f"{name}.csv",))
+        write_manifest(folder=tmp_path / name, entries=[entry])
     into = tmp_path / "models"
     assert collect_models(into=into, sources=[tmp_path / "a"]) == ["a.pt"]
     assert collect_models(into=into, sources=[tmp_path / "b"]) == ["b.pt"]  # a second source adds, keeps a.pt
-    assert set(read_manifest(into)) == {"a.pt", "b.pt"} and (into / "b.json").is_file()
+    assert set(read_manifest(into)) == {"a.pt", "b.pt"} and (into / "b.json").is_file() and (into / "b.csv").is_file()
+    assert read_manifest(into)["a.pt"].inputs == ("a.csv",)
     assert verified_path(folder=into, name="a.pt") and verified_path(folder=into, name="b.pt")
     (tmp_path / "b" / "b.pt").write_bytes(b"tampered")
     with pytest.raises(ConfigError, match="b.pt: sha256"):
