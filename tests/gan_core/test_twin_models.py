@@ -105,4 +105,8 @@ def test_the_twin_distance_tells_another_face_or_a_moved_face_from_the_same_face
     faces = _tensor(aligned_twin_faces(seeds=seeds, resolution=64).images)
     relit = _tensor(aligned_twin_faces(seeds=seeds, resolution=64, lighting=Lighting(direction=(0.6, 0.2, 0.8))).images)
     same, other, moved = distance(faces, relit), distance(faces, faces.roll(1, 0)), distance(faces, faces.roll(3, 3))
-    assert same.max() < moved.min() and moved.median() < other.median() and same.max() < other.min(), (same, moved, other)
+    assert same.max() < moved.min() and moved.median() < other.median() and same.max() < other.min(), (
+        same,
+        moved,
+        other,
+    )
