@@ -202,7 +202,7 @@ def train_twin_flow_command(
         file="flow.pt",
         settings="flow.json",
         command=["eltrepro", "gan", "train-twin-flow"],
-        given={"--out": out, "--dpr": dpr, "--config": config, "--models": models},
+        given={"--out": out, "--dpr": dpr, "--config": config, "--models": models, "--threads": threads},
         commit=commit,
         seconds=time.monotonic() - started,
         losses={"nll_per_dim": round(final, 6)},

@@ -96,7 +96,7 @@ def flow_pairs(
     codes = sample_codes(generator=generator, count=count, seed=seed)
     kept, conditions, left_out = [], [], []
     for start in range(0, count, batch):
-        images = _pictures(generator, codes[start : start + batch])  # [B, R, R, 3] uint8 RGB
+        images = render_codes(generator=generator, codes=codes[start : start + batch])  # [B, R, R, 3] uint8 RGB
         points = aligned_landmarks(
             model=landmark_model, config=landmark_config, images_rgb=images, device=torch.device("cpu")
         )
@@ -116,7 +116,7 @@ def flow_pairs(
     )
 
 
-def _pictures(generator: Generator, codes: torch.Tensor) -> np.ndarray:
+def render_codes(*, generator: Generator, codes: torch.Tensor) -> np.ndarray:
     """Render W+ codes with the stored noise. Shapes: ``[B, n_latent, D]`` -> ``[B, R, R, 3]`` uint8 RGB."""
     images = generator.synthesis(codes).clamp(-1, 1)
     return ((images + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +111,70 @@ def test_the_twin_distance_tells_another_face_or_a_moved_face_from_the_same_face
         moved,
         other,
     )
+
+
+DPR = Path(__file__).resolve().parents[3] / "shared" / "weights" / "dpr" / "trained_model_03.t7"
+
+
+def _flow_pairs():
+    from gan_core.twin_flow import TwinFlowConfig, read_pairs
+
+    config = load_config(TwinFlowConfig, TWIN_MODELS / "flow.json")
+    generator = load_committed_generator()
+    return config, read_pairs(
+        generator=generator, path=TWIN_MODELS / "pairs.csv", count=config.samples, seed=config.seed
+    )
+
+
+@pytest.mark.slow
+def test_the_flows_first_steps_computed_again_from_its_pairs_give_the_manifests_losses():
+    from gan_core.twin_flow import train_twin_flow
+
+    entry = read_manifest(TWIN_MODELS)["flow.pt"]
+    assert entry.inputs == ("pairs.csv",) and len(entry.first_losses) == CHECKED_STEPS
+    config, pairs = _flow_pairs()
+    _, replayed = train_twin_flow(pairs=pairs, config=config, steps=CHECKED_STEPS)
+    assert replayed == pytest.approx([s["nll_per_dim"] for s in entry.first_losses], abs=1e-4)
+
+
+def test_the_trained_flow_explains_its_pairs_better_than_an_untrained_one_and_inverts():
+    from gan_core.styleflow import SequentialFlow
+    from gan_core.styleflow_train import nll_per_dim
+    from gan_core.twin_models import load_committed_flow
+
+    config, pairs = _flow_pairs()
+    codes, conditions = pairs.codes[:64, :1], pairs.conditions[:64]  # [64, 1, D], [64, 17]
+    flow = load_committed_flow()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.train.seed)
+        untrained = SequentialFlow(config.flow)
+    with torch.no_grad():
+        trained_nll = nll_per_dim(flow=flow, codes=codes, conditions=conditions, probe=None).item()
+        untrained_nll = nll_per_dim(flow=untrained, codes=codes, conditions=conditions, probe=None).item()
+    assert trained_nll < untrained_nll - 0.5, (trained_nll, untrained_nll)
+    back = flow.from_latent(flow.to_latent(codes, conditions), conditions)
+    assert torch.allclose(back, codes, atol=1e-2 * codes.abs().max().item())  # the same condition: the same code
+
+
+@pytest.mark.skipif(not DPR.is_file(), reason=f"published DPR weights not at {DPR}")
+def test_relighting_with_the_flow_moves_dpr_s_estimate_toward_the_asked_light():
+    import cv2
+
+    from gan_core.dpr import estimate_sh, load_dpr
+    from gan_core.sh import PRESETS
+    from gan_core.styleflow import relight_codes
+    from gan_core.twin_flow import render_codes
+    from gan_core.twin_models import load_committed_flow
+
+    _, pairs = _flow_pairs()
+    codes, source = pairs.codes[:16], pairs.conditions[:16]
+    target = torch.as_tensor(np.stack([PRESETS[name] for name in list(PRESETS)[:1] * 16]), dtype=torch.float32)
+    generator, flow, dpr = load_committed_generator(), load_committed_flow(), load_dpr(DPR)
+    rows = (0, codes.shape[1])  # every row: the twin GAN has 10, not StyleFlow's 18
+    relit = relight_codes(flow=flow, w=codes, source=source, target_sh=target, rows=rows)
+    with torch.no_grad():
+        pictures = render_codes(generator=generator, codes=relit)
+    measured = estimate_sh(model=dpr, images_bgr=[cv2.cvtColor(p, cv2.COLOR_RGB2BGR) for p in pictures])
+    before = np.linalg.norm(source[:, :9].numpy() - target.numpy(), axis=1)
+    after = np.linalg.norm(measured - target.numpy(), axis=1)
+    assert np.median(after) < 0.8 * np.median(before), (np.median(before), np.median(after))
