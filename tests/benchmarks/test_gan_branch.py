@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -16,15 +15,8 @@ SCRIPT = ROOT / "benchmarks" / "gan_branch.py"
 DPR = ROOT.parent / "shared" / "weights" / "dpr" / "trained_model_03.t7"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("gan_branch_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_psnr_nme_and_the_review_calibration():
-    bench = _module()
+def test_psnr_nme_and_the_review_calibration(benchmark_module):
+    bench = benchmark_module("gan_branch")
     a = np.zeros((2, 4, 4, 3), np.uint8)
     b = a.copy()
     b[1] += 255
@@ -39,8 +31,8 @@ def test_psnr_nme_and_the_review_calibration():
     assert (precision, recall) == (1.0, pytest.approx(2 / 3))  # second half: 0.15, 0.25 accepted; 0.35 missed
 
 
-def test_a_light_points_where_its_first_sh_band_points():
-    bench = _module()
+def test_a_light_points_where_its_first_sh_band_points(benchmark_module):
+    bench = benchmark_module("gan_branch")
     sh = np.zeros(9)
     sh[3] = 1.0  # DPR's X: the light comes from the right
     assert bench.light_of(sh).direction == pytest.approx((1.0, 0.0, 0.0))

@@ -3,7 +3,6 @@ twin, each stage in its own child process, with the table it prints."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,15 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "scale.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("scale_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_growth_exponent_is_the_log_log_slope():
-    scale = _module()
+def test_the_growth_exponent_is_the_log_log_slope(benchmark_module):
+    scale = benchmark_module("scale")
     assert scale.exponent([0.125, 0.25, 0.5, 1.0], [2.0, 4.0, 8.0, 16.0]) == pytest.approx(1.0)
     assert scale.exponent([0.25, 0.5, 1.0], [1.0, 4.0, 16.0]) == pytest.approx(2.0)
     assert scale.exponent([1.0], [3.0]) != scale.exponent([1.0], [3.0])  # NaN: one size fits nothing
