@@ -94,6 +94,7 @@ size = 32
 """
 
 
+@pytest.mark.slow
 def test_the_twin_landmark_model_trains_evaluates_and_records_its_check(tmp_path):
     (tmp_path / "lm.toml").write_text(TINY_LANDMARKS)
     out = tmp_path / "run"
@@ -131,6 +132,7 @@ batch = 2
 """
 
 
+@pytest.mark.slow
 def test_the_twin_flow_trains_on_collected_models_and_its_first_steps_replay(tmp_path):
     from gan_core.dpr import HourglassNet
     from gan_core.twin_flow import TwinFlowConfig, read_pairs, train_twin_flow

@@ -35,6 +35,7 @@ def trained() -> tuple[SequentialFlow, list[float], float]:
     return flow, losses, before
 
 
+@pytest.mark.slow
 def test_the_held_out_likelihood_rises_by_a_wide_margin(trained):
     flow, losses, before = trained
     held, conditions = _pairs(200, 2)
@@ -44,6 +45,7 @@ def test_the_held_out_likelihood_rises_by_a_wide_margin(trained):
     assert not flow.training and not any(p.requires_grad for p in flow.parameters())  # ready for edits
 
 
+@pytest.mark.slow
 def test_an_edit_to_another_condition_moves_the_code_as_the_law_says(trained):
     flow, _, _ = trained
     held, source = _pairs(200, 2)

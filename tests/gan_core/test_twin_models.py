@@ -71,6 +71,7 @@ def _mean_face_distance(generator: Generator, reals: torch.Tensor) -> float:
     return (fakes.mean(0) - reals.mean(0)).abs().mean().item()
 
 
+@pytest.mark.slow
 def test_the_trained_generator_makes_twin_like_faces_unlike_an_untrained_one():
     faces = aligned_twin_faces(seeds=range(2_000_000, 2_000_064), resolution=64).images  # held-out faces
     reals = torch.from_numpy(faces.transpose(0, 3, 1, 2).copy()).float() / 127.5 - 1.0
@@ -86,6 +87,7 @@ def _tensor(images) -> torch.Tensor:
     return torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).float() / 127.5 - 1.0
 
 
+@pytest.mark.slow
 def test_the_committed_landmark_model_finds_held_out_landmarks(tmp_path):
     model, config = load_committed_landmarks()
     faces = aligned_twin_faces(seeds=range(2_000_000, 2_000_020), resolution=64)
@@ -137,6 +139,7 @@ def test_the_flows_first_steps_computed_again_from_its_pairs_give_the_manifests_
     assert replayed == pytest.approx([s["nll_per_dim"] for s in entry.first_losses], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_the_trained_flow_explains_its_pairs_better_than_an_untrained_one_and_inverts():
     from gan_core.styleflow import SequentialFlow
     from gan_core.styleflow_train import nll_per_dim
@@ -156,6 +159,7 @@ def test_the_trained_flow_explains_its_pairs_better_than_an_untrained_one_and_in
     assert torch.allclose(back, codes, atol=1e-2 * codes.abs().max().item())  # the same condition: the same code
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not DPR.is_file(), reason=f"published DPR weights not at {DPR}")
 def test_relighting_with_the_flow_moves_dpr_s_estimate_toward_the_asked_light():
     import cv2
