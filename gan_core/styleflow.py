@@ -122,7 +122,8 @@ class SequentialFlow(nn.Module):
         self.chain = nn.ModuleList([MovingBatchNorm1d(config.dim), CNF(config), MovingBatchNorm1d(config.dim)])
         self.eval().requires_grad_(False)
 
-    def _check(self, w: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+    def check_inputs(self, w: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """The condition on the codes' device and type, after checking both shapes (ValueError naming them)."""
         if w.ndim != 3 or w.shape[2] != self.config.dim or condition.shape != (w.shape[0], self.config.context):
             raise ValueError(
                 f"expected codes [B, rows, {self.config.dim}] and conditions [B, {self.config.context}], "
@@ -133,7 +134,7 @@ class SequentialFlow(nn.Module):
     @torch.no_grad()
     def to_latent(self, w: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """w ``[B, 18, D]`` (condition ``[B, 17]``) -> z ``[B, 18, D]``."""
-        condition = self._check(w, condition)
+        condition = self.check_inputs(w, condition)
         for layer in self.chain:
             w = layer(w, condition)
         return w
@@ -141,7 +142,7 @@ class SequentialFlow(nn.Module):
     @torch.no_grad()
     def from_latent(self, z: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """z ``[B, 18, D]`` (condition ``[B, 17]``) -> w ``[B, 18, D]``."""
-        condition = self._check(z, condition)
+        condition = self.check_inputs(z, condition)
         for layer in reversed(self.chain):
             z = layer(z, condition, reverse=True)
         return z

@@ -42,7 +42,7 @@ def flow_log_density(
     Shapes:
         w ``[B, rows, D]``, condition ``[B, C]``, probe ``[B, rows, D]`` -> ``[B, rows]``.
     """
-    condition = flow._check(w, condition)
+    condition = flow.check_inputs(w, condition)
     first, cnf, last = flow.chain
     y, log_det = _batch_norm(first, w, train=flow.training)
     y, trace = _integrate(cnf, y, condition, probe)
