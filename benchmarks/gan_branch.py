@@ -47,6 +47,7 @@ from gan_core.twin_gan import HELD_OUT_SEED
 from gan_core.twin_measure import aligned_landmarks, head_poses
 from gan_core.twin_models import load_committed_flow, load_committed_generator, load_committed_landmarks
 from gan_core.twin_perceptual import TwinPerceptual
+from landmark_core.metrics import nme_per_face
 from landmark_core.synth.render import Lighting
 
 
@@ -64,12 +65,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """PSNR (dB) of each pair of uint8 pictures. Shapes: ``[N, R, R, 3]`` x2 -> ``[N]``."""
     mse = ((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
     return 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
-
-
-def nme(found: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Inter-ocular NME (a fraction) of each face. Shapes: ``[N, 98, 2]`` x2 -> ``[N]``."""
-    inter_ocular = np.linalg.norm(truth[:, 60] - truth[:, 72], axis=1)
-    return np.linalg.norm(found - truth, axis=2).mean(1) / inter_ocular
 
 
 def projections(
@@ -100,7 +95,7 @@ def projection_figures(
         "identified": matrix.argmin(axis=1) == np.arange(n),
         "distance": np.diag(matrix),
         "psnr": psnr(pictures, faces.images),
-        "drift": nme(found, faces.landmarks),
+        "drift": nme_per_face(pred=found, truth=faces.landmarks),
     }
 
 
@@ -161,7 +156,7 @@ def relight_figures(*, faces, pictures, latents, generator, flow, dpr, landmark_
         "flow_gain": psnr(relit, truths) - base,
         "flow_vs_projection_gain": psnr(relit, truths) - psnr(pictures, truths),
         "physical_gain": psnr(np.stack(physical), truths) - base,
-        "relit_drift": nme(relit_found, faces.landmarks),
+        "relit_drift": nme_per_face(pred=relit_found, truth=faces.landmarks),
     }
 
 
@@ -232,7 +227,7 @@ def main() -> None:
     distance = TwinPerceptual(landmark_model)
     cpu = torch.device("cpu")
     truth_found = aligned_landmarks(model=landmark_model, config=landmark_config, images_rgb=faces.images, device=cpu)
-    target_nme = nme(truth_found, faces.landmarks)
+    target_nme = nme_per_face(pred=truth_found, truth=faces.landmarks)
     trained = load_committed_generator()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
