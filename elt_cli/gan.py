@@ -150,7 +150,7 @@ def train_twin_landmarks_command(
 @gan_app.command("train-twin-flow")
 def train_twin_flow_command(
     out: Path = typer.Option(..., help="The training's folder: flow.json, pairs.csv, flow.pt, MANIFEST.toml."),
-    dpr: Path = typer.Option(..., help="DPR's published weights (trained_model_03.t7): each sample's lighting."),
+    dpr: Path = typer.Option(None, help='DPR\'s published weights (trained_model_03.t7), for lighting = "dpr".'),
     config: Path = typer.Option(None, help="TOML or JSON file with TwinFlowConfig sections (defaults otherwise)."),
     models: Path = typer.Option(None, help="The twin models' folder (default: the committed gan_core/twin_models)."),
     threads: str = typer.Option(None, help="CPU threads for torch (default: torch's own choice)."),
@@ -158,11 +158,13 @@ def train_twin_flow_command(
     """Train the twin lighting flow (StyleFlow's CNF on the twin GAN's samples, by maximum likelihood)."""
     check_out_folder(out)
     n_threads = parse_int(threads, option="--threads", minimum=1)
-    if not dpr.is_file():
+    if dpr is not None and not dpr.is_file():
         raise ConfigError(f"--dpr {dpr}: no such file")
     from gan_core.twin_flow import TwinFlowConfig
 
     settings = load_config(TwinFlowConfig, config) if config else TwinFlowConfig()
+    if (settings.lighting == "dpr") != (dpr is not None):
+        raise ConfigError(f'lighting = {settings.lighting!r}: --dpr is needed with "dpr" and only with it')
     import json
 
     import torch
@@ -187,12 +189,12 @@ def train_twin_flow_command(
         generator=generator,
         landmark_model=landmark_model,
         landmark_config=landmark_config,
-        dpr=load_dpr(dpr),
+        dpr=load_dpr(dpr) if dpr is not None else None,
         count=settings.samples,
         seed=settings.seed,
     )
     write_pairs(pairs=pairs, path=out / "pairs.csv")
-    console.print(f"{len(pairs.indices)} pairs; {len(pairs.left_out)} samples left out (no head pose)")
+    console.print(f"{len(pairs.indices)} pairs; {len(pairs.left_out)} samples left out (no head pose or lighting)")
     flow, losses = train_twin_flow(pairs=pairs, config=settings)
     torch.save(flow.state_dict(), out / "flow.pt")
     final = sum(losses[-50:]) / len(losses[-50:])

@@ -1,11 +1,21 @@
 """The twin lighting flow: StyleFlow's conditional flow trained, the StyleFlow way, on the twin GAN's own samples.
 
 StyleFlow trained its flow on W codes sampled from the generator, each paired with the condition measured on
-its picture. Here the same: W codes of seeded latents, each picture's lighting estimated by DPR (the published
-weights), its yaw and pitch from the landmarks the twin landmark model finds on it, and StyleFlow's mean for
-each other attribute (the twin has no glasses, beards or ages to measure). A sample whose pose cannot be had is
-left out with its reason. The pairs (seed, condition) are kept as a CSV, so the flow's training can be computed
-again from the generator, the seed and that file alone, without DPR's weights.
+its picture. Here the same: W codes of seeded latents, each picture's lighting, its yaw and pitch from the
+landmarks the twin landmark model finds on it, and StyleFlow's mean for each other attribute (the twin has no
+glasses, beards or ages to measure). A sample whose pose or lighting cannot be had is left out with its reason.
+The pairs (seed, condition) are kept as a CSV, so the flow's training can be computed again from the generator,
+the seed and that file alone.
+
+The lighting is measured one of two ways (``TwinFlowConfig.lighting``):
+
+* ``fit`` (the default): SH lighting fitted to the picture's luminance against the mean 3D face's normals,
+  placed by the landmarks found on it (``relight_physical.estimate_source_sh``): the estimator the demo's
+  ``attributes`` stage runs, so the flow is conditioned the way the demo measures its faces. On 64 px twin
+  faces it follows the light: its first-band coefficients correlate 0.53 / 0.75 / 0.90 with the light the
+  face was rendered under.
+* ``dpr``: DPR (the published weights), the study's estimator. On 64 px twin faces DPR barely sees the light
+  (correlations 0.50 / -0.22 / 0.53), and a flow conditioned on it moved faces away from their relit truth.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ import csv
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
@@ -23,6 +33,7 @@ from pydantic import Field
 
 from gan_core.attributes import condition_vector, stats_attributes
 from gan_core.dpr import HourglassNet, estimate_sh
+from gan_core.relight_physical import RelightError, estimate_source_sh, face_geometry
 from gan_core.styleflow import SequentialFlow
 from gan_core.styleflow_config import FlowConfig
 from gan_core.styleflow_train import FlowTrainConfig, train_flow
@@ -38,12 +49,14 @@ class TwinFlowConfig:
     Attributes:
         samples: W codes drawn (before any is left out).
         seed: the latents' seed.
+        lighting: how each picture's SH lighting is measured: ``fit`` (against the mean 3D face) or ``dpr``.
         flow: the flow's shape (``dim`` must be the generator's style size).
         train: the maximum-likelihood training.
     """
 
     samples: Annotated[int, Field(ge=2)] = 2000
     seed: Annotated[int, Field(ge=0)] = 0
+    lighting: Literal["fit", "dpr"] = "fit"
     flow: FlowConfig = field(default_factory=lambda: FlowConfig(dim=128, hidden=(256, 256), atol=1e-4, rtol=1e-4))
     train: FlowTrainConfig = field(default_factory=lambda: FlowTrainConfig(steps=1500, batch=64, lr=1e-3))
 
@@ -79,7 +92,7 @@ def flow_pairs(
     generator: Generator,
     landmark_model: torch.nn.Module,
     landmark_config: TrainConfig,
-    dpr: HourglassNet,
+    dpr: HourglassNet | None,
     count: int,
     seed: int,
     batch: int = 64,
@@ -89,7 +102,8 @@ def flow_pairs(
     Args:
         generator: the twin GAN's generator.
         landmark_model: the twin landmark model; landmark_config: its training config.
-        dpr: DPR's network (published weights).
+        dpr: DPR's network (published weights) to measure the lighting with; None: the fit against the mean
+            3D face.
         count: how many codes; seed: the latents' seed.
         batch: pictures rendered at once.
     """
@@ -101,8 +115,9 @@ def flow_pairs(
             model=landmark_model, config=landmark_config, images_rgb=images, device=torch.device("cpu")
         )
         poses, reasons = head_poses(landmarks=points)
-        lighting = estimate_sh(model=dpr, images_bgr=[cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for image in images])
+        lighting, unlit = measure_lighting(images_rgb=images, landmarks=points, dpr=dpr)
         for k, (pose, reason, sh) in enumerate(zip(poses, reasons, lighting, strict=True)):
+            reason = reason or unlit[k]
             if reason:
                 left_out.append((start + k, reason))
                 continue
@@ -114,6 +129,30 @@ def flow_pairs(
         conditions=torch.as_tensor(np.array(conditions).reshape(-1, 17), dtype=torch.float32),
         left_out=tuple(left_out),
     )
+
+
+def measure_lighting(
+    *, images_rgb: np.ndarray, landmarks: np.ndarray, dpr: HourglassNet | None
+) -> tuple[np.ndarray, list[str]]:
+    """Each picture's SH lighting, by DPR or by the fit against the mean 3D face at its landmarks.
+
+    Shapes:
+        images_rgb ``[N, R, R, 3]`` uint8, landmarks ``[N, 98, 2]`` pixel xy -> ``[N, 9]`` (a row of zeros where
+        the fit failed) and one reason per picture ("" when measured).
+    """
+    bgr = [cv2.cvtColor(image, cv2.COLOR_RGB2BGR) for image in images_rgb]
+    if dpr is not None:
+        return estimate_sh(model=dpr, images_bgr=bgr), [""] * len(bgr)
+    lighting, reasons = np.zeros((len(bgr), 9)), []
+    for k, (image, points) in enumerate(zip(bgr, landmarks, strict=True)):
+        try:
+            lighting[k] = estimate_source_sh(
+                image_bgr=image, geometry=face_geometry(landmarks=points, image_shape=image.shape)
+            )
+            reasons.append("")
+        except (RelightError, ValueError) as error:
+            reasons.append(f"no lighting: {error}")
+    return lighting, reasons
 
 
 def render_codes(*, generator: Generator, codes: torch.Tensor) -> np.ndarray:
