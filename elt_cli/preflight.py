@@ -92,11 +92,11 @@ def needed_weights(profile: Profile) -> list[str]:
     if gan is None:
         return names
     if gan.project is not None:
-        names += [gan.project.generator] if gan.project.generator != "random" else []
+        names += [gan.project.generator] if gan.project.generator not in ("random", "twin") else []
         names += ["vgg16-imagenet", "lpips-vgg-lin"] if gan.project.perceptual == "lpips-vgg" else []
     if gan.attributes is not None and gan.attributes.estimator == "dpr":
         names.append("dpr-512")
-    if gan.styleflow is not None and gan.styleflow.flow != "random":
+    if gan.styleflow is not None and gan.styleflow.flow not in ("random", "twin"):
         names.append(gan.styleflow.flow)
     return names
 

@@ -26,11 +26,8 @@ from torch import nn
 from torchdiffeq import odeint
 
 from gan_core.strict import load_strict
-from gan_core.styleflow_config import FlowConfig
+from gan_core.styleflow_config import LIGHTING_ROWS, FlowConfig
 from landmark_core.weights_file import load_weights_file
-
-LIGHTING_ROWS = (7, 12)  # W+ rows [7, 12) take the edited code
-
 
 TINY_FLOW = FlowConfig(dim=16, hidden=(32, 32))
 

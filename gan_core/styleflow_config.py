@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+LIGHTING_ROWS = (7, 12)  # StyleFlow's lighting edit takes W+ rows [7, 12) of the 1024 px generator's 18
+
 
 @dataclass(frozen=True)
 class FlowConfig:

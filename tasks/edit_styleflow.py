@@ -31,6 +31,7 @@ COLUMNS = [
     "source_value",
     "target_value",
     "image_path",
+    "base_path",
     "code_change",
 ]
 
@@ -40,7 +41,8 @@ class AttributeEditConfig:
     """Attributes:
     attribute: the StyleFlow attribute to edit (``beard``, ``glasses``, ``baldness``, ``gender``, ``age``).
     targets: the attribute's values, one variant each, within StyleFlow's range for it.
-    flow: ``styleflow-large`` (published) or ``random`` (a stand-in of shape ``random_flow``, seed ``seed``).
+    flow: ``styleflow-large`` (published), ``twin`` (the committed twin flow: it saw no attribute but lighting
+        and pose vary, so its other edits are extrapolations) or ``random`` (a stand-in of shape ``random_flow``).
     generator: the project stage's config (the flow sets it, as for the lighting edit).
     """
 

@@ -3,12 +3,19 @@
 Each mask is blurred into an alpha matte and the face is pasted back; every output row is a new WFLW-format
 face: a new image, the annotation of the WFLW face it came from, and ``source_face_id``, the format the
 training stage's optional ``augmented`` input reads.
+
+A relit face is pasted one of two ways (``PasteConfig.relit``): ``face``, the study's, puts the relit render in
+place of the photo's face, so the projection's own error (its missing detail) comes with it; ``change`` adds
+the relit render's difference from the face's unedited render to the photo's aligned face, so only what the
+edit changed reaches the picture. On the twin, where the relit truth is known, ``change`` is what brings the
+relit face closer to the truth than the photo was (``benchmarks/gan_branch.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -26,17 +33,33 @@ PASTED_DIR = "WFLW_images/pasted"
 
 @dataclass(frozen=True)
 class PasteConfig:
-    """The alpha matte: Gaussian sigma as a fraction of the aligned image's side."""
+    """Attributes:
+    matte_sigma: the alpha matte's Gaussian sigma, as a fraction of the aligned image's side.
+    relit: how a relit face is pasted: ``face`` (the relit render replaces the face) or ``change`` (the photo's
+        aligned face plus the relit render's difference from the unedited render).
+    """
 
     matte_sigma: float = 0.01
+    relit: Literal["face", "change"] = "face"
 
 
 def _faces(filtered: StageOutput, masks: StageOutput, relit: StageOutput | None) -> pd.DataFrame:
     faces = filtered.manifest().merge(masks.manifest(), on="detection_id")
     if relit is None:
         return faces
-    variants = relit.manifest()[["detection_id", "variant", "image_path"]]
+    variants = relit.manifest()[["detection_id", "variant", "image_path", "base_path"]]
     return faces.merge(variants.rename(columns={"image_path": "relit_path"}), on="detection_id")
+
+
+def relit_face(*, aligned: np.ndarray, relit: np.ndarray, base: np.ndarray, mode: str) -> np.ndarray:
+    """The aligned face to paste for a relit variant (all ``[S, S, 3]`` uint8 BGR at the aligned side).
+
+    ``face``: the relit render itself; ``change``: the photo's aligned face plus (relit - unedited render).
+    """
+    if mode == "face":
+        return relit
+    changed = aligned.astype(np.int16) + relit.astype(np.int16) - base.astype(np.int16)
+    return np.clip(changed, 0, 255).astype(np.uint8)
 
 
 @stage(version=1)
@@ -65,7 +88,11 @@ def paste(
         aligned = cv2.imread(str(aligned_dir / face["aligned_path"]))
         suffix = ""
         if relit is not None:
-            aligned = cv2.resize(cv2.imread(str(relit.local_dir() / face["relit_path"])), aligned.shape[1::-1])
+            size = aligned.shape[1::-1]
+            rendered = [
+                cv2.resize(cv2.imread(str(relit.local_dir() / face[k])), size) for k in ("relit_path", "base_path")
+            ]
+            aligned = relit_face(aligned=aligned, relit=rendered[0], base=rendered[1], mode=config.relit)
             suffix = f"_v{face['variant']}"
         mask = cv2.imread(str(mask_dir / face["mask_path"]), cv2.IMREAD_GRAYSCALE)
         record = record_of(face, output_size=aligned.shape[0])

@@ -8,8 +8,9 @@ Resumable: each face is written to the scratch area of the stage key the moment 
 (``result.json`` last, after an atomic rename), so a crash or a retry re-projects only the faces that were not
 finished. The stage's output is published once every face is done.
 
-Without published weights (the demo) the stage runs a small randomly initialised generator and the LPIPS
-stand-in; its info and the report say so: the mechanics run end to end, the pictures mean nothing.
+The demo projects with the twin models the project trained itself (``twin``: a 64 px generator and a distance
+on the twin landmark model's features); its info and the report name them. With ``random`` stand-ins instead
+the info and the report say the mechanics ran end to end and the pictures mean nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from gan_core.stylegan2 import mean_w
 from kit.stage import StageContext, stage
 from kit.store import StageOutput, StageResult
 from landmark_core.device import resolve_device
-from tasks.published_weights import RANDOM, ProjectConfig, load_generator_for, weights_path
+from tasks.published_weights import RANDOM, TWIN, TWIN_SOURCE, ProjectConfig, load_generator_for, weights_path
 
 FACES_DIR = "projections"
 RESULT = "result.json"
@@ -61,6 +62,12 @@ def load_networks(*, config: ProjectConfig, weights_dir: Path | None, device: to
     if config.perceptual == RANDOM:
         perceptual = LPIPS(TINY_PERCEPTUAL)
         about["perceptual"] = "randomly initialised LPIPS stand-in (TINY_PERCEPTUAL)"
+    elif config.perceptual == TWIN:
+        from gan_core.twin_models import load_committed_landmarks
+        from gan_core.twin_perceptual import TwinPerceptual
+
+        perceptual = TwinPerceptual(load_committed_landmarks()[0])
+        about["perceptual"] = f"twin distance: LPIPS's recipe on the twin landmark model ({TWIN_SOURCE}landmarks.pt)"
     else:
         perceptual = load_lpips(
             vgg_path=weights_path(weights_dir, "vgg16-imagenet"), lin_path=weights_path(weights_dir, "lpips-vgg-lin")

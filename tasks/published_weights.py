@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     import torch
 
 RANDOM = "random"
+TWIN = "twin"  # the models the project trained on its synthetic twin and commits (gan_core/twin_models)
+TWIN_SOURCE = "trained by this project on twin faces, not FFHQ: gan_core/twin_models/"
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,13 @@ class ProjectConfig:
     """What the project stage projects with (also the generator the StyleFlow stage renders with).
 
     Attributes:
-        generator: a published-weights name (``ffhq-1024``, see ``gan_core.published``) or ``random``: a
-            randomly initialised generator of shape ``random_config`` (mechanics only, meaningless pictures).
+        generator: a published-weights name (``ffhq-1024``, see ``gan_core.published``), ``twin`` (the committed
+            64 px twin GAN, trained on twin faces, not FFHQ) or ``random``: a randomly initialised generator of
+            shape ``random_config`` (mechanics only, meaningless pictures).
         random_config: the shape of the random generator.
         random_seed: its initialisation seed (and the LPIPS stand-in's).
-        perceptual: ``lpips-vgg`` (the published LPIPS-VGG, two files) or ``random`` (a tiny stand-in).
+        perceptual: ``lpips-vgg`` (the published LPIPS-VGG, two files), ``twin`` (LPIPS's recipe on the committed
+            twin landmark model's encoder, ``gan_core.twin_perceptual``) or ``random`` (a tiny stand-in).
         projector: schedule, loss and early discard.
         batch_size: faces projected at once.
         amp: bfloat16 autocast on CUDA.
@@ -98,7 +102,15 @@ def load_generator_for(*, config: ProjectConfig, weights_dir: Path | None, devic
     from gan_core.stylegan2_weights import load_generator
 
     torch.manual_seed(config.random_seed)
-    if config.generator == RANDOM:
+    if config.generator == TWIN:
+        from gan_core.twin_models import load_committed_generator
+
+        generator = load_committed_generator()
+        about = {
+            "generator": f"twin GAN {generator.config.resolution} px ({TWIN_SOURCE}generator.pt)",
+            "meaningful": True,
+        }
+    elif config.generator == RANDOM:
         generator = Generator(config.random_config)
         about = {
             "generator": f"randomly initialised {config.random_config} (seed {config.random_seed})",

@@ -17,7 +17,7 @@ import pandas as pd
 from gan_core.styleflow_config import FlowConfig
 from kit.stage import StageContext
 from kit.store import StageOutput
-from tasks.published_weights import RANDOM, ProjectConfig, load_generator_for, weights_path
+from tasks.published_weights import RANDOM, TWIN, ProjectConfig, load_generator_for, weights_path
 
 if TYPE_CHECKING:  # torch and the flow are imported when the stage runs: reading its config needs neither
     import torch
@@ -41,6 +41,10 @@ def _flow(config: FlowEditConfig, weights_dir: Path | None) -> SequentialFlow:
 
     from gan_core.styleflow import SequentialFlow, load_styleflow
 
+    if config.flow == TWIN:
+        from gan_core.twin_models import load_committed_flow
+
+        return load_committed_flow()
     if config.flow != RANDOM:
         return load_styleflow(weights_path(weights_dir, config.flow))
     torch.manual_seed(config.seed)
@@ -82,8 +86,9 @@ def styleflow_edits(
         plan: face -> its edits, each (manifest fields, target condition ``[17]``, W+ rows to take).
 
     Returns:
-        One manifest row per edit (``detection_id``, ``wflw_face_id``, ``variant``, ``image_path``,
-        ``code_change`` and the plan's fields) and the generator's description.
+        One manifest row per edit (``detection_id``, ``wflw_face_id``, ``variant``, ``image_path``, ``base_path``
+        (the face's unedited code rendered the same way), ``code_change`` and the plan's fields) and the
+        generator's description.
     """
     import torch
 
@@ -102,19 +107,28 @@ def styleflow_edits(
         w, noises = _load_codes(projected.local_dir(), face, device)
         source = torch.from_numpy(np.asarray(face["condition"], dtype=np.float32)[None]).to(device)
         side = cv2.imread(str(filtered.local_dir() / face["aligned_path"])).shape[0]
+        stem = Path(face["aligned_path"]).stem
+        base = f"{RELIT_DIR}/{stem}_base.png"  # the unedited code, rendered the same way (a paste of the change)
+        _render(generator, w, noises, side, ctx.work / base)
         for variant, (fields, condition, edit_rows) in enumerate(plan(face)):
             goal = torch.from_numpy(np.asarray(condition, dtype=np.float32)[None]).to(device)
             edited = edit_codes(flow=flow, w=w, source=source, target=goal, rows=edit_rows)
-            with torch.no_grad():
-                image = generator.synthesis(edited, noises)[0].float().clamp(-1, 1)
-            rgb = ((image + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-            relative = f"{RELIT_DIR}/{Path(face['aligned_path']).stem}_v{variant}.png"
-            cv2.imwrite(
-                str(ctx.work / relative), cv2.resize(rgb[..., ::-1], (side, side), interpolation=cv2.INTER_CUBIC)
-            )
+            relative = f"{RELIT_DIR}/{stem}_v{variant}.png"
+            _render(generator, edited, noises, side, ctx.work / relative)
             ids = {"detection_id": face["detection_id"], "wflw_face_id": face["wflw_face_id"], "variant": variant}
-            rows.append({**ids, **fields, "image_path": relative, "code_change": float((edited - w).abs().max())})
+            change = float((edited - w).abs().max())
+            rows.append({**ids, **fields, "image_path": relative, "base_path": base, "code_change": change})
     return rows, {**about, "faces": len(faces)}
+
+
+def _render(generator, codes: torch.Tensor, noises: list[torch.Tensor], side: int, path: Path) -> None:
+    """Render ``[1, n_latent, D]`` codes with the face's noise maps and write them at the aligned side as PNG."""
+    import torch
+
+    with torch.no_grad():
+        image = generator.synthesis(codes, noises)[0].float().clamp(-1, 1)
+    rgb = ((image + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    cv2.imwrite(str(path), cv2.resize(rgb[..., ::-1], (side, side), interpolation=cv2.INTER_CUBIC))
 
 
 def edit_info(

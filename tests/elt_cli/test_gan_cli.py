@@ -121,6 +121,7 @@ def test_the_twin_landmark_model_trains_evaluates_and_records_its_check(tmp_path
 FLOW_TOML = """
 samples = 6
 seed = 2
+lighting = "dpr"
 [flow]
 dim = 16
 hidden = [16]
@@ -163,3 +164,12 @@ def test_the_twin_flow_trains_on_collected_models_and_its_first_steps_replay(tmp
     assert [round(v, 6) for v in replayed] == [s["nll_per_dim"] for s in entry.first_losses]
     wrong = runner.invoke(app, ["gan", "train-twin-flow", "--out", str(out), "--dpr", str(tmp_path / "none.pt")])
     assert "--dpr" in str(wrong.exception) and "no such file" in str(wrong.exception)
+
+
+def test_the_flow_takes_dpr_weights_only_when_its_lighting_is_dpr(tmp_path):
+    (tmp_path / "dpr.pt").write_bytes(b"")
+    (tmp_path / "flow.toml").write_text(FLOW_TOML)
+    for extra in (["--dpr", str(tmp_path / "dpr.pt")], ["--config", str(tmp_path / "flow.toml")]):
+        result = runner.invoke(app, ["gan", "train-twin-flow", "--out", str(tmp_path / "out"), *extra])
+        assert result.exit_code != 0 and "--dpr is needed with" in str(result.exception)
+        assert not (tmp_path / "out").exists()

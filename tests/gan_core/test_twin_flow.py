@@ -27,7 +27,10 @@ LANDMARKS = TrainConfig(
     augment=AugmentConfig(size=32),
 )
 SMALL = TwinFlowConfig(
-    samples=6, flow=FlowConfig(dim=16, hidden=(16,), atol=1e-3, rtol=1e-3), train=FlowTrainConfig(steps=2, batch=2)
+    lighting="dpr",
+    samples=6,
+    flow=FlowConfig(dim=16, hidden=(16,), atol=1e-3, rtol=1e-3),
+    train=FlowTrainConfig(steps=2, batch=2),
 )
 
 
@@ -103,3 +106,25 @@ def test_flow_pairs_keep_the_others_when_one_picture_has_no_pose(generator, monk
     )
     assert list(pairs.indices) == [0, 2] and pairs.left_out == ((1, "no head pose: collapsed face"),)
     assert len(pairs.codes) == len(pairs.conditions) == 2
+
+
+def test_the_fitted_lighting_follows_the_light_a_twin_face_was_rendered_under():
+    from gan_core.twin_faces import aligned_twin_faces
+    from gan_core.twin_flow import measure_lighting
+    from landmark_core.synth.render import Lighting
+
+    sides = []
+    for x in (-0.8, 0.8):  # the light from the viewer's left, then right
+        faces = aligned_twin_faces(seeds=range(3), resolution=64, lighting=Lighting(direction=(x, 0.2, 0.6)))
+        lighting, reasons = measure_lighting(images_rgb=faces.images, landmarks=faces.landmarks, dpr=None)
+        assert reasons == ["", "", ""] and lighting.shape == (3, 9)
+        sides.append(lighting[:, 3])  # the first band's x coefficient (DPR's order: Y, Z, X)
+    assert (sides[0] < 0).all() and (sides[1] > 0).all()
+
+
+def test_a_picture_without_usable_landmarks_gets_no_lighting_and_a_reason():
+    from gan_core.twin_flow import measure_lighting
+
+    images = np.full((2, 32, 32, 3), 128, dtype=np.uint8)
+    lighting, reasons = measure_lighting(images_rgb=images, landmarks=np.full((2, 98, 2), np.nan), dpr=None)
+    assert (lighting == 0).all() and all(r.startswith("no lighting:") for r in reasons)

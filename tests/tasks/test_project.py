@@ -61,6 +61,26 @@ def test_stage_writes_every_face_and_says_the_pictures_mean_nothing(tmp_path):
     assert project_stage(store=store, filtered=filtered, params=PARAMS) == (out, False)
 
 
+def test_the_twin_models_project_and_are_named_as_the_project_s_own(tmp_path):
+    store = Store(tmp_path)
+    filtered = _filtered(store, 2)
+    params = dataclasses.replace(
+        PARAMS,
+        generator="twin",
+        perceptual="twin",
+        projector=ProjectorConfig(steps=4, w_avg_samples=64, compare_size=64, discard_step=2),
+    )
+    out, _ = project_stage(store=store, filtered=filtered, params=params)
+    info, here = out.metadata()["info"], out.local_dir()
+    assert info["meaningful"] is True and "warning" not in info
+    assert "twin GAN 64 px" in info["generator"] and "not FFHQ" in info["generator"]
+    assert info["perceptual"].startswith("twin distance")
+    for _, face in out.manifest().iterrows():
+        assert np.load(here / face["latent_path"]).shape == (10, 128)
+        assert cv2.imread(str(here / face["image_path"])).shape == (64, 64, 3)
+        assert 0 < face["lpips"] < 10  # the twin distance of the final render
+
+
 def test_discarded_faces_keep_only_their_loss_curve(tmp_path):
     store = Store(tmp_path)
     strict = ProjectorConfig(steps=12, w_avg_samples=256, discard_step=6, discard_loss=-1.0)

@@ -100,8 +100,9 @@ def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
     assert all(len(t) == 9 for t in relit["target_sh"]) and all(len(p) == 3 for p in relit["presets"])
     info = out.metadata()["info"]
     assert info["meaningful"] is False and "not meaningful" in info["warning"]
-    for path in relit["image_path"]:
+    for path in [*relit["image_path"], *relit["base_path"]]:
         assert cv2.imread(str(out.local_dir() / path)).shape == (128, 128, 3)
+    assert relit.groupby("detection_id")["base_path"].nunique().eq(1).all()  # one unedited render per face
     with pytest.raises(FileNotFoundError, match="eltrepro weights fetch styleflow-large"):
         relight_styleflow_stage(
             store=store,
@@ -110,6 +111,37 @@ def test_styleflow_relights_codes_and_renders_them_at_the_aligned_size(chain):
             attributes=conditions,
             params=dataclasses.replace(params, flow="styleflow-large"),
         )
+
+
+def test_the_lighting_rows_must_be_a_range():
+    for rows in ((5, 5), (-1, 3), (6, 2)):
+        with pytest.raises(ValueError, match="w_rows"):
+            StyleFlowConfig(w_rows=rows)
+
+
+def test_the_twin_flow_relights_the_twin_generator_s_codes_in_the_rows_asked(chain):
+    """The twin generator projects, the twin flow edits only the rows asked, and the unedited render is the
+    projection's own picture."""
+    store, dataset, index, filtered, projected = chain
+    twin = dataclasses.replace(
+        GENERATOR,
+        generator="twin",
+        perceptual="twin",
+        projector=ProjectorConfig(steps=4, w_avg_samples=64, compare_size=64, discard_step=2),
+    )
+    codes, _ = project.run(store=store, config=twin, filtered=filtered)
+    inputs = {"dataset": dataset, "index": index, "filtered": filtered, "projected": codes}
+    conditions, _ = attributes.run(store=store, config=AttributesConfig(estimator="fit"), runtime=Runtime(), **inputs)
+    params = StyleFlowConfig(flow="twin", w_rows=(0, 6), variants=VariantsConfig(n_variants=1), generator=twin)
+    out, _ = relight_styleflow_stage(
+        store=store, filtered=filtered, projected=codes, attributes=conditions, params=params
+    )
+    info, relit = out.metadata()["info"], out.manifest()
+    assert info["meaningful"] is True and "warning" not in info and "twin GAN" in info["generator"]
+    assert (relit["code_change"] > 0).all()
+    first = relit.iloc[0]
+    pictures = [cv2.imread(str(out.local_dir() / first[k])).astype(float) for k in ("image_path", "base_path")]
+    assert np.abs(pictures[0] - pictures[1]).mean() > 0.5  # the light changed the picture
 
 
 def test_attributes_and_styleflow_in_shards_give_the_unsharded_bytes(chain, tmp_path):
