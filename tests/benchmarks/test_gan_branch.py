@@ -14,7 +14,6 @@ from landmark_core.metrics import nme_per_face
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gan_branch.py"
-DPR = ROOT.parent / "shared" / "weights" / "dpr" / "trained_model_03.t7"
 
 
 def test_psnr_nme_and_the_review_calibration(benchmark_module):
@@ -28,9 +27,35 @@ def test_psnr_nme_and_the_review_calibration(benchmark_module):
     assert nme_per_face(pred=truth + [0.0, 1.0], truth=truth)[0] == pytest.approx(0.1)  # the NME it reports
     distances = np.array([0.1, 0.2, 0.9, 0.3, 0.15, 0.25, 0.8, 0.35])
     faithful = np.array([True, True, False, True, True, True, False, True])
-    threshold, precision, recall = bench.review(distances, faithful)
-    assert threshold == pytest.approx(0.3)  # the largest threshold with precision >= 0.9 on the first half
-    assert (precision, recall) == (1.0, pytest.approx(2 / 3))  # second half: 0.15, 0.25 accepted; 0.35 missed
+    fit = np.arange(8) < 4
+    threshold, precision, recall = bench.review(distances, faithful, fit)
+    assert threshold == pytest.approx(0.3)  # the largest threshold with precision >= 0.9 on the fitted ones
+    assert (precision, recall) == (1.0, pytest.approx(2 / 3))  # the others: 0.15, 0.25 accepted; 0.35 missed
+    threshold, precision, recall = bench.review(distances, ~faithful, fit)
+    assert threshold == pytest.approx(0.1) and np.isnan(precision) and recall == 0.0  # none precise: the smallest
+
+
+def test_the_change_paste_keeps_the_photo_where_the_edit_changed_nothing(benchmark_module):
+    bench = benchmark_module("gan_branch")
+    rng = np.random.default_rng(0)
+    photos, base = (rng.integers(0, 256, (2, 16, 16, 3), dtype=np.uint8) for _ in range(2))
+    points = np.stack([np.array([[4.0, 4.0], [12.0, 4.0], [12.0, 12.0], [4.0, 12.0]] * 25)[:98]] * 2)
+    mattes = bench.face_mattes(points, 16)
+    assert mattes.shape == (2, 16, 16, 1) and mattes[0, 8, 8, 0] == pytest.approx(1.0) and mattes[0, 0, 0, 0] < 0.01
+    same = bench.pasted(photos=photos, relit=base, base=base, mattes=mattes, mode="change")
+    assert np.array_equal(same, photos)
+    lighter = bench.pasted(
+        photos=photos,
+        relit=np.clip(base.astype(int) + 10, 0, 255).astype(np.uint8),
+        base=base,
+        mattes=mattes,
+        mode="change",
+    )
+    inside = photos[:, 8, 8].astype(int)
+    assert np.array_equal(
+        lighter[:, 8, 8], np.clip(inside + np.where(base[:, 8, 8] < 246, 10, 255 - base[:, 8, 8]), 0, 255)
+    )
+    assert np.array_equal(lighter[:, 0, 0], photos[:, 0, 0])  # outside the hull: the photo
 
 
 def test_a_light_points_where_its_first_sh_band_points(benchmark_module):
@@ -45,13 +70,11 @@ def test_a_light_points_where_its_first_sh_band_points(benchmark_module):
 @pytest.mark.slow
 def test_a_short_run_prints_the_table_and_the_json_line():
     args = [sys.executable, str(SCRIPT), "--faces", "4", "--steps", "5", "--threads", "1"]
-    if DPR.is_file():
-        args += ["--dpr", str(DPR)]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert 0 <= result["identification"] <= 1 and result["target_nme"] > 0 and result["projection_psnr_db"] > 0
     assert {"review_precision", "review_recall", "untrained_identification", "seconds"} <= set(result)
     assert "twin GAN" in done.stdout and "untrained" in done.stdout
-    if DPR.is_file():
-        assert len(result["relight_gain_db"]) == 3 and "relight_physical_gain_db" in result
+    assert len(result["relight_gain_db"]) == 3 and "relight_physical_gain_db" in result
+    assert {"relight_landmark_drift", "unrelit_paste_drift", "relight_gain_face_paste_db"} <= set(result)
