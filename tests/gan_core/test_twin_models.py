@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,9 +114,6 @@ def test_the_twin_distance_tells_another_face_or_a_moved_face_from_the_same_face
     )
 
 
-DPR = Path(__file__).resolve().parents[3] / "shared" / "weights" / "dpr" / "trained_model_03.t7"
-
-
 def _flow_pairs():
     from gan_core.twin_flow import TwinFlowConfig, read_pairs
 
@@ -160,25 +156,29 @@ def test_the_trained_flow_explains_its_pairs_better_than_an_untrained_one_and_in
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DPR.is_file(), reason=f"published DPR weights not at {DPR}")
-def test_relighting_with_the_flow_moves_dpr_s_estimate_toward_the_asked_light():
-    import cv2
-
-    from gan_core.dpr import estimate_sh, load_dpr
-    from gan_core.sh import PRESETS
+def test_relighting_with_the_flow_moves_the_fitted_light_to_the_side_asked():
+    """Sixteen samples relit toward the most left-lit and the most right-lit lighting among the flow's pairs:
+    the lighting fitted on the relit pictures (the estimator the flow was trained with) follows."""
     from gan_core.styleflow import relight_codes
-    from gan_core.twin_flow import render_codes
-    from gan_core.twin_models import load_committed_flow
+    from gan_core.twin_flow import measure_lighting, render_codes
+    from gan_core.twin_measure import aligned_landmarks
+    from gan_core.twin_models import load_committed_flow, load_committed_landmarks
 
     _, pairs = _flow_pairs()
     codes, source = pairs.codes[:16], pairs.conditions[:16]
-    target = torch.as_tensor(np.stack([PRESETS[name] for name in list(PRESETS)[:1] * 16]), dtype=torch.float32)
-    generator, flow, dpr = load_committed_generator(), load_committed_flow(), load_dpr(DPR)
-    rows = (0, codes.shape[1])  # every row: the twin GAN has 10, not StyleFlow's 18
-    relit = relight_codes(flow=flow, w=codes, source=source, target_sh=target, rows=rows)
-    with torch.no_grad():
-        pictures = render_codes(generator=generator, codes=relit)
-    measured = estimate_sh(model=dpr, images_bgr=[cv2.cvtColor(p, cv2.COLOR_RGB2BGR) for p in pictures])
-    before = np.linalg.norm(source[:, :9].numpy() - target.numpy(), axis=1)
-    after = np.linalg.norm(measured - target.numpy(), axis=1)
-    assert np.median(after) < 0.8 * np.median(before), (np.median(before), np.median(after))
+    generator, flow = load_committed_generator(), load_committed_flow()
+    landmarks, landmark_config = load_committed_landmarks()
+    x = pairs.conditions[:, 3]  # the first band's x coefficient (DPR's order: Y, Z, X): where the light comes from
+    sides = []
+    for light in (pairs.conditions[x.argmin(), :9], pairs.conditions[x.argmax(), :9]):
+        relit = relight_codes(flow=flow, w=codes, source=source, target_sh=light.expand(16, 9), rows=(0, 6))
+        with torch.no_grad():
+            pictures = render_codes(generator=generator, codes=relit)
+        found = aligned_landmarks(
+            model=landmarks, config=landmark_config, images_rgb=pictures, device=torch.device("cpu")
+        )
+        sides.append(measure_lighting(images_rgb=pictures, landmarks=found, dpr=None)[0][:, 3])
+    left, right = sides
+    before = source[:, 3].numpy()
+    assert np.median(left) < np.median(before) < np.median(right), (left, before, right)
+    assert (left < right).mean() >= 0.9
