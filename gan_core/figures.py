@@ -63,6 +63,7 @@ def projection_figure(
     lpips: list[float],
     discard_step: int,
     note: str = "",
+    distance_name: str = "LPIPS",
 ) -> Figure:
     """One row per face: the aligned target, its StyleGAN2 projection, and the loss curve (log scale).
 
@@ -70,9 +71,10 @@ def projection_figure(
         targets: (S, S, 3) uint8 BGR aligned faces.
         projected: (R, R, 3) uint8 BGR renders of the projected codes.
         losses: per-step total loss of each face.
-        lpips: final LPIPS of each face.
+        lpips: final perceptual distance of each face.
         discard_step: the early-discard step, marked on the curves.
         note: a line under the title (e.g. that the generator is random and the pictures mean nothing).
+        distance_name: what the distance is (LPIPS, or the twin distance of the twin models).
     """
     fig, axes = plt.subplots(len(targets), 3, figsize=(9.0, 3.0 * len(targets)), dpi=100, squeeze=False)
     for i, (target, render, curve, score) in enumerate(zip(targets, projected, losses, lpips, strict=True)):
@@ -80,7 +82,7 @@ def projection_figure(
         axes[i, 1].imshow(render[..., ::-1])
         axes[i, 2].semilogy(np.arange(1, len(curve) + 1), curve, linewidth=1.0)
         axes[i, 2].axvline(discard_step, color="red", linewidth=0.8, linestyle="--")
-        titles = ("aligned target", f"projection (LPIPS {score:.3f})", "loss per step (discard check dashed)")
+        titles = ("aligned target", f"projection ({distance_name} {score:.3f})", "loss per step (discard check dashed)")
         for ax, title in zip(axes[i], titles, strict=True):
             ax.set_title(title, fontsize=8)
         for ax in axes[i, :2]:

@@ -80,6 +80,12 @@ def review_summary(reviewed: StageOutput) -> str:
     return f"\n## GAN branch: review\n\nPolicy `{info['policy']}`: {counts}. Only accepted faces are relit.\n"
 
 
+PASTED_AS = {
+    "face": "the relit render, in place of the face (the study's paste)",
+    "change": "the change the edit made, added to the photo's face",
+}
+
+
 def styleflow_summary(gan: GanOutputs) -> str:
     """Markdown: the StyleFlow path (condition provider and lighting estimator, variants, pasted faces)."""
     attributes, relit = gan.attributes.metadata()["info"], gan.relit.metadata()["info"]
@@ -89,6 +95,7 @@ def styleflow_summary(gan: GanOutputs) -> str:
         ("flow", relit["flow"]),
         ("faces / relit variants", f"{relit['faces']} / {relit['variants']}"),
         ("relit faces pasted back", gan.relit_pasted.metadata()["info"]["pasted"]),
+        ("pasted as", PASTED_AS[gan.relit_pasted.metadata()["config"].get("relit", "face")]),
     ]
     if "dpr_vs_fit" in attributes:
         agreement = attributes["dpr_vs_fit"]
@@ -123,6 +130,11 @@ def relight_summary(relit: StageOutput) -> str:
     return "\n## GAN branch: relighting\n\n" + "\n".join(markdown_table(table)) + "\n"
 
 
+def distance_name(meta: dict) -> str:
+    """What the projection's perceptual distance is, from its stage metadata: LPIPS or the twin distance."""
+    return "twin distance" if meta["config"]["perceptual"] == "twin" else "LPIPS"
+
+
 def projection_summary(projected: StageOutput) -> str:
     """Markdown: what projected (and whether the pictures mean anything), kept/discarded, LPIPS, time per face."""
     meta = projected.metadata()
@@ -144,7 +156,7 @@ def projection_summary(projected: StageOutput) -> str:
         ),
         ("faces projected", len(faces)),
         ("kept / discarded", f"{len(kept)} / {len(faces) - len(kept)}"),
-        ("median final LPIPS of kept faces", f"{kept['lpips'].median():.4f}" if len(kept) else "-"),
+        (f"median final {distance_name(meta)} of kept faces", f"{kept['lpips'].median():.4f}" if len(kept) else "-"),
         ("seconds per face", f"{per_face:.2f} on {info['device']}" if per_face else "-"),
     ]
     table = pd.DataFrame({"value": [str(v) for _, v in rows]}, index=pd.Index([k for k, _ in rows], name="project"))
@@ -179,12 +191,18 @@ def gan_figures(folder: Path, dataset: StageOutput, index: StageOutput, gan: Gan
         plt.close(fig)
     names = ["alignment", "paste"] + (_projection_figure(folder, gan, faces) if gan.projected is not None else [])
     for backend, relit in (("styleflow", gan.relit_pasted), ("physical", gan.physical)):
-        names += _relight_figure(folder, dataset, index, relit, faces, backend) if relit is not None else []
+        if relit is None:
+            continue
+        note = f"relighting backend: {backend}"
+        if backend == "styleflow" and gan.relit is not None:
+            info, pasted = gan.relit.metadata()["info"], relit.metadata()["config"].get("relit", "face")
+            note += f"; {info['generator']}; {info['flow']}; pasted: the relit {pasted}"
+        names += _relight_figure(folder, dataset, index, relit, faces, backend, note)
     return names
 
 
 def _relight_figure(
-    folder: Path, dataset: StageOutput, index: StageOutput, relit: StageOutput, faces: int, backend: str
+    folder: Path, dataset: StageOutput, index: StageOutput, relit: StageOutput, faces: int, backend: str, note: str
 ) -> list[str]:
     """Fig. 3.11 for one backend (``relight_<backend>.png``): the first ``faces`` relit faces, original and
     variants pasted back into the photo, cropped around the landmarks."""
@@ -206,9 +224,7 @@ def _relight_figure(
         captions.append(
             [_caption(ps, am, i) for i, (ps, am) in enumerate(zip(group["presets"], group["amounts"], strict=True))]
         )
-    fig = relight_figure(
-        originals=originals, variants=variants, captions=captions, note=f"relighting backend: {backend}"
-    )
+    fig = relight_figure(originals=originals, variants=variants, captions=captions, note=note)
     fig.savefig(folder / f"relight_{backend}.png")
     plt.close(fig)
     return [f"relight_{backend}"]
@@ -234,7 +250,8 @@ def _projection_figure(folder: Path, gan: GanOutputs, faces: int) -> list[str]:
         losses=[np.load(here / p, allow_pickle=False) for p in rows["losses_path"]],
         lpips=list(rows["lpips"]),
         discard_step=meta["config"]["projector"]["discard_step"],
-        note=meta["info"].get("warning", ""),
+        note=meta["info"].get("warning", "") or f"generator: {meta['info'].get('generator', '')}",
+        distance_name=distance_name(meta),
     )
     fig.savefig(folder / "projection.png")
     plt.close(fig)

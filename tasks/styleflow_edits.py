@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # torch and the flow are imported when the stage runs: readin
     from gan_core.styleflow import SequentialFlow
 
 RELIT_DIR = "relit"
+FLOW_MODELS = {
+    TWIN: "twin lighting flow (trained by this project on the twin GAN's samples: gan_core/twin_models/flow.pt)",
+    RANDOM: "random stand-in",
+}
 
 
 class FlowEditConfig(Protocol):
@@ -144,7 +148,7 @@ def edit_info(
     meaningful = about.get("meaningful", False) and config.flow != RANDOM
     info = {
         "backend": backend,
-        "flow": config.flow,
+        "flow": FLOW_MODELS.get(config.flow, f"{config.flow} (published weights)"),
         "generator": about.get("generator"),
         "faces": about["faces"],
         "variants": variants,

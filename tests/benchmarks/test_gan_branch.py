@@ -29,8 +29,12 @@ def test_psnr_nme_and_the_review_calibration(benchmark_module):
     faithful = np.array([True, True, False, True, True, True, False, True])
     fit = np.arange(8) < 4
     threshold, precision, recall = bench.review(distances, faithful, fit)
-    assert threshold == pytest.approx(0.3)  # the largest threshold with precision >= 0.9 on the fitted ones
+    assert threshold == pytest.approx(0.3)  # all three faithful accepted, the unfaithful one refused: J = 1
     assert (precision, recall) == (1.0, pytest.approx(2 / 3))  # the others: 0.15, 0.25 accepted; 0.35 missed
+    mostly = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2])
+    good = np.array([True] * 5 + [False] + [True] * 6)  # 11 of 12 faithful: accepting all is 92 % precise
+    threshold, _, _ = bench.review(mostly, good, np.ones(12, bool))
+    assert threshold == pytest.approx(0.5)  # the best separation, not "accept everything"
     threshold, precision, recall = bench.review(distances, ~faithful, fit)
     assert threshold == pytest.approx(0.1) and np.isnan(precision) and recall == 0.0  # none precise: the smallest
 
