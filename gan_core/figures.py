@@ -5,6 +5,8 @@ matplotlib figures (Agg backend); images are BGR as OpenCV reads them.
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -88,7 +90,7 @@ def projection_figure(
         for ax in axes[i, :2]:
             ax.set_xticks([]), ax.set_yticks([])
     if note:
-        fig.suptitle(note, fontsize=8, color="darkred")
+        fig.suptitle(textwrap.fill(note, 110), fontsize=8, color="darkred")
     fig.tight_layout()
     return fig
 
@@ -114,6 +116,6 @@ def relight_figure(
         for ax in axes[i]:
             ax.set_xticks([]), ax.set_yticks([])
     if note:
-        fig.suptitle(note, fontsize=8)
+        fig.suptitle(textwrap.fill(note, 110), fontsize=8)
     fig.tight_layout()
     return fig
