@@ -213,6 +213,61 @@ def train_twin_flow_command(
     )
 
 
+@gan_app.command("train-twin-encoder")
+def train_twin_encoder_command(
+    out: Path = typer.Option(..., help="The training's folder: encoder.json, encoder.pt, MANIFEST.toml."),
+    config: Path = typer.Option(None, help="TOML or JSON file with TwinEncoderConfig sections (defaults otherwise)."),
+    models: Path = typer.Option(None, help="The twin models' folder (default: the committed gan_core/twin_models)."),
+    threads: str = typer.Option(None, help="CPU threads for torch (default: torch's own choice)."),
+) -> None:
+    """Train the twin W+ encoder (the projector's encoder start) on codes the twin GAN renders itself."""
+    check_out_folder(out)
+    n_threads = parse_int(threads, option="--threads", minimum=1)
+    from gan_core.w_encoder_train import TwinEncoderConfig
+
+    settings = load_config(TwinEncoderConfig, config) if config else TwinEncoderConfig()
+    import json
+
+    import torch
+
+    from gan_core.stylegan2 import mean_w
+    from gan_core.twin_gan import CHECKED_STEPS
+    from gan_core.twin_models import TWIN_MODELS, load_committed_generator
+    from gan_core.w_encoder import encoder_for
+    from gan_core.w_encoder_train import train_encoder
+
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    generator = load_committed_generator(folder=models or TWIN_MODELS)
+    commit, started = git_commit(), time.monotonic()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "encoder.json").write_text(json.dumps(to_dict(settings), indent=2, sort_keys=True))
+    w_avg, w_std = mean_w(generator=generator, n_samples=settings.w_avg_samples)
+    encoder = encoder_for(config=settings.shape_for(generator), w_avg=w_avg)
+    console.print(f"twin encoder in {out}: {settings.train.steps} steps of {settings.train.batch} rendered codes")
+
+    def report(step: int, losses: dict[str, float]) -> None:
+        if step % 100 == 0:
+            console.print(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
+
+    history = train_encoder(encoder=encoder, generator=generator, w_std=w_std, config=settings.train, on_step=report)
+    torch.save(encoder.state_dict(), out / "encoder.pt")
+    last = history[-50:]
+    final = {k: round(sum(h[k] for h in last) / len(last), 6) for k in history[0]}
+    console.print(f"done: {out / 'encoder.pt'}; " + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
+    record_model(
+        out=out,
+        file="encoder.pt",
+        settings="encoder.json",
+        command=["eltrepro", "gan", "train-twin-encoder"],
+        given={"--out": out, "--config": config, "--models": models, "--threads": threads},
+        commit=commit,
+        seconds=time.monotonic() - started,
+        losses=final,
+        first_losses=tuple({k: round(v, 6) for k, v in h.items()} for h in history[:CHECKED_STEPS]),
+    )
+
+
 @gan_app.command("collect")
 def collect_command(
     sources: list[Path] = typer.Argument(..., help="Training folders, each with its MANIFEST.toml."),

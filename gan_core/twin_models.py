@@ -65,3 +65,28 @@ def load_committed_flow(*, folder: Path = TWIN_MODELS) -> SequentialFlow:
     flow = SequentialFlow(config.flow)
     load_strict(flow, torch.load(path, map_location="cpu", weights_only=True), source=str(path))
     return flow.eval()
+
+
+def load_committed_encoder(*, folder: Path = TWIN_MODELS, generator: Generator | None = None):
+    """The committed twin W+ encoder (for the twin GAN), in eval mode, after ``encoder.pt``'s digest matched.
+
+    Args:
+        folder: the models' folder.
+        generator: the twin GAN (its shape sizes the encoder); None loads the committed one.
+
+    Raises:
+        landmark_core.config.ConfigError: as ``load_committed_generator``.
+        gan_core.strict.WeightsMismatchError: the file does not fit the encoder of its ``encoder.json``.
+    """
+    import torch
+
+    from gan_core.strict import load_strict
+    from gan_core.w_encoder import WEncoder
+    from gan_core.w_encoder_train import TwinEncoderConfig
+    from landmark_core.config import load_config
+
+    path = verified_path(folder=folder, name="encoder.pt")
+    config = load_config(TwinEncoderConfig, folder / "encoder.json")
+    encoder = WEncoder(config.shape_for(generator or load_committed_generator(folder=folder)))
+    load_strict(encoder, torch.load(path, map_location="cpu", weights_only=True), source=str(path))
+    return encoder.eval().requires_grad_(False)
