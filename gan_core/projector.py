@@ -11,6 +11,12 @@ Batching: the loss of a batch is the *sum* of the per-face losses, the generator
 Adam is elementwise, so each face follows exactly the trajectory it would follow alone (per-face random
 streams make the noise independent of the batch too). A face whose loss after ``discard_step`` steps is above
 ``discard_loss`` stops there and leaves the batch, so the remaining steps cost only the faces still worth it.
+
+Two cuts of the cost, neither of which changes what a projection is: a face can start from a W+ encoder's
+code of it instead of the mean W (``init = "encoder"``: the caller passes the codes), and a face whose loss has
+stopped improving (``stop_window``, ``stop_tolerance``) is finished there and leaves the batch with its code
+frozen. Every face's generator evaluations (forward renders, backward passes) are counted as they happen, a
+figure that is the same on any hardware.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ class Projection:
         image: ``[3, R, R]`` render of the code in [-1, 1] (None when discarded).
         losses: ``[steps run]`` total loss per step.
         lpips: LPIPS of the final render (of the last step's render when discarded).
+        steps_run: optimisation steps the face took.
+        forwards, backwards: the generator's forward renders and backward passes spent on the face.
+        stopped: finished by per-face stopping before ``steps``.
     """
 
     discarded: bool
@@ -49,6 +58,9 @@ class Projection:
     losses: np.ndarray
     lpips: float
     steps_run: int = field(default=0)
+    forwards: int = field(default=0)
+    backwards: int = field(default=0)
+    stopped: bool = field(default=False)
 
 
 def learning_rate(*, step: int, config: ProjectorConfig) -> float:
@@ -116,6 +128,16 @@ class _Adam:
         self.v = [v[rows] for v in self.v]
 
 
+def has_flattened(losses: list[float], *, window: int, tolerance: float) -> bool:
+    """Whether the mean of the last ``window`` losses is less than ``tolerance`` (relative) below the mean of
+    the ``window`` before (never before ``2 * window`` steps; never with ``window`` 0)."""
+    if window == 0 or len(losses) < 2 * window:
+        return False
+    before = sum(losses[-2 * window : -window]) / window
+    after = sum(losses[-window:]) / window
+    return before - after < tolerance * abs(before)
+
+
 def _face_streams(seeds: list[int], device: torch.device, base: int) -> list[torch.Generator]:
     return [torch.Generator(device=device).manual_seed(base * 1_000_003 + s) for s in seeds]
 
@@ -136,6 +158,7 @@ def project(
     amp: bool = False,
     on_step: Callable[[int, int], None] | None = None,
     on_result: Callable[[int, Projection], None] | None = None,
+    start: torch.Tensor | None = None,
 ) -> list[Projection]:
     """Project a batch of aligned faces into W+.
 
@@ -152,6 +175,8 @@ def project(
         on_step: called as ``on_step(step, faces_still_in_batch)`` after every step.
         on_result: called as ``on_result(input_index, projection)`` the moment a face is finished (discarded or
             done), so a caller can persist each face as soon as it exists.
+        start: ``[N, n_latent, style_dim]`` the faces' starting codes, with ``config.init == "encoder"`` (and
+            only then).
 
     Returns:
         One :class:`Projection` per input face, in input order.
@@ -166,76 +191,134 @@ def project(
     with torch.no_grad(), autocast:
         target_feats = perceptual.features(downsample_to(targets.to(device), size=config.compare_size))
     target_feats = [f.float() for f in target_feats]
-    latent = w_avg.to(device).float()[None, None].repeat(n, cfg.n_latent, 1)
+    latent = _start(start, w_avg=w_avg, n=n, cfg=cfg, config=config).to(device)
     noises = [_randn(streams, (1, *shape), device) for shape in cfg.noise_shapes()]
-    adam = _Adam([latent.requires_grad_(True), *[v.requires_grad_(True) for v in noises]])
-    alive = list(range(n))  # input index of each batch row
-    losses: list[list[float]] = [[] for _ in range(n)]
-    results: dict[int, Projection] = {}
+    run = _Run(
+        adam=_Adam([latent.requires_grad_(True), *[v.requires_grad_(True) for v in noises]]),
+        alive=list(range(n)),
+        target_feats=target_feats,
+        n=n,
+    )
+    finish = lambda rows: _finish(generator, perceptual, run, rows, config, autocast)  # noqa: E731
     for step in range(config.steps):
-        w_opt, *maps = adam.params
+        w_opt, *maps = run.adam.params
         scale = latent_noise_scale(step=step, config=config, w_std=w_std)
-        ws = w_opt + _randn([streams[i] for i in alive], tuple(w_opt.shape[1:]), device) * scale
+        ws = w_opt + _randn([streams[i] for i in run.alive], tuple(w_opt.shape[1:]), device) * scale
         with autocast:
             render = generator.synthesis(ws, maps)
             feats = perceptual.features(downsample_to(render, size=config.compare_size))
-        dist = perceptual.distance([f.float() for f in feats], target_feats)
+        dist = perceptual.distance([f.float() for f in feats], run.target_feats)
         loss = dist.float() + config.regularize_noise_weight * noise_regularizer(maps)
         loss.sum().backward()
-        adam.step(learning_rate(step=step, config=config))
-        _normalise(adam.params[1:])
-        for i, value in zip(alive, loss.detach().cpu().tolist(), strict=True):  # one device sync per step
-            losses[i].append(value)
+        run.adam.step(learning_rate(step=step, config=config))
+        _normalise(run.adam.params[1:])
+        for i, value in zip(run.alive, loss.detach().cpu().tolist(), strict=True):  # one device sync per step
+            run.losses[i].append(value)
+            run.forwards[i] += 1
+            run.backwards[i] += 1
         if config.discard_loss is not None and step + 1 == config.discard_step:
-            drop = [row for row, i in enumerate(alive) if losses[i][-1] > config.discard_loss]
-            for row in drop:
-                i = alive[row]
-                results[i] = Projection(
-                    discarded=True,
-                    latent=None,
-                    noises=[],
-                    image=None,
-                    losses=np.asarray(losses[i]),
-                    lpips=float(dist[row].detach()),
-                    steps_run=step + 1,
-                )
-                if on_result is not None:
-                    on_result(i, results[i])
-            if drop:
-                keep = [row for row in range(len(alive)) if row not in drop]
-                alive = [alive[row] for row in keep]
-                if not alive:
-                    break
-                rows = torch.as_tensor(keep, device=device)
-                adam.keep(rows)
-                target_feats = [f[rows] for f in target_feats]
+            drop = [row for row, i in enumerate(run.alive) if run.losses[i][-1] > config.discard_loss]
+            run.settle(
+                {run.alive[row]: run.discarded(run.alive[row], float(dist[row].detach())) for row in drop}, on_result
+            )
+        if step + 1 < config.steps and run.alive:
+            flat = [
+                row
+                for row, i in enumerate(run.alive)
+                if has_flattened(run.losses[i], window=config.stop_window, tolerance=config.stop_tolerance)
+            ]
+            if flat:
+                run.settle(finish(flat), on_result)
+        if not run.alive:
+            break
         if on_step is not None:
-            on_step(step + 1, len(alive))
-    if alive and len(results) < n:
-        finished = _finish(generator, perceptual, adam.params, target_feats, alive, losses, config, autocast)
-        for i in alive:
-            results[i] = finished[i]
+            on_step(step + 1, len(run.alive))
+    if run.alive:
+        run.settle(finish(list(range(len(run.alive)))), on_result)
+    return [run.results[i] for i in range(n)]
+
+
+def _start(start: torch.Tensor | None, *, w_avg: torch.Tensor, n: int, cfg, config: ProjectorConfig) -> torch.Tensor:
+    """The faces' first codes: the mean W on every row, or the given (encoder) codes."""
+    if (start is not None) != (config.init == "encoder"):
+        raise ValueError(f'init = "{config.init}": starting codes are given with "encoder" and only then')
+    if start is None:
+        return w_avg.float()[None, None].repeat(n, cfg.n_latent, 1)
+    if start.shape != (n, cfg.n_latent, cfg.style_dim):
+        raise ValueError(f"start must be [{n}, {cfg.n_latent}, {cfg.style_dim}], got {tuple(start.shape)}")
+    return start.detach().float().clone()
+
+
+@dataclass
+class _Run:
+    """The faces still in the batch, their optimiser state and what is known of every face so far."""
+
+    adam: _Adam
+    alive: list[int]  # input index of each batch row
+    target_feats: list[torch.Tensor]
+    n: int
+    losses: dict[int, list[float]] = field(default_factory=dict)
+    forwards: dict[int, int] = field(default_factory=dict)
+    backwards: dict[int, int] = field(default_factory=dict)
+    results: dict[int, Projection] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for i in range(self.n):
+            self.losses[i], self.forwards[i], self.backwards[i] = [], 0, 0
+
+    def discarded(self, i: int, dist: float) -> Projection:
+        """Face ``i``'s result when the early-discard check stops it."""
+        steps = len(self.losses[i])
+        return Projection(
+            discarded=True,
+            latent=None,
+            noises=[],
+            image=None,
+            losses=np.asarray(self.losses[i]),
+            lpips=dist,
+            steps_run=steps,
+            forwards=self.forwards[i],
+            backwards=self.backwards[i],
+        )
+
+    def settle(self, done: dict[int, Projection], on_result) -> None:
+        """Record finished faces and take them out of the batch (their codes stay as they are)."""
+        for i, result in done.items():
+            self.results[i] = result
             if on_result is not None:
-                on_result(i, finished[i])
-    return [results[i] for i in range(n)]
+                on_result(i, result)
+        if not done:
+            return
+        keep = [row for row, i in enumerate(self.alive) if i not in done]
+        self.alive = [self.alive[row] for row in keep]
+        if self.alive:
+            rows = torch.as_tensor(keep, device=self.target_feats[0].device)
+            self.adam.keep(rows)
+            self.target_feats = [f[rows] for f in self.target_feats]
 
 
-def _finish(generator, perceptual, params, target_feats, alive, losses, config, autocast) -> dict[int, Projection]:
-    """Render each kept face's final code (no latent noise) and score it."""
-    w_opt, *maps = [p.detach() for p in params]
+def _finish(generator, perceptual, run: _Run, rows: list[int], config, autocast) -> dict[int, Projection]:
+    """Render the final code (no latent noise) of the faces in batch ``rows`` and score it."""
+    w_opt, *maps = [p.detach()[rows] for p in run.adam.params]
     with torch.no_grad(), autocast:
         image = generator.synthesis(w_opt, maps).float()
         feats = perceptual.features(downsample_to(image, size=config.compare_size))
-    final = perceptual.distance([f.float() for f in feats], target_feats)
-    return {
-        i: Projection(
+    final = perceptual.distance([f.float() for f in feats], [f[rows] for f in run.target_feats])
+    done = {}
+    for k, row in enumerate(rows):
+        i = run.alive[row]
+        run.forwards[i] += 1
+        steps = len(run.losses[i])
+        done[i] = Projection(
             discarded=False,
-            latent=w_opt[row].cpu(),
-            noises=[m[row].cpu() for m in maps],
-            image=image[row].cpu(),
-            losses=np.asarray(losses[i]),
-            lpips=float(final[row]),
-            steps_run=len(losses[i]),
+            latent=w_opt[k].cpu(),
+            noises=[m[k].cpu() for m in maps],
+            image=image[k].cpu(),
+            losses=np.asarray(run.losses[i]),
+            lpips=float(final[k]),
+            steps_run=steps,
+            forwards=run.forwards[i],
+            backwards=run.backwards[i],
+            stopped=steps < config.steps,
         )
-        for row, i in enumerate(alive)
-    }
+    return done

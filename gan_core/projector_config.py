@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -25,6 +25,15 @@ class ProjectorConfig:
         discard_loss: a face whose total loss at ``discard_step`` is above this stops; None keeps every face.
         compare_size: side the render and the target are box-downsampled to before LPIPS.
         seed: base of the per-face random streams (latent noise, initial noise maps).
+        init: where each face's code starts: ``mean`` (the study's: the mean W) or ``encoder`` (a W+ encoder's
+            code of the face, given by the caller).
+        stop_window: per-face stopping: a face stops once the mean loss of its last ``stop_window`` steps is
+            less than ``stop_tolerance`` (relative) below the mean of the window before; 0 never stops a face
+            before ``steps``.
+        stop_tolerance: the relative improvement per window below which a face stops.
+
+    The last three are left out of a stage's key while they hold their defaults (the study's recipe), so adding
+    them re-keyed nothing.
     """
 
     steps: Annotated[int, Field(ge=1)] = 1000
@@ -39,3 +48,6 @@ class ProjectorConfig:
     discard_loss: float | None = None
     compare_size: Annotated[int, Field(ge=8)] = 256
     seed: Annotated[int, Field(ge=0)] = 303
+    init: Literal["mean", "encoder"] = field(default="mean", metadata={"key": "unless_default"})
+    stop_window: Annotated[int, Field(ge=0)] = field(default=0, metadata={"key": "unless_default"})
+    stop_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = field(default=0.01, metadata={"key": "unless_default"})

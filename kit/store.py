@@ -49,14 +49,24 @@ def canonical_json(value: Any, *, for_key: bool = False) -> str:
     """Canonical JSON of a config: dataclasses/pydantic models as dicts, sorted keys, paths as strings.
 
     With ``for_key``, dataclass fields declared ``field(metadata={"key": False})`` are left out: where a thing
-    is (a download folder), not what it is, so the same content keys the same wherever it was found.
+    is (a download folder), not what it is, so the same content keys the same wherever it was found. Fields
+    declared ``field(metadata={"key": "unless_default"})`` are left out while they hold their default: a
+    setting added later keys nothing differently until it is used.
     """
     return json.dumps(_plain(value, for_key), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def _keyed(value: Any, f: dataclasses.Field) -> bool:
+    """Whether a dataclass field enters a key (see ``canonical_json``)."""
+    rule = f.metadata.get("key", True)
+    if rule == "unless_default":
+        return getattr(value, f.name) != f.default
+    return bool(rule)
+
+
 def _plain(value: Any, for_key: bool) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = [f for f in dataclasses.fields(value) if not for_key or f.metadata.get("key", True)]
+        fields = [f for f in dataclasses.fields(value) if not for_key or _keyed(value, f)]
         return {f.name: _plain(getattr(value, f.name), for_key) for f in fields}
     if hasattr(value, "model_dump"):
         return _plain(value.model_dump(mode="json"), for_key)

@@ -82,3 +82,34 @@ def test_a_short_run_prints_the_table_and_the_json_line():
     assert "twin GAN" in done.stdout and "untrained" in done.stdout
     assert len(result["relight_gain_db"]) == 3 and "relight_physical_gain_db" in result
     assert {"relight_landmark_drift", "unrelit_paste_drift", "relight_gain_face_paste_db"} <= set(result)
+
+
+@pytest.mark.slow
+def test_on_a_handful_of_faces_the_twin_models_project_far_better_than_an_untrained_generator(benchmark_module):
+    import torch
+
+    from gan_core.stylegan2 import Generator
+    from gan_core.twin_faces import aligned_twin_faces
+    from gan_core.twin_gan import HELD_OUT_SEED
+    from gan_core.twin_models import load_committed_generator, load_committed_landmarks
+    from gan_core.twin_perceptual import TwinPerceptual
+
+    bench = benchmark_module("gan_branch")
+    faces = aligned_twin_faces(seeds=range(HELD_OUT_SEED, HELD_OUT_SEED + 4), resolution=64)
+    landmarks, config = load_committed_landmarks()
+    distance, trained = TwinPerceptual(landmarks), load_committed_generator()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        untrained = Generator(trained.config).eval().requires_grad_(False)
+    rows = []
+    for generator in (trained, untrained):
+        pictures, _ = bench.projections(generator, distance, bench._tensor(faces.images), 40)
+        rows.append(
+            bench.projection_figures(
+                pictures=pictures, faces=faces, distance=distance, landmark_model=landmarks, landmark_config=config
+            )
+        )
+    ours, baseline = rows
+    assert np.median(ours["psnr"]) > np.median(baseline["psnr"]) + 3  # dB
+    assert np.median(ours["distance"]) < 0.6 * np.median(baseline["distance"])
+    assert np.median(ours["drift"]) < np.median(baseline["drift"]) and ours["identified"].mean() == 1.0

@@ -201,7 +201,9 @@ def test_profiles_load_with_every_section_typed(tmp_path):
     assert thesis.gan.segment_train.data == "lfw" and thesis.gan.segment_train.network.input_size == 224
     assert thesis.gan.detect.max_images == 0 and thesis.gan.segment_train.vgg16_weights.endswith("notop.h5")
     assert demo.gan.project.generator == "twin" and demo.gan.project.perceptual == "twin"
-    assert demo.gan.styleflow.flow == "twin" and demo.gan.styleflow.w_rows == (0, 6) and demo.gan.paste.relit == "change"
+    assert (
+        demo.gan.styleflow.flow == "twin" and demo.gan.styleflow.w_rows == (0, 6) and demo.gan.paste.relit == "change"
+    )
     assert thesis.gan.project.generator == "ffhq-1024" and thesis.gan.project.perceptual == "lpips-vgg"
     assert thesis.gan.project.projector.steps == 1000 and thesis.gan.weights_dir == "data/weights"
     assert demo.gan.review.policy == "auto" and thesis.gan.review.policy == "human"

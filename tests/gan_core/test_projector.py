@@ -1,5 +1,6 @@
 """The projector: schedule, regulariser, convergence, batch independence, early discard."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from gan_core.perceptual import LPIPS, TINY_PERCEPTUAL
-from gan_core.projector import latent_noise_scale, learning_rate, noise_regularizer, project
+from gan_core.projector import has_flattened, latent_noise_scale, learning_rate, noise_regularizer, project
 from gan_core.projector_config import ProjectorConfig
 from gan_core.stylegan2 import Generator, mean_w
 from gan_core.stylegan2_config import TINY
@@ -163,3 +164,65 @@ def test_amp_on_cuda_tracks_the_float32_projection(nets):
     for a, b in zip(amp, full, strict=True):
         assert a.losses[-1] < a.losses[0] / 100
         assert a.lpips == pytest.approx(b.lpips, rel=0.3, abs=0.02)
+
+
+def _run(nets, config, **kwargs):
+    g, p, w_avg, w_std, targets = nets
+    return project(generator=g, perceptual=p, targets=targets, w_avg=w_avg, w_std=w_std, config=config, **kwargs)
+
+
+def test_the_mean_start_gives_what_the_study_s_recipe_gave_before_stopping_and_encoders_existed(nets):
+    """Numbers the projector gave before ``init`` and per-face stopping were added (same seeds and shapes)."""
+    out = _run(nets, ProjectorConfig(steps=20, discard_step=10, compare_size=32))
+    assert [float(r.losses[-1]) for r in out] == pytest.approx([2147.394043, 328.269867, 1035.947266], rel=1e-4)
+    assert [r.lpips for r in out] == pytest.approx([0.091444, 0.158812, 0.118206], rel=1e-4)
+    assert [float(r.latent.sum()) for r in out] == pytest.approx([113.6464, 119.448, 129.6306], rel=1e-4)
+    assert all(r.steps_run == 20 and not r.stopped for r in out)
+
+
+def test_every_render_and_backward_pass_is_counted(nets):
+    config = ProjectorConfig(steps=12, discard_step=5, discard_loss=-1.0, compare_size=32)
+    discarded = _run(nets, config)
+    assert all((r.forwards, r.backwards, r.steps_run) == (5, 5, 5) for r in discarded)  # no final render
+    kept = _run(nets, dataclasses.replace(config, discard_loss=None))
+    assert all((r.forwards, r.backwards) == (13, 12) for r in kept)  # 12 steps and the final render
+
+
+def test_a_face_whose_loss_is_flat_stops_and_one_that_improves_goes_on():
+    losses = [10.0] * 8
+    assert has_flattened(losses, window=4, tolerance=0.01)
+    assert not has_flattened([10.0 - 0.5 * k for k in range(8)], window=4, tolerance=0.01)
+    assert not has_flattened(losses[:7], window=4, tolerance=0.01)  # not two windows yet
+    assert not has_flattened(losses, window=0, tolerance=0.5)  # 0: never
+
+
+def test_per_face_stopping_freezes_a_face_and_leaves_the_others_as_they_would_be(nets):
+    g, p, w_avg, w_std, targets = nets
+    config = ProjectorConfig(steps=40, discard_step=5, compare_size=32, stop_window=3, stop_tolerance=0.9)
+    seen = []
+    out = _run(nets, config, on_step=lambda step, alive: seen.append(alive))
+    stopped = [r for r in out if r.stopped]
+    assert stopped and all(r.steps_run < 40 and r.forwards == r.steps_run + 1 for r in stopped)
+    for r in stopped:  # the frozen code is the one rendered and scored when it stopped
+        with torch.no_grad():
+            again = g.synthesis(r.latent[None], [m[None] for m in r.noises])[0]
+        assert torch.allclose(again, r.image, atol=1e-5)
+    assert seen == sorted(seen, reverse=True) and min(seen) >= 1  # the batch only shrinks
+    alone = _run(nets, dataclasses.replace(config, stop_window=0))  # the faces that never stopped: unchanged
+    for r, a in zip(out, alone, strict=True):
+        if not r.stopped:
+            assert torch.equal(r.latent, a.latent) and np.array_equal(r.losses, a.losses)
+
+
+def test_an_encoder_start_is_used_and_must_match_the_setting(nets):
+    g, p, w_avg, w_std, targets = nets
+    start = w_avg[None, None].repeat(3, g.config.n_latent, 1) + 0.1 * torch.randn(3, g.config.n_latent, 1)
+    config = ProjectorConfig(steps=1, discard_step=5, compare_size=32, lr=1e-9, noise_factor=0.0)
+    out = _run(nets, dataclasses.replace(config, init="encoder"), start=start)
+    assert all(torch.allclose(r.latent, s, atol=1e-6) for r, s in zip(out, start, strict=True))
+    with pytest.raises(ValueError, match="encoder"):
+        _run(nets, config, start=start)  # init "mean" with codes given
+    with pytest.raises(ValueError, match="encoder"):
+        _run(nets, dataclasses.replace(config, init="encoder"))  # no codes
+    with pytest.raises(ValueError, match="start must be"):
+        _run(nets, dataclasses.replace(config, init="encoder"), start=start[:, :2])

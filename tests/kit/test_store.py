@@ -38,3 +38,22 @@ def test_open_existing_opens_a_store_that_is_there(tmp_path):
 def test_a_remote_store_is_opened_without_a_check():
     store = Store.open_existing("memory://nowhere-yet")
     assert not store.local and store.outputs("report") == []
+
+
+def test_a_setting_keyed_unless_default_keys_nothing_until_it_is_used():
+    import dataclasses as dc
+
+    from kit.store import canonical_json
+
+    @dc.dataclass(frozen=True)
+    class Before:
+        steps: int = 10
+
+    @dc.dataclass(frozen=True)
+    class After:
+        steps: int = 10
+        init: str = dc.field(default="mean", metadata={"key": "unless_default"})
+
+    assert canonical_json(After(), for_key=True) == canonical_json(Before(), for_key=True)
+    assert '"init":"encoder"' in canonical_json(After(init="encoder"), for_key=True)
+    assert '"init":"mean"' in canonical_json(After())  # saved next to the output in full
