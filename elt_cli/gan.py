@@ -243,7 +243,7 @@ def train_twin_encoder_command(
     out.mkdir(parents=True, exist_ok=True)
     (out / "encoder.json").write_text(json.dumps(to_dict(settings), indent=2, sort_keys=True))
     w_avg, w_std = mean_w(generator=generator, n_samples=settings.w_avg_samples)
-    encoder = encoder_for(config=settings.shape_for(generator), w_avg=w_avg)
+    encoder = encoder_for(config=settings.shape_for(generator), w_avg=w_avg, seed=settings.train.seed)
     console.print(f"twin encoder in {out}: {settings.train.steps} steps of {settings.train.batch} rendered codes")
 
     def report(step: int, losses: dict[str, float]) -> None:

@@ -89,9 +89,12 @@ class WEncoder(nn.Module):
         return base[:, None] + offsets, offsets
 
 
-def encoder_for(*, config: EncoderConfig, w_avg: torch.Tensor) -> WEncoder:
-    """A fresh encoder of this shape, centred on the generator's mean W ``[style_dim]``."""
-    encoder = WEncoder(config)
+def encoder_for(*, config: EncoderConfig, w_avg: torch.Tensor, seed: int) -> WEncoder:
+    """A fresh encoder of this shape, its weights drawn from ``seed`` (whatever drew random numbers before),
+    centred on the generator's mean W ``[style_dim]``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = WEncoder(config)
     with torch.no_grad():
         encoder.w_avg.copy_(w_avg)
     return encoder

@@ -152,4 +152,5 @@ def train_encoder(
         history.append({k: float(v.detach()) for k, v in terms.items()})
         if on_step is not None:
             on_step(step + 1, history[-1])
+    encoder.eval()
     return history

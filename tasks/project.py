@@ -47,16 +47,28 @@ COLUMNS = [
     "loss_at_discard_step",
     "final_loss",
     "steps_run",
+    "generator_forwards",
+    "generator_backwards",
     "latent_path",
     "noises_path",
     "image_path",
     "losses_path",
 ]
-RESULT_KEYS = ("detection_id", "discarded", "lpips", "loss_at_discard_step", "final_loss", "steps_run")
+RESULT_KEYS = (
+    "detection_id",
+    "discarded",
+    "lpips",
+    "loss_at_discard_step",
+    "final_loss",
+    "steps_run",
+    "generator_forwards",
+    "generator_backwards",
+)
 
 
 def load_networks(*, config: ProjectConfig, weights_dir: Path | None, device: torch.device):
-    """The frozen generator and LPIPS the config asks for, and a description of them for the stage info."""
+    """The frozen generator and LPIPS the config asks for, the W+ encoder with ``init = "encoder"`` (else None),
+    and a description of them for the stage info."""
     generator, about = load_generator_for(config=config, weights_dir=weights_dir, device=device)
     torch.manual_seed(config.random_seed + 1)
     if config.perceptual == RANDOM:
@@ -74,12 +86,23 @@ def load_networks(*, config: ProjectConfig, weights_dir: Path | None, device: to
         )
         about["perceptual"] = "LPIPS-VGG v0.1 (published weights)"
     about["meaningful"] = about["meaningful"] and config.perceptual != RANDOM
+    encoder = None
+    if config.projector.init == "encoder":
+        if config.generator != TWIN:
+            raise ValueError(
+                f'projector.init = "encoder": no W+ encoder for generator {config.generator!r}; only the twin '
+                'GAN has one (gan_core/twin_models/encoder.pt); use init = "mean"'
+            )
+        from gan_core.twin_models import load_committed_encoder
+
+        encoder = load_committed_encoder(generator=generator).to(device)
+        about["encoder"] = f"twin W+ encoder ({TWIN_SOURCE}encoder.pt)"
     if not about["meaningful"]:
         about["warning"] = (
             "projection ran without published weights: the pipeline mechanics ran end to end, "
             "the projected pictures are not meaningful"
         )
-    return generator, perceptual.to(device), about
+    return generator, perceptual.to(device), encoder, about
 
 
 def _target(path: Path, resolution: int) -> torch.Tensor:
@@ -115,6 +138,8 @@ def save_face(*, folder: Path, result: Projection, face: pd.Series, config: Proj
         "loss_at_discard_step": float(result.losses[step]),
         "final_loss": float(result.losses[-1]),
         "steps_run": result.steps_run,
+        "generator_forwards": result.forwards,
+        "generator_backwards": result.backwards,
     }
     (tmp / RESULT).write_text(json.dumps(summary))
     shutil.rmtree(folder, ignore_errors=True)
@@ -159,13 +184,13 @@ def project(*, config: ProjectConfig, ctx: StageContext, filtered: StageOutput) 
     about, timing, quarantine = {"resumed_faces": len(faces) - len(todo)}, {"faces": 0, "seconds": 0.0}, []
     if len(todo):
         networks = load_networks(config=config, weights_dir=ctx.runtime.weights(), device=device)
-        about.update(networks[2])
+        about.update(networks[3])
         resumed = len(faces) - len(todo)
 
         def report(finished: int) -> None:
             ctx.report((resumed + finished) / len(faces))
 
-        quarantine = _project_all(todo, folder, names, scratch, networks[:2], config, timing, report)
+        quarantine = _project_all(todo, folder, names, scratch, networks[:3], config, timing, report)
     rows = []
     for _, face in faces.iterrows():
         result = scratch / names[face["detection_id"]] / RESULT
@@ -197,7 +222,7 @@ def _project_all(todo, folder, names, scratch, networks, config: ProjectConfig, 
     A face's batch is its row's (row // batch_size, the rows of the manifest ``todo`` was taken from), whatever
     else is in ``todo``: a face unreadable, finished before a crash or in another shard never moves another
     face into another batch (batched kernels may round differently for another batch)."""
-    generator, perceptual = networks
+    generator, perceptual, encoder = networks
     w_avg, w_std = mean_w(generator=generator, n_samples=config.projector.w_avg_samples)
     res, quarantine, batches, finished = generator.config.resolution, [], {}, [0]
     for position, face in todo.iterrows():  # a face's batch is fixed by its row: position // batch_size
@@ -216,10 +241,16 @@ def _project_all(todo, folder, names, scratch, networks, config: ProjectConfig, 
             report(finished[0])
 
         began = time.perf_counter()
+        targets = torch.stack([t for _, t in batch])
+        start = None
+        if encoder is not None:
+            with torch.no_grad():
+                start = encoder(targets.to(w_avg.device))[0]
         project_batch(
             generator=generator,
             perceptual=perceptual,
-            targets=torch.stack([t for _, t in batch]),
+            targets=targets,
+            start=start,
             w_avg=w_avg,
             w_std=w_std,
             config=config.projector,

@@ -182,3 +182,61 @@ def test_relighting_with_the_flow_moves_the_fitted_light_to_the_side_asked():
     before = source[:, 3].numpy()
     assert np.median(left) < np.median(before) < np.median(right), (left, before, right)
     assert (left < right).mean() >= 0.9
+
+
+def _fresh_encoder():
+    """The committed encoder's settings, and a fresh encoder of them for the twin GAN (the training's start)."""
+    from gan_core.stylegan2 import mean_w
+    from gan_core.w_encoder import encoder_for
+    from gan_core.w_encoder_train import TwinEncoderConfig
+
+    config = load_config(TwinEncoderConfig, TWIN_MODELS / "encoder.json")
+    generator = load_committed_generator()
+    w_avg, w_std = mean_w(generator=generator, n_samples=config.w_avg_samples)
+    return (
+        config,
+        generator,
+        encoder_for(config=config.shape_for(generator), w_avg=w_avg, seed=config.train.seed),
+        w_std,
+    )
+
+
+def test_the_committed_encoder_loads_strictly_is_small_and_gives_w_plus_codes():
+    from gan_core.twin_models import load_committed_encoder
+
+    entry = read_manifest(TWIN_MODELS)["encoder.pt"]
+    assert (TWIN_MODELS / "encoder.pt").stat().st_size <= MAX_BYTES and entry.settings == "encoder.json"
+    encoder = load_committed_encoder()
+    codes, _ = encoder(torch.zeros(2, 3, 64, 64))
+    assert codes.shape == (2, 10, 128) and not encoder.training
+
+
+@pytest.mark.slow
+def test_the_encoders_first_steps_computed_again_from_the_seed_give_the_manifests_losses():
+    from gan_core.w_encoder_train import train_encoder
+
+    entry = read_manifest(TWIN_MODELS)["encoder.pt"]
+    config, generator, encoder, w_std = _fresh_encoder()
+    replayed = train_encoder(
+        encoder=encoder, generator=generator, w_std=w_std, config=config.train, steps=CHECKED_STEPS
+    )
+    for want, got in zip(entry.first_losses, replayed, strict=True):
+        assert got == pytest.approx(want, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_the_encoder_starts_a_face_nearer_its_answer_than_the_mean_w():
+    from gan_core.stylegan2 import mean_w
+    from gan_core.twin_gan import HELD_OUT_SEED
+    from gan_core.twin_models import load_committed_encoder
+
+    faces = aligned_twin_faces(seeds=range(HELD_OUT_SEED, HELD_OUT_SEED + 8), resolution=64)
+    targets = torch.from_numpy(faces.images.transpose(0, 3, 1, 2).copy()).float() / 127.5 - 1
+    generator, encoder = load_committed_generator(), load_committed_encoder()
+    w_avg, _ = mean_w(generator=generator, n_samples=2000)
+    with torch.no_grad():
+        encoded = generator.synthesis(encoder(targets)[0])
+        average = generator.synthesis(w_avg[None, None].repeat(8, 10, 1))
+    error = lambda images: (images.clamp(-1, 1) - targets).square().mean(dim=(1, 2, 3))  # noqa: E731
+    assert (error(encoded) < error(average)).float().mean() >= 0.75
+    assert error(encoded).median() < 0.6 * error(average).median()

@@ -81,6 +81,25 @@ def test_the_twin_models_project_and_are_named_as_the_project_s_own(tmp_path):
         assert 0 < face["lpips"] < 10  # the twin distance of the final render
 
 
+def test_the_encoder_start_with_per_face_stopping_costs_fewer_evaluations_and_they_are_recorded(tmp_path):
+    store = Store(tmp_path)
+    filtered = _filtered(store, 2)
+    study = ProjectorConfig(steps=30, w_avg_samples=64, compare_size=64, discard_step=2)
+    cheap = dataclasses.replace(study, init="encoder", stop_window=3, stop_tolerance=0.5)
+    tables = []
+    for projector in (study, cheap):
+        params = dataclasses.replace(PARAMS, generator="twin", perceptual="twin", projector=projector)
+        out, _ = project_stage(store=store, filtered=filtered, params=params)
+        tables.append(out.manifest())
+    before, after = tables
+    assert (before["generator_forwards"] == 31).all() and (before["generator_backwards"] == 30).all()
+    assert (after["generator_backwards"] < 30).all() and (after["steps_run"] == after["generator_backwards"]).all()
+    assert "twin W+ encoder" in out.metadata()["info"]["encoder"]
+    wrong = dataclasses.replace(PARAMS, projector=dataclasses.replace(PARAMS.projector, init="encoder"))
+    with pytest.raises(ValueError, match="no W\\+ encoder for generator 'random'"):
+        project_stage(store=store, filtered=filtered, params=wrong)
+
+
 def test_discarded_faces_keep_only_their_loss_curve(tmp_path):
     store = Store(tmp_path)
     strict = ProjectorConfig(steps=12, w_avg_samples=256, discard_step=6, discard_loss=-1.0)
