@@ -16,7 +16,9 @@ def test_the_code_has_every_w_plus_row_and_starts_as_one_w_per_face_around_the_m
     encoder = encoder_for(config=SMALL, w_avg=w_avg, seed=0)
     torch.manual_seed(99)  # whatever is drawn before, the same seed gives the same weights
     again = encoder_for(config=SMALL, w_avg=w_avg, seed=0)
-    assert all(torch.equal(a, b) for a, b in zip(encoder.state_dict().values(), again.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(encoder.state_dict().values(), again.state_dict().values(), strict=True)
+    )
     codes, offsets = encoder(torch.rand(3, 3, 16, 16) * 2 - 1)
     assert codes.shape == offsets.shape == (3, 6, 8)
     assert torch.equal(offsets, torch.zeros_like(offsets))  # e4e's start: no per-row offsets yet
