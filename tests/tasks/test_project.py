@@ -61,27 +61,7 @@ def test_stage_writes_every_face_and_says_the_pictures_mean_nothing(tmp_path):
     assert project_stage(store=store, filtered=filtered, params=PARAMS) == (out, False)
 
 
-def test_the_twin_models_project_and_are_named_as_the_project_s_own(tmp_path):
-    store = Store(tmp_path)
-    filtered = _filtered(store, 2)
-    params = dataclasses.replace(
-        PARAMS,
-        generator="twin",
-        perceptual="twin",
-        projector=ProjectorConfig(steps=4, w_avg_samples=64, compare_size=64, discard_step=2),
-    )
-    out, _ = project_stage(store=store, filtered=filtered, params=params)
-    info, here = out.metadata()["info"], out.local_dir()
-    assert info["meaningful"] is True and "warning" not in info
-    assert "twin GAN 64 px" in info["generator"] and "not FFHQ" in info["generator"]
-    assert info["perceptual"].startswith("twin distance")
-    for _, face in out.manifest().iterrows():
-        assert np.load(here / face["latent_path"]).shape == (10, 128)
-        assert cv2.imread(str(here / face["image_path"])).shape == (64, 64, 3)
-        assert 0 < face["lpips"] < 10  # the twin distance of the final render
-
-
-def test_the_encoder_start_with_per_face_stopping_costs_fewer_evaluations_and_they_are_recorded(tmp_path):
+def test_the_twin_models_project_named_and_an_encoder_start_with_stopping_costs_fewer_evaluations(tmp_path):
     store = Store(tmp_path)
     filtered = _filtered(store, 2)
     study = ProjectorConfig(steps=30, w_avg_samples=64, compare_size=64, discard_step=2)
@@ -93,6 +73,13 @@ def test_the_encoder_start_with_per_face_stopping_costs_fewer_evaluations_and_th
         tables.append(out.manifest())
     before, after = tables
     assert (before["generator_forwards"] == 31).all() and (before["generator_backwards"] == 30).all()
+    info, here = out.metadata()["info"], out.local_dir()
+    assert info["meaningful"] is True and "warning" not in info and info["perceptual"].startswith("twin distance")
+    assert "twin GAN 64 px" in info["generator"] and "not FFHQ" in info["generator"]
+    for _, face in after.iterrows():
+        assert np.load(here / face["latent_path"]).shape == (10, 128)
+        assert cv2.imread(str(here / face["image_path"])).shape == (64, 64, 3)
+        assert 0 < face["lpips"] < 10  # the twin distance of the final render
     assert (after["generator_backwards"] < 30).all() and (after["steps_run"] == after["generator_backwards"]).all()
     assert "twin W+ encoder" in out.metadata()["info"]["encoder"]
     wrong = dataclasses.replace(PARAMS, projector=dataclasses.replace(PARAMS.projector, init="encoder"))
