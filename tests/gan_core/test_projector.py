@@ -172,12 +172,13 @@ def _run(nets, config, **kwargs):
 
 
 def test_the_mean_start_gives_what_the_study_s_recipe_gave_before_stopping_and_encoders_existed(nets):
-    """Numbers the projector gave before ``init`` and per-face stopping were added (same seeds and shapes)."""
-    out = _run(nets, ProjectorConfig(steps=20, discard_step=10, compare_size=32))
-    assert [float(r.losses[-1]) for r in out] == pytest.approx([2147.394043, 328.269867, 1035.947266], rel=1e-4)
-    assert [r.lpips for r in out] == pytest.approx([0.091444, 0.158812, 0.118206], rel=1e-4)
-    assert [float(r.latent.sum()) for r in out] == pytest.approx([113.6464, 119.448, 129.6306], rel=1e-4)
-    assert all(r.steps_run == 20 and not r.stopped for r in out)
+    """Numbers the projector gave before ``init`` and per-face stopping were added (same seeds and shapes; 4
+    steps, so that another thread count or CPU, which changes the last bits of a sum, cannot grow them)."""
+    out = _run(nets, ProjectorConfig(steps=4, discard_step=10, compare_size=32))
+    assert [float(r.losses[-1]) for r in out] == pytest.approx([5223.537109, 2099.685547, 5044.833984], rel=1e-5)
+    assert [r.lpips for r in out] == pytest.approx([0.283116, 0.273523, 0.177283], rel=1e-4)
+    assert [float(r.latent.sum()) for r in out] == pytest.approx([120.64613, 120.48464, 121.79604], rel=1e-6)
+    assert all(r.steps_run == 4 and not r.stopped for r in out)
 
 
 def test_every_render_and_backward_pass_is_counted(nets):
