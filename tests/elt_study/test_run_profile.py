@@ -28,7 +28,7 @@ def test_demo_full_trains_every_future_row_with_two_seeds_and_its_control_too():
         assert prof.seeds_for(row.name) == (0, 1) and prof.seeds_for(row.control) == (0, 1), row.name
     for hypothesis in plan.hypotheses:  # every hypothesis compares two rows that train, with two seeds each
         assert {hypothesis.row, hypothesis.than} <= names and len(prof.seeds_for(hypothesis.than)) == 2
-    assert prof.gan.styleflow_edit.attribute == "beard" and prof.gan.styleflow_edit.flow == "random"
+    assert prof.gan.styleflow_edit.attribute == "beard" and prof.gan.styleflow_edit.flow == "twin"
 
 
 def test_the_demo_and_the_thesis_leave_the_future_rows_to_a_selection():
