@@ -54,16 +54,8 @@ COLUMNS = [
     "image_path",
     "losses_path",
 ]
-RESULT_KEYS = (
-    "detection_id",
-    "discarded",
-    "lpips",
-    "loss_at_discard_step",
-    "final_loss",
-    "steps_run",
-    "generator_forwards",
-    "generator_backwards",
-)
+# What each face's result.json holds: every column but the WFLW face id and the file paths
+RESULT_KEYS = tuple(c for c in COLUMNS if c != "wflw_face_id" and not c.endswith("_path"))
 
 
 def load_networks(*, config: ProjectConfig, weights_dir: Path | None, device: torch.device):
