@@ -112,13 +112,19 @@ class _Adam:
         self.t = 0
 
     @torch.no_grad()
-    def step(self, lr: float) -> None:
+    def step(self, lr: float, rates: list[float] | None = None) -> None:
+        """One step at ``lr``, each row's scaled by its factor in ``rates`` when given (row by row, so a row at
+        factor 1 moves exactly as in a step without factors: the update is elementwise)."""
         self.t += 1
         c1, c2 = 1 - 0.9**self.t, 1 - 0.999**self.t
         for p, m, v in zip(self.params, self.m, self.v, strict=True):
             m.mul_(0.9).add_(p.grad, alpha=0.1)
             v.mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
-            p.addcdiv_(m / c1, (v / c2).sqrt_().add_(1e-8), value=-lr)
+            if rates is None:
+                p.addcdiv_(m / c1, (v / c2).sqrt_().add_(1e-8), value=-lr)
+            else:
+                for row, rate in enumerate(rates):
+                    p[row].addcdiv_(m[row] / c1, (v[row] / c2).sqrt_().add_(1e-8), value=-lr * rate)
             p.grad = None
 
     def keep(self, rows: torch.Tensor) -> None:
@@ -202,7 +208,7 @@ def project(
     finish = lambda rows: _finish(generator, perceptual, run, rows, config, autocast)  # noqa: E731
     for step in range(config.steps):
         w_opt, *maps = run.adam.params
-        scale = latent_noise_scale(step=step, config=config, w_std=w_std)
+        scale, rates = run.scales(latent_noise_scale(step=step, config=config, w_std=w_std), config.stop_rampdown)
         ws = w_opt + _randn([streams[i] for i in run.alive], tuple(w_opt.shape[1:]), device) * scale
         with autocast:
             render = generator.synthesis(ws, maps)
@@ -210,7 +216,7 @@ def project(
         dist = perceptual.distance([f.float() for f in feats], run.target_feats)
         loss = dist.float() + config.regularize_noise_weight * noise_regularizer(maps)
         loss.sum().backward()
-        run.adam.step(learning_rate(step=step, config=config))
+        run.adam.step(learning_rate(step=step, config=config), rates)
         _normalise(run.adam.params[1:])
         for i, value in zip(run.alive, loss.detach().cpu().tolist(), strict=True):  # one device sync per step
             run.losses[i].append(value)
@@ -222,13 +228,9 @@ def project(
                 {run.alive[row]: run.discarded(run.alive[row], float(dist[row].detach())) for row in drop}, on_result
             )
         if step + 1 < config.steps and run.alive:
-            flat = [
-                row
-                for row, i in enumerate(run.alive)
-                if has_flattened(run.losses[i], window=config.stop_window, tolerance=config.stop_tolerance)
-            ]
-            if flat:
-                run.settle(finish(flat), on_result)
+            done = run.settled(config)
+            if done:
+                run.settle(finish(done), on_result)
         if not run.alive:
             break
         if on_step is not None:
@@ -261,10 +263,38 @@ class _Run:
     forwards: dict[int, int] = field(default_factory=dict)
     backwards: dict[int, int] = field(default_factory=dict)
     results: dict[int, Projection] = field(default_factory=dict)
+    ramping: dict[int, int] = field(default_factory=dict)  # input index -> ramp-down steps left
 
     def __post_init__(self) -> None:
         for i in range(self.n):
             self.losses[i], self.forwards[i], self.backwards[i] = [], 0, 0
+
+    def scales(self, noise: float, rampdown: int) -> tuple[float | torch.Tensor, list[float] | None]:
+        """This step's latent-noise scale (``[N, 1, 1]`` per row while a face ramps down: 0 for it) and per-row
+        learning-rate factors (None while no face ramps down: the run computes exactly what it always did)."""
+        if not self.ramping:
+            return noise, None
+        left = [self.ramping.get(i) for i in self.alive]
+        rates = [1.0 if k is None else 0.5 - 0.5 * math.cos(math.pi * k / (rampdown + 1)) for k in left]
+        noise_rows = torch.tensor([noise if k is None else 0.0 for k in left], device=self.target_feats[0].device)
+        return noise_rows.view(-1, 1, 1), rates
+
+    def settled(self, config: ProjectorConfig) -> list[int]:
+        """Count down the faces ramping down, start the ramp of the faces just found flat, and return the batch
+        rows of the faces finished now (flat with no ramp-down, or at the end of their ramp)."""
+        done = []
+        for row, i in enumerate(self.alive):
+            if i in self.ramping:
+                self.ramping[i] -= 1
+                if self.ramping[i] == 0:
+                    del self.ramping[i]
+                    done.append(row)
+            elif has_flattened(self.losses[i], window=config.stop_window, tolerance=config.stop_tolerance):
+                if config.stop_rampdown == 0:
+                    done.append(row)
+                else:
+                    self.ramping[i] = config.stop_rampdown
+        return done
 
     def discarded(self, i: int, dist: float) -> Projection:
         """Face ``i``'s result when the early-discard check stops it."""

@@ -31,8 +31,11 @@ class ProjectorConfig:
             less than ``stop_tolerance`` (relative) below the mean of the window before; 0 never stops a face
             before ``steps``.
         stop_tolerance: the relative improvement per window below which a face stops.
+        stop_rampdown: steps a face found flat still runs before it is frozen, its learning rate ramping down to
+            zero (a cosine, as the schedule's own ramp-down) and its latent noise off, so the code it keeps is
+            the settled one and not one of Adam's full-rate steps; 0 freezes it at once.
 
-    The last three are left out of a stage's key while they hold their defaults (the study's recipe), so adding
+    The last four are left out of a stage's key while they hold their defaults (the study's recipe), so adding
     them re-keyed nothing.
     """
 
@@ -51,3 +54,4 @@ class ProjectorConfig:
     init: Literal["mean", "encoder"] = field(default="mean", metadata={"key": "unless_default"})
     stop_window: Annotated[int, Field(ge=0)] = field(default=0, metadata={"key": "unless_default"})
     stop_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = field(default=0.01, metadata={"key": "unless_default"})
+    stop_rampdown: Annotated[int, Field(ge=0)] = field(default=0, metadata={"key": "unless_default"})

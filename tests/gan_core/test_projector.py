@@ -215,6 +215,36 @@ def test_per_face_stopping_freezes_a_face_and_leaves_the_others_as_they_would_be
             assert torch.equal(r.latent, a.latent) and np.array_equal(r.losses, a.losses)
 
 
+def test_a_flat_face_ramps_down_before_it_is_frozen_and_the_others_are_untouched(nets):
+    g, p, w_avg, w_std, targets = nets
+    config = ProjectorConfig(steps=20, discard_step=5, compare_size=32, stop_window=5, stop_tolerance=0.01)
+    at_once = _run(nets, config)  # the first face is found flat at step 12, the others never
+    ramped = _run(nets, dataclasses.replace(config, stop_rampdown=4))
+    for now, late in zip(at_once, ramped, strict=True):
+        if now.stopped:  # found flat at the same step, then 4 more steps at falling rates without latent noise
+            assert late.steps_run == now.steps_run + 4 and late.forwards == late.steps_run + 1
+            np.testing.assert_array_equal(late.losses[: now.steps_run], now.losses)
+            assert not torch.equal(late.latent, now.latent)
+        else:  # bit for bit what it was
+            assert torch.equal(late.latent, now.latent) and np.array_equal(late.losses, now.losses)
+    assert any(r.stopped for r in at_once) and not all(r.stopped for r in at_once)
+
+
+def test_the_ramp_down_rates_fall_to_zero_and_silence_the_latent_noise():
+    from gan_core.projector import _Run
+
+    run = _Run(adam=None, alive=[0, 1, 2], target_feats=[torch.zeros(3, 1)], n=3)
+    assert run.scales(0.5, 4) == (0.5, None)  # no face ramping: plain numbers, the old arithmetic
+    run.ramping = {1: 4}
+    noise, rates = run.scales(0.5, 4)
+    assert noise.flatten().tolist() == [0.5, 0.0, 0.5] and rates[0] == rates[2] == 1.0
+    falling = []
+    for left in (4, 3, 2, 1):
+        run.ramping = {1: left}
+        falling.append(run.scales(0.5, 4)[1][1])
+    assert falling == sorted(falling, reverse=True) and 0.9 < falling[0] < 1.0 and 0.0 < falling[-1] < 0.1
+
+
 def test_an_encoder_start_is_used_and_must_match_the_setting(nets):
     g, p, w_avg, w_std, targets = nets
     start = w_avg[None, None].repeat(3, g.config.n_latent, 1) + 0.1 * torch.randn(3, g.config.n_latent, 1)
