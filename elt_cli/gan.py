@@ -226,32 +226,80 @@ def train_twin_encoder_command(
     from gan_core.w_encoder_train import TwinEncoderConfig
 
     settings = load_config(TwinEncoderConfig, config) if config else TwinEncoderConfig()
+    import torch
+
+    from gan_core.twin_models import TWIN_MODELS, load_committed_generator
+
+    if n_threads:
+        torch.set_num_threads(n_threads)
+    generator = load_committed_generator(folder=models or TWIN_MODELS)
+    given = {"--out": out, "--config": config, "--models": models, "--threads": threads}
+    _train_encoder(generator=generator, settings=settings, out=out, command="train-twin-encoder", given=given)
+
+
+@gan_app.command("train-encoder")
+def train_encoder_command(
+    generator: str = typer.Option(..., help="The published generator's name (ffhq-1024), or random (a stand-in)."),
+    weights_dir: Path = typer.Option(..., help="The weights folder: the generator is read and the encoder installed."),
+    out: Path = typer.Option(..., help="The training's folder: encoder.json, encoder.pt, MANIFEST.toml."),
+    config: Path = typer.Option(None, help="TOML or JSON file with TwinEncoderConfig sections (defaults otherwise)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:n] (a GPU job for ffhq-1024)."),
+) -> None:
+    """Train a W+ encoder for a published generator and install it in the weights folder under its digest.
+
+    The project stage starts from it with projector.init = "encoder" and encoder_sha256 = the printed digest.
+    For ffhq-1024 this is a GPU job: each step renders 2 x batch codes and back-propagates once through the
+    generator (3 x batch generator evaluations); docs/gan.md gives the cost.
+    """
+    check_out_folder(out)
+    from gan_core.w_encoder_train import TwinEncoderConfig
+    from landmark_core.device import resolve_device
+    from tasks.published_weights import ProjectConfig, load_generator_for
+
+    if generator == "twin":
+        raise ConfigError("--generator twin: the twin GAN's encoder is committed; `eltrepro gan train-twin-encoder`")
+    settings = load_config(TwinEncoderConfig, config) if config else TwinEncoderConfig()
+    target = resolve_device(device)
+    try:
+        net, _ = load_generator_for(config=ProjectConfig(generator=generator), weights_dir=weights_dir, device=target)
+    except (FileNotFoundError, KeyError) as error:
+        raise ConfigError(str(error).strip("'\"")) from None
+    given = {"--generator": generator, "--weights-dir": weights_dir, "--out": out, "--config": config}
+    _train_encoder(generator=net, settings=settings, out=out, command="train-encoder", given=given)
+    from gan_core.trained_encoder import encoder_folder, install_encoder
+
+    digest = install_encoder(trained=out, weights_dir=weights_dir)
+    console.print(f"installed in {encoder_folder(weights_dir=weights_dir, sha256=digest)}")
+    console.print(f'use it: [gan.project] encoder_sha256 = "{digest}" with [gan.project.projector] init = "encoder"')
+
+
+def _train_encoder(*, generator, settings, out: Path, command: str, given: dict[str, object]) -> None:
+    """Train an encoder for ``generator`` into ``out`` and record it (settings, weights, manifest)."""
     import json
 
     import torch
 
     from gan_core.stylegan2 import mean_w
     from gan_core.twin_gan import CHECKED_STEPS
-    from gan_core.twin_models import TWIN_MODELS, load_committed_generator
     from gan_core.w_encoder import encoder_for
     from gan_core.w_encoder_train import train_encoder
 
-    if n_threads:
-        torch.set_num_threads(n_threads)
-    generator = load_committed_generator(folder=models or TWIN_MODELS)
     commit, started = git_commit(), time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
     (out / "encoder.json").write_text(json.dumps(to_dict(settings), indent=2, sort_keys=True))
     w_avg, w_std = mean_w(generator=generator, n_samples=settings.w_avg_samples)
-    encoder = encoder_for(config=settings.shape_for(generator), w_avg=w_avg, seed=settings.train.seed)
-    console.print(f"twin encoder in {out}: {settings.train.steps} steps of {settings.train.batch} rendered codes")
+    device = w_avg.device
+    encoder = encoder_for(config=settings.shape_for(generator), w_avg=w_avg.cpu(), seed=settings.train.seed)
+    console.print(f"W+ encoder in {out}: {settings.train.steps} steps of {settings.train.batch} rendered codes")
 
     def report(step: int, losses: dict[str, float]) -> None:
         if step % 100 == 0:
             console.print(f"step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
 
-    history = train_encoder(encoder=encoder, generator=generator, w_std=w_std, config=settings.train, on_step=report)
-    torch.save(encoder.state_dict(), out / "encoder.pt")
+    history = train_encoder(
+        encoder=encoder.to(device), generator=generator, w_std=w_std, config=settings.train, on_step=report
+    )
+    torch.save({k: v.cpu() for k, v in encoder.state_dict().items()}, out / "encoder.pt")
     last = history[-50:]
     final = {k: round(sum(h[k] for h in last) / len(last), 6) for k in history[0]}
     console.print(f"done: {out / 'encoder.pt'}; " + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
@@ -259,8 +307,8 @@ def train_twin_encoder_command(
         out=out,
         file="encoder.pt",
         settings="encoder.json",
-        command=["eltrepro", "gan", "train-twin-encoder"],
-        given={"--out": out, "--config": config, "--models": models, "--threads": threads},
+        command=["eltrepro", "gan", command],
+        given=given,
         commit=commit,
         seconds=time.monotonic() - started,
         losses=final,

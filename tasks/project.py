@@ -78,23 +78,39 @@ def load_networks(*, config: ProjectConfig, weights_dir: Path | None, device: to
         )
         about["perceptual"] = "LPIPS-VGG v0.1 (published weights)"
     about["meaningful"] = about["meaningful"] and config.perceptual != RANDOM
-    encoder = None
-    if config.projector.init == "encoder":
-        if config.generator != TWIN:
-            raise ValueError(
-                f'projector.init = "encoder": no W+ encoder for generator {config.generator!r}; only the twin '
-                'GAN has one (gan_core/twin_models/encoder.pt); use init = "mean"'
-            )
-        from gan_core.twin_models import load_committed_encoder
-
-        encoder = load_committed_encoder(generator=generator).to(device)
-        about["encoder"] = f"twin W+ encoder ({TWIN_SOURCE}encoder.pt)"
+    encoder = load_encoder(config=config, generator=generator, weights_dir=weights_dir, about=about)
+    encoder = encoder.to(device) if encoder is not None else None
     if not about["meaningful"]:
         about["warning"] = (
             "projection ran without published weights: the pipeline mechanics ran end to end, "
             "the projected pictures are not meaningful"
         )
     return generator, perceptual.to(device), encoder, about
+
+
+def load_encoder(*, config: ProjectConfig, generator, weights_dir: Path | None, about: dict):
+    """The W+ encoder ``init = "encoder"`` starts from (None with ``mean``): the committed one for the twin GAN,
+    else the installed one ``encoder_sha256`` names; a setting that cannot work is one line."""
+    if config.projector.init == "mean":
+        if config.encoder_sha256:
+            raise ValueError('encoder_sha256 is set but projector.init = "mean" does not use an encoder')
+        return None
+    if config.generator == TWIN:
+        if config.encoder_sha256:
+            raise ValueError("encoder_sha256: the twin GAN's encoder is the committed one; leave it unset")
+        from gan_core.twin_models import load_committed_encoder
+
+        about["encoder"] = f"twin W+ encoder ({TWIN_SOURCE}encoder.pt)"
+        return load_committed_encoder(generator=generator)
+    if not config.encoder_sha256:
+        raise ValueError(
+            f'projector.init = "encoder": set encoder_sha256 to the digest of a W+ encoder trained for generator '
+            f'{config.generator!r} (`eltrepro gan train-encoder`, a GPU job), or use init = "mean"'
+        )
+    from gan_core.trained_encoder import load_trained_encoder
+
+    about["encoder"] = f"W+ encoder sha256 {config.encoder_sha256[:16]} (trained for {config.generator})"
+    return load_trained_encoder(weights_dir=weights_dir, sha256=config.encoder_sha256, generator=generator)
 
 
 def _target(path: Path, resolution: int) -> torch.Tensor:

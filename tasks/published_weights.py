@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import Field
 
 from gan_core.projector_config import ProjectorConfig
 from gan_core.published import SHA256_PREFIXES, weight_file
@@ -37,6 +39,10 @@ class ProjectConfig:
         perceptual: ``lpips-vgg`` (the published LPIPS-VGG, two files), ``twin`` (LPIPS's recipe on the committed
             twin landmark model's encoder, ``gan_core.twin_perceptual``) or ``random`` (a tiny stand-in).
         projector: schedule, loss and early discard.
+        encoder_sha256: with ``projector.init = "encoder"`` and a generator other than the twin, the digest of
+            the W+ encoder trained for it (``eltrepro gan train-encoder`` installs it in the weights folder;
+            ``gan_core.trained_encoder``); the twin GAN's is committed and takes none. Left out of the key while
+            unset.
         batch_size: faces projected at once.
         amp: bfloat16 autocast on CUDA.
     """
@@ -46,6 +52,9 @@ class ProjectConfig:
     random_seed: int = 0
     perceptual: str = "lpips-vgg"
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
+    encoder_sha256: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = field(
+        default="", metadata={"key": "unless_default"}
+    )
     batch_size: int = 8
     amp: bool = True
 

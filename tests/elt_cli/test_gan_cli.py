@@ -173,3 +173,47 @@ def test_the_flow_takes_dpr_weights_only_when_its_lighting_is_dpr(tmp_path):
         result = runner.invoke(app, ["gan", "train-twin-flow", "--out", str(tmp_path / "out"), *extra])
         assert result.exit_code != 0 and "--dpr is needed with" in str(result.exception)
         assert not (tmp_path / "out").exists()
+
+
+ENCODER_TOML = """
+channels = 4
+max_channels = 8
+hidden = 16
+w_avg_samples = 64
+[train]
+steps = 3
+batch = 2
+"""
+
+
+def test_an_encoder_for_a_published_generator_trains_installs_and_prints_its_setting(tmp_path):
+    from gan_core.trained_encoder import load_trained_encoder
+    from tasks.published_weights import ProjectConfig, load_generator_for
+
+    (tmp_path / "enc.toml").write_text(ENCODER_TOML)
+    weights, run = tmp_path / "weights", tmp_path / "run"
+    args = ["gan", "train-encoder", "--generator", "random", "--weights-dir", str(weights), "--out", str(run)]
+    result = runner.invoke(app, [*args, "--config", str(tmp_path / "enc.toml"), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    entry = read_manifest(run)["encoder.pt"]
+    assert entry.command.startswith("eltrepro gan train-encoder --generator=random --weights-dir=")
+    assert len(entry.first_losses) == 3 and set(entry.losses) == {"total", "latent", "image", "delta"}
+    assert f'encoder_sha256 = "{entry.sha256}"' in result.output.replace("\n", "")
+    installed = weights / f"w-encoder-{entry.sha256[:16]}"
+    assert sorted(p.name for p in installed.iterdir()) == ["MANIFEST.toml", "encoder.json", "encoder.pt"]
+    generator, _ = load_generator_for(config=ProjectConfig(generator="random"), weights_dir=None, device="cpu")
+    encoder = load_trained_encoder(weights_dir=weights, sha256=entry.sha256, generator=generator)
+    assert encoder(torch.zeros(1, 3, 32, 32))[0].shape == (1, generator.config.n_latent, generator.config.style_dim)
+
+
+def test_an_encoder_for_weights_that_are_not_there_is_refused_in_one_line(tmp_path):
+    from elt_cli.main import input_errors
+
+    args = ["gan", "train-encoder", "--generator", "ffhq-1024", "--weights-dir", str(tmp_path), "--out"]
+    result = runner.invoke(app, [*args, str(tmp_path / "run"), "--device", "cpu"])
+    assert isinstance(result.exception, input_errors()), result.output
+    assert "published weights 'ffhq-1024' not found" in str(result.exception)
+    unknown = runner.invoke(app, [*args, str(tmp_path / "run2"), "--generator", "ffhq-2048"])
+    assert isinstance(unknown.exception, input_errors()) and "ffhq-2048" in str(unknown.exception)
+    twin = runner.invoke(app, [*args, str(tmp_path / "run3"), "--generator", "twin"])
+    assert isinstance(twin.exception, input_errors()) and "train-twin-encoder" in str(twin.exception)

@@ -98,3 +98,22 @@ def test_shard_faces_is_a_runtime_setting_of_the_profile(tmp_path):
     path.write_text("")
     assert load_profile(path).shard_faces == 0  # one piece unless asked
     assert load_profile(PROFILE_DIR / "thesis.toml").shard_faces == 64
+
+
+def test_the_ffhq_encoder_settings_size_an_encoder_for_the_published_generator():
+    import torch
+
+    from gan_core.stylegan2_config import GeneratorConfig
+    from gan_core.w_encoder import WEncoder
+    from gan_core.w_encoder_train import TwinEncoderConfig
+
+    settings = load_config(TwinEncoderConfig, CONFIGS.parent / "encoders" / "ffhq-1024.toml")
+    ffhq = GeneratorConfig()  # the defaults are config-f at 1024 px
+
+    class Shape:  # what shape_for reads of a generator
+        config = ffhq
+
+    with torch.device("meta"):
+        encoder = WEncoder(settings.shape_for(Shape()))
+    assert encoder.offsets.out_features == 18 * 512 and len(encoder.down) == 8  # 1024 px halved to 4x4
+    assert 3 * settings.train.batch * settings.train.steps == 480_000  # the evaluations its comment costs

@@ -83,8 +83,53 @@ def test_the_twin_models_project_named_and_an_encoder_start_with_stopping_costs_
     assert (after["generator_backwards"] < 30).all() and (after["steps_run"] == after["generator_backwards"]).all()
     assert "twin W+ encoder" in out.metadata()["info"]["encoder"]
     wrong = dataclasses.replace(PARAMS, projector=dataclasses.replace(PARAMS.projector, init="encoder"))
-    with pytest.raises(ValueError, match="no W\\+ encoder for generator 'random'"):
+    with pytest.raises(ValueError, match="set encoder_sha256 to the digest of a W\\+ encoder trained for generator"):
         project_stage(store=store, filtered=filtered, params=wrong)
+    with pytest.raises(ValueError, match="the twin GAN's encoder is the committed one"):
+        project_stage(store=store, filtered=filtered, params=dataclasses.replace(params, encoder_sha256="a" * 64))
+    with pytest.raises(ValueError, match='init = "mean" does not use an encoder'):
+        project_stage(store=store, filtered=filtered, params=dataclasses.replace(PARAMS, encoder_sha256="a" * 64))
+
+
+def _installed_encoder(weights_dir, generator) -> str:
+    """A W+ encoder for the random stand-in generator, trained 2 steps and installed; its digest."""
+    from gan_core.stylegan2 import mean_w
+    from gan_core.trained_encoder import install_encoder
+    from gan_core.w_encoder import encoder_for
+    from gan_core.w_encoder_train import EncoderTrainConfig, TwinEncoderConfig, train_encoder
+    from landmark_core.config import to_dict
+
+    settings = TwinEncoderConfig(channels=4, max_channels=8, hidden=16, train=EncoderTrainConfig(steps=2, batch=2))
+    w_avg, w_std = mean_w(generator=generator, n_samples=64)
+    encoder = encoder_for(config=settings.shape_for(generator), w_avg=w_avg, seed=0)
+    train_encoder(encoder=encoder, generator=generator, w_std=w_std, config=settings.train)
+    trained = weights_dir.parent / "trained"
+    trained.mkdir()
+    torch.save(encoder.state_dict(), trained / "encoder.pt")
+    (trained / "encoder.json").write_text(json.dumps(to_dict(settings)))
+    return install_encoder(trained=trained, weights_dir=weights_dir)
+
+
+def test_an_encoder_trained_for_another_generator_is_found_by_its_digest_and_checked(tmp_path):
+    from tasks.published_weights import load_generator_for
+
+    store, weights = Store(tmp_path / "store"), tmp_path / "weights"
+    generator, _ = load_generator_for(config=PARAMS, weights_dir=None, device=torch.device("cpu"))
+    digest = _installed_encoder(weights, generator)
+    assert (weights / f"w-encoder-{digest[:16]}" / "encoder.pt").is_file()
+    projector = dataclasses.replace(PARAMS.projector, init="encoder", stop_window=2, stop_tolerance=0.5)
+    params = dataclasses.replace(PARAMS, projector=projector, encoder_sha256=digest)
+    out, _ = project_stage(store=store, filtered=_filtered(store, 2), params=params, weights_dir=weights)
+    assert out.metadata()["info"]["encoder"] == f"W+ encoder sha256 {digest[:16]} (trained for random)"
+    assert (out.manifest()["steps_run"] < 12).all()
+    other = dataclasses.replace(params, encoder_sha256="0" * 64)
+    with pytest.raises(ValueError, match="no W\\+ encoder with sha256 0000"):
+        project_stage(store=store, filtered=_filtered(store, 2), params=other, weights_dir=weights)
+    with (weights / f"w-encoder-{digest[:16]}" / "encoder.pt").open("ab") as file:
+        file.write(b"tampered")
+    again = dataclasses.replace(params, projector=dataclasses.replace(projector, seed=1))  # a new key: loads again
+    with pytest.raises(ValueError, match=f"encoder.pt: sha256 [0-9a-f]{{64}}, but the profile names {digest}"):
+        project_stage(store=store, filtered=_filtered(store, 2), params=again, weights_dir=weights)
 
 
 def test_discarded_faces_keep_only_their_loss_curve(tmp_path):
