@@ -15,8 +15,9 @@ streams make the noise independent of the batch too). A face whose loss after ``
 Two cuts of the cost, neither of which changes what a projection is: a face can start from a W+ encoder's
 code of it instead of the mean W (``init = "encoder"``: the caller passes the codes), and a face whose loss has
 stopped improving (``stop_window``, ``stop_tolerance``) is finished there and leaves the batch with its code
-frozen. Every face's generator evaluations (forward renders, backward passes) are counted as they happen, a
-figure that is the same on any hardware.
+frozen (after ``stop_rampdown`` steps of falling learning rate, when set); with an early discard, a face stops no
+sooner than the discard check has judged it. Every face's generator evaluations (forward renders, backward
+passes) are counted as they happen, a figure that is the same on any hardware.
 """
 
 from __future__ import annotations
@@ -227,7 +228,8 @@ def project(
             run.settle(
                 {run.alive[row]: run.discarded(run.alive[row], float(dist[row].detach())) for row in drop}, on_result
             )
-        if step + 1 < config.steps and run.alive:
+        judged = config.discard_loss is None or step + 1 >= config.discard_step  # past the discard check
+        if step + 1 < config.steps and run.alive and judged:
             done = run.settled(config)
             if done:
                 run.settle(finish(done), on_result)

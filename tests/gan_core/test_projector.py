@@ -215,6 +215,15 @@ def test_per_face_stopping_freezes_a_face_and_leaves_the_others_as_they_would_be
             assert torch.equal(r.latent, a.latent) and np.array_equal(r.losses, a.losses)
 
 
+def test_a_face_stops_no_sooner_than_the_discard_check_has_judged_it(nets):
+    config = ProjectorConfig(steps=40, discard_step=5, compare_size=32, stop_window=3, stop_tolerance=0.9)
+    assert all(r.stopped and r.steps_run == 6 for r in _run(nets, config))  # flat by step 6 without a discard
+    judged = dataclasses.replace(config, discard_step=10, discard_loss=1e9)
+    assert all(r.stopped and r.steps_run == 10 for r in _run(nets, judged))  # kept at 10, stopped there
+    strict = dataclasses.replace(judged, discard_loss=-1.0)
+    assert all(r.discarded and r.steps_run == 10 for r in _run(nets, strict))  # discarded, not kept at step 6
+
+
 def test_a_flat_face_ramps_down_before_it_is_frozen_and_the_others_are_untouched(nets):
     g, p, w_avg, w_std, targets = nets
     config = ProjectorConfig(steps=20, discard_step=5, compare_size=32, stop_window=5, stop_tolerance=0.01)
