@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.slow
 def test_a_short_run_counts_the_evaluations_of_each_recipe():
-    args = ["--faces", "2", "--study-steps", "12", "--steps", "6", "--stop-window", "2", "--threads", "1"]
+    args = ["--faces", "2", "--offset", "100", "--study-steps", "12", "--steps", "6", "--stop-window", "2"]
+    args += ["--stop-rampdown", "2", "--threads", "1"]
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "projection_cost.py"), *args],
         cwd=ROOT,
@@ -28,5 +29,6 @@ def test_a_short_run_counts_the_evaluations_of_each_recipe():
     assert result["evaluations_per_face"] <= 13  # at most 6 steps and the final render
     assert result["evaluations_ratio"] == pytest.approx(25 / result["evaluations_per_face"], abs=1e-3)
     assert 0 <= result["identification"] <= 1 and len(result["study_landmark_drift"]) == 3
+    assert "(seeds 1000100-1000101)" in done.stdout
     for recipe in ("study", "encoder + stopping", "encoder alone"):
         assert recipe in done.stdout
