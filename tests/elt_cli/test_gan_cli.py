@@ -217,3 +217,15 @@ def test_an_encoder_for_weights_that_are_not_there_is_refused_in_one_line(tmp_pa
     assert isinstance(unknown.exception, input_errors()) and "ffhq-2048" in str(unknown.exception)
     twin = runner.invoke(app, [*args, str(tmp_path / "run3"), "--generator", "twin"])
     assert isinstance(twin.exception, input_errors()) and "train-twin-encoder" in str(twin.exception)
+
+
+def test_the_twin_encoder_trains_on_the_committed_twin_gan_and_records_its_command(tmp_path):
+    (tmp_path / "enc.toml").write_text(ENCODER_TOML)
+    run = tmp_path / "run"
+    args = ["gan", "train-twin-encoder", "--out", str(run), "--config", str(tmp_path / "enc.toml"), "--threads", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    entry = read_manifest(run)["encoder.pt"]
+    assert entry.command == f"eltrepro gan train-twin-encoder --out={run} --config={tmp_path / 'enc.toml'} --threads=1"
+    assert len(entry.first_losses) == 3 and entry.settings == "encoder.json"
+    assert sorted(p.name for p in run.iterdir()) == ["MANIFEST.toml", "encoder.json", "encoder.pt"]
