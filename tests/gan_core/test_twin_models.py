@@ -44,9 +44,10 @@ def test_the_first_steps_computed_again_from_the_seed_give_the_manifests_losses(
     assert len(recorded) == CHECKED_STEPS
     replayed = replay_first_steps(config=_config(), steps=CHECKED_STEPS)
     for step, (want, got) in enumerate(zip(recorded, replayed, strict=True)):
-        # the training ran with two threads; another thread count may change the last bits of a sum
-        assert got.generator == pytest.approx(want["generator"], abs=1e-4), step
-        assert got.discriminator == pytest.approx(want["discriminator"], abs=1e-4), step
+        # another thread count or CPU (other vector kernels) changes the last bits of a sum, and
+        # training amplifies them: on an AVX2 machine 1e-7 (relative) at the first step, 1.4e-4 at the fourth
+        assert got.generator == pytest.approx(want["generator"], rel=1e-3), step
+        assert got.discriminator == pytest.approx(want["discriminator"], rel=1e-3), step
 
 
 def test_a_tampered_or_unlisted_file_is_refused_in_one_line(tmp_path):
@@ -98,7 +99,7 @@ def test_the_committed_landmark_model_finds_held_out_landmarks(tmp_path):
     again = check_run(
         config=load_config(TrainConfig, TWIN_MODELS / "landmarks.toml"), folder=tmp_path, device=torch.device("cpu")
     )
-    assert again == pytest.approx(recorded, abs=1e-4)
+    assert again == pytest.approx(recorded, rel=1e-3)  # 2.5e-4 apart on an AVX2 machine (see above)
 
 
 def test_the_twin_distance_tells_another_face_or_a_moved_face_from_the_same_face_relit():
@@ -132,7 +133,8 @@ def test_the_flows_first_steps_computed_again_from_its_pairs_give_the_manifests_
     assert entry.inputs == ("pairs.csv",) and len(entry.first_losses) == CHECKED_STEPS
     config, pairs = _flow_pairs()
     _, replayed = train_twin_flow(pairs=pairs, config=config, steps=CHECKED_STEPS)
-    assert replayed == pytest.approx([s["nll_per_dim"] for s in entry.first_losses], abs=1e-4)
+    recorded = [s["nll_per_dim"] for s in entry.first_losses]
+    assert replayed == pytest.approx(recorded, rel=1e-3)  # as the generator's replay
 
 
 @pytest.mark.slow
@@ -221,7 +223,9 @@ def test_the_encoders_first_steps_computed_again_from_the_seed_give_the_manifest
         encoder=encoder, generator=generator, w_std=w_std, config=config.train, steps=CHECKED_STEPS
     )
     for want, got in zip(entry.first_losses, replayed, strict=True):
-        assert got == pytest.approx(want, abs=1e-4)
+        assert got == pytest.approx(
+            want, rel=1e-3, abs=1e-5
+        )  # as the generator's replay; the manifest keeps 6 decimals
 
 
 @pytest.mark.slow
