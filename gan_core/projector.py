@@ -114,18 +114,20 @@ class _Adam:
 
     @torch.no_grad()
     def step(self, lr: float, rates: list[float] | None = None) -> None:
-        """One step at ``lr``, each row's scaled by its factor in ``rates`` when given (row by row, so a row at
-        factor 1 moves exactly as in a step without factors: the update is elementwise)."""
+        """One step at ``lr``, each row's scaled by its factor in ``rates`` when given: the whole tensor moves at
+        ``lr`` as always, then the rows at another factor are stepped again from where they were (the update is
+        elementwise, so a row at factor 1 moves exactly as in a step without factors)."""
         self.t += 1
         c1, c2 = 1 - 0.9**self.t, 1 - 0.999**self.t
+        slower = [(row, rate) for row, rate in enumerate(rates or []) if rate != 1.0]
         for p, m, v in zip(self.params, self.m, self.v, strict=True):
             m.mul_(0.9).add_(p.grad, alpha=0.1)
             v.mul_(0.999).addcmul_(p.grad, p.grad, value=0.001)
-            if rates is None:
-                p.addcdiv_(m / c1, (v / c2).sqrt_().add_(1e-8), value=-lr)
-            else:
-                for row, rate in enumerate(rates):
-                    p[row].addcdiv_(m[row] / c1, (v[row] / c2).sqrt_().add_(1e-8), value=-lr * rate)
+            step, denom = m / c1, (v / c2).sqrt_().add_(1e-8)
+            before = [p[row].clone() for row, _ in slower]
+            p.addcdiv_(step, denom, value=-lr)
+            for (row, rate), start in zip(slower, before, strict=True):
+                p[row].copy_(start.addcdiv_(step[row], denom[row], value=-lr * rate))
             p.grad = None
 
     def keep(self, rows: torch.Tensor) -> None:
