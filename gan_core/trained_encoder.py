@@ -69,7 +69,17 @@ def load_trained_encoder(*, weights_dir: Path | None, sha256: str, generator: Ge
     digest = sha256_file(path)
     if digest != sha256:
         raise ConfigError(f"{path}: sha256 {digest}, but the profile names {sha256}")
-    settings = load_config(TwinEncoderConfig, folder / "encoder.json")
+    return read_encoder(path=path, generator=generator)
+
+
+def read_encoder(*, path: Path, generator: Generator) -> WEncoder:
+    """The encoder in ``path`` (its digest already checked), shaped by the ``encoder.json`` beside it and the
+    generator, loaded weights-only and strictly; in eval mode, without gradients.
+
+    Raises:
+        gan_core.strict.WeightsMismatchError: the file does not fit that encoder.
+    """
+    settings = load_config(TwinEncoderConfig, path.parent / "encoder.json")
     encoder = WEncoder(settings.shape_for(generator))
     load_strict(encoder, torch.load(path, map_location="cpu", weights_only=True), source=str(path))
     return encoder.eval().requires_grad_(False)

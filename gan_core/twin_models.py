@@ -78,15 +78,7 @@ def load_committed_encoder(*, folder: Path = TWIN_MODELS, generator: Generator |
         landmark_core.config.ConfigError: as ``load_committed_generator``.
         gan_core.strict.WeightsMismatchError: the file does not fit the encoder of its ``encoder.json``.
     """
-    import torch
-
-    from gan_core.strict import load_strict
-    from gan_core.w_encoder import WEncoder
-    from gan_core.w_encoder_train import TwinEncoderConfig
-    from landmark_core.config import load_config
+    from gan_core.trained_encoder import read_encoder
 
     path = verified_path(folder=folder, name="encoder.pt")
-    config = load_config(TwinEncoderConfig, folder / "encoder.json")
-    encoder = WEncoder(config.shape_for(generator or load_committed_generator(folder=folder)))
-    load_strict(encoder, torch.load(path, map_location="cpu", weights_only=True), source=str(path))
-    return encoder.eval().requires_grad_(False)
+    return read_encoder(path=path, generator=generator or load_committed_generator(folder=folder))
