@@ -249,21 +249,21 @@ def train_encoder_command(
 
     The project stage starts from it with projector.init = "encoder" and encoder_sha256 = the printed digest.
     For ffhq-1024 this is a GPU job: each step renders 2 x batch codes and back-propagates once through the
-    generator (3 x batch generator evaluations); docs/gan.md gives the cost.
+    generator (3 x batch generator evaluations); elt_study/encoders/ffhq-1024.toml and the README give the cost.
     """
     check_out_folder(out)
+    from gan_core.published import WEIGHTS
     from gan_core.w_encoder_train import TwinEncoderConfig
     from landmark_core.device import resolve_device
-    from tasks.published_weights import ProjectConfig, load_generator_for
+    from tasks.published_weights import RANDOM, TWIN, ProjectConfig, load_generator_for
 
-    if generator == "twin":
+    if generator == TWIN:
         raise ConfigError("--generator twin: the twin GAN's encoder is committed; `eltrepro gan train-twin-encoder`")
+    if generator not in WEIGHTS and generator != RANDOM:
+        raise ConfigError(f"--generator {generator!r}: unknown; known: {', '.join(WEIGHTS)} or {RANDOM}")
     settings = load_config(TwinEncoderConfig, config) if config else TwinEncoderConfig()
-    target = resolve_device(device)
-    try:
-        net, _ = load_generator_for(config=ProjectConfig(generator=generator), weights_dir=weights_dir, device=target)
-    except (FileNotFoundError, KeyError) as error:
-        raise ConfigError(str(error).strip("'\"")) from None
+    target = resolve_device(device)  # a missing weights file is FileNotFoundError, one line like every input mistake
+    net, _ = load_generator_for(config=ProjectConfig(generator=generator), weights_dir=weights_dir, device=target)
     given = {"--generator": generator, "--weights-dir": weights_dir, "--out": out, "--config": config}
     _train_encoder(generator=net, settings=settings, out=out, command="train-encoder", given=given)
     from gan_core.trained_encoder import encoder_folder, install_encoder
