@@ -12,6 +12,7 @@ take ``.05-seed0`` for an extension, and seeds 0 and 1 would write the same file
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import warnings
@@ -47,6 +48,28 @@ class DecodedLandmarks(torch.nn.Module):
     def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         heatmaps = self.model(crops)[-1].float()
         return heatmaps, DECODERS[self.decoding](heatmaps)
+
+
+class _Clamp(torch.nn.Module):
+    """``ReLU6`` written as the ``clamp`` it is: the ONNX exporter turns ``clamp`` into one Clip node, while it
+    decomposes ReLU6 (``hardtanh``) through shape-symbolic tracing that took half of a whole export's time."""
+
+    def __init__(self, low: float, high: float) -> None:
+        super().__init__()
+        self.low, self.high = low, high
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(x, self.low, self.high)
+
+
+def _relu6_as_clamp(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``model`` with every ``nn.ReLU6`` a ``_Clamp(0, 6)``: the same numbers, a faster export."""
+    model = copy.deepcopy(model)
+    for parent in model.modules():
+        for name, child in parent.named_children():
+            if isinstance(child, torch.nn.ReLU6):
+                setattr(parent, name, _Clamp(0.0, 6.0))
+    return model
 
 
 def run_file_name(*, row: str, seed: int) -> str:
@@ -105,7 +128,7 @@ def export_model(
     if fmt == "onnx":
         batch = torch.export.Dim("batch", min=1)
         program = torch.onnx.export(
-            wrapped,
+            _relu6_as_clamp(wrapped),
             (example,),
             input_names=["crops"],
             output_names=["heatmaps", "landmarks"],

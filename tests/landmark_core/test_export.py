@@ -68,6 +68,20 @@ def test_onnx_agrees_with_pytorch_in_onnxruntime_alone(config, tmp_path):
     assert np.load(outputs[1]).shape == (3, 98, 2)
 
 
+def test_the_exported_copy_clamps_where_the_model_has_relu6_with_the_same_numbers():
+    from landmark_core.export import _relu6_as_clamp
+
+    config = _demo_config()
+    model = build_model(config.model, seed=0, device=CPU).eval()
+    copy = _relu6_as_clamp(model)
+    assert sum(isinstance(m, torch.nn.ReLU6) for m in model.modules()) > 10  # the model itself keeps them
+    assert not any(isinstance(m, torch.nn.ReLU6) for m in copy.modules())
+    crops = torch.from_numpy(_crops(config)) * 40 - 20  # wide inputs: many activations beyond 0 and 6
+    with torch.no_grad():
+        for ours, theirs in zip(copy(crops), model(crops), strict=True):
+            assert torch.equal(ours, theirs)
+
+
 def test_torchscript_loads_with_torch_jit_load_alone(tmp_path):
     config = _demo_config()
     model = build_model(config.model, seed=0, device=CPU)
