@@ -47,9 +47,7 @@ def page_seconds(*, figures: int, figure_kb: int, repeats: int) -> dict[str, flo
     Returns:
         ``baseline_s``, ``new_s``, ``ratio`` and ``same_page`` (the two bodies are equal).
     """
-    from markdown_it import MarkdownIt
-
-    from landmark_core.markdown import embed_images, markdown_html
+    from landmark_core.markdown import embed_images, markdown_html, markdown_parser
 
     rng = np.random.default_rng(0)
     images = {
@@ -57,7 +55,7 @@ def page_seconds(*, figures: int, figure_kb: int, repeats: int) -> dict[str, flo
         for i in range(figures)
     }
     markdown = "# Report\n\n" + "\n\n".join(f"![figure {i}](figures/f{i}.png)" for i in range(figures))
-    earlier = MarkdownIt("commonmark", {"html": False}).enable("table")
+    earlier = markdown_parser()
     baseline_s, body = _median_seconds(lambda: earlier.render(embed_images(markdown, images)), repeats)
     new_s, page = _median_seconds(lambda: markdown_html(markdown=markdown, title="t", images=images), repeats)
     same = f"<body>\n{body}</body>" in page
