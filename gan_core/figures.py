@@ -1,18 +1,20 @@
 """Figures of the GAN branch's geometry, like the study's Fig. 3.9 (the crop area in the photo and the aligned
 face) and Fig. 3.14 (a face pasted back without and with the segmentation mask). Pure functions returning
-matplotlib figures (Agg backend); images are BGR as OpenCV reads them.
+matplotlib figures (Agg backend, imported on the first figure: ``landmark_core.figures.pyplot``); images are BGR
+as OpenCV reads them.
 """
 
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from landmark_core.figures import pyplot
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def alignment_figure(*, photos: list[np.ndarray], quads: list[np.ndarray], aligned: list[np.ndarray]) -> Figure:
@@ -23,7 +25,7 @@ def alignment_figure(*, photos: list[np.ndarray], quads: list[np.ndarray], align
         quads: (4, 2) quads in photo pixels (top-left, bottom-left, bottom-right, top-right).
         aligned: (S, S, 3) uint8 BGR aligned faces.
     """
-    fig, axes = plt.subplots(len(photos), 2, figsize=(7.0, 3.4 * len(photos)), dpi=100, squeeze=False)
+    fig, axes = pyplot().subplots(len(photos), 2, figsize=(7.0, 3.4 * len(photos)), dpi=100, squeeze=False)
     for i, (photo, quad, face) in enumerate(zip(photos, quads, aligned, strict=True)):
         axes[i, 0].imshow(photo[..., ::-1])
         closed = np.vstack([quad, quad[:1]])
@@ -43,7 +45,7 @@ def paste_figure(*, photos: list[np.ndarray], without_mask: list[np.ndarray], wi
 
     Each panel is cropped to the pasted region's bounding box (plus a margin) so the seams are visible.
     """
-    fig, axes = plt.subplots(len(photos), 3, figsize=(9.0, 3.2 * len(photos)), dpi=100, squeeze=False)
+    fig, axes = pyplot().subplots(len(photos), 3, figsize=(9.0, 3.2 * len(photos)), dpi=100, squeeze=False)
     for i, images in enumerate(zip(photos, without_mask, with_mask, strict=True)):
         changed = np.argwhere(np.any(images[1] != images[0], axis=2))
         (y0, x0), (y1, x1) = (changed.min(0), changed.max(0)) if len(changed) else ((0, 0), images[0].shape[:2])
@@ -78,7 +80,7 @@ def projection_figure(
         note: a line under the title (e.g. that the generator is random and the pictures mean nothing).
         distance_name: what the distance is (LPIPS, or the twin distance of the twin models).
     """
-    fig, axes = plt.subplots(len(targets), 3, figsize=(9.0, 3.0 * len(targets)), dpi=100, squeeze=False)
+    fig, axes = pyplot().subplots(len(targets), 3, figsize=(9.0, 3.0 * len(targets)), dpi=100, squeeze=False)
     for i, (target, render, curve, score) in enumerate(zip(targets, projected, losses, lpips, strict=True)):
         axes[i, 0].imshow(target[..., ::-1])
         axes[i, 1].imshow(render[..., ::-1])
@@ -107,7 +109,9 @@ def relight_figure(
         note: a line under the title (the backend).
     """
     cols = 1 + max(len(v) for v in variants)
-    fig, axes = plt.subplots(len(originals), cols, figsize=(2.6 * cols, 2.8 * len(originals)), dpi=100, squeeze=False)
+    fig, axes = pyplot().subplots(
+        len(originals), cols, figsize=(2.6 * cols, 2.8 * len(originals)), dpi=100, squeeze=False
+    )
     for i, (original, relit, texts) in enumerate(zip(originals, variants, captions, strict=True)):
         panels = [(original, "original"), *zip(relit, texts, strict=True)]
         for ax, (image, title) in zip(axes[i], panels, strict=False):

@@ -1,28 +1,53 @@
 """The report's figures: the cumulative error distribution of every row, and predictions on the hardest faces.
 
-Pure functions that return matplotlib figures (the Agg backend, no display); the report stage saves them.
-Landmarks are pixel xy in WFLW order, as everywhere in the project.
+Pure functions that return matplotlib figures (the Agg backend, no display); the report stage saves them with
+``save_figure``. Landmarks are pixel xy in WFLW order, as everywhere in the project.
+
+matplotlib is imported when the first figure is drawn (``pyplot``), not with this module: every process that
+imports the Prefect graph imports the report stage, and most of them (a worker's row, a deployment, a cached
+run) draw nothing.
 """
 
 from __future__ import annotations
 
-import matplotlib
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
 
-from landmark_core.geometry import apply_points, square_crop, warp_affine  # noqa: E402
-from landmark_core.metrics import auc, ced_curve  # noqa: E402
+from landmark_core.geometry import apply_points, square_crop, warp_affine
+from landmark_core.metrics import auc, ced_curve
 
-COLOURS = tuple(plt.get_cmap("tab10").colors)
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from matplotlib.figure import Figure
+
 DASHES = ("-", "--", ":", "-.")
 
 
+@cache
+def pyplot() -> ModuleType:
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display), imported on the first call."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(*, fig: Figure, path: Path) -> None:
+    """Write ``fig`` to ``path`` (the format from its suffix) and close it, so a long report holds no figure."""
+    fig.savefig(path)
+    pyplot().close(fig)
+
+
 def row_style(index: int) -> dict[str, object]:
-    """A line style for the ``index``-th row: ten colours, then the next dash pattern (40 distinct styles)."""
-    return {"color": COLOURS[index % len(COLOURS)], "linestyle": DASHES[(index // len(COLOURS)) % len(DASHES)]}
+    """A line style for the ``index``-th row: tab10's ten colours, then the next dash pattern (40 distinct styles)."""
+    colours = pyplot().get_cmap("tab10").colors
+    return {"color": colours[index % len(colours)], "linestyle": DASHES[(index // len(colours)) % len(DASHES)]}
 
 
 def ced_figure(*, errors: dict[str, np.ndarray], threshold: float = 0.10, title: str = "") -> Figure:
@@ -51,6 +76,7 @@ def ced_grid(*, errors: dict[str, dict[str, np.ndarray]], threshold: float = 0.1
     Returns:
         The figure; each panel's legend gives its rows' AUC@threshold, the shared legend the row styles.
     """
+    plt = pyplot()
     rows = list(dict.fromkeys(row for panel in errors.values() for row in panel))
     lines = -(-len(errors) // columns)
     fig, axes = plt.subplots(lines, columns, figsize=(4.2 * columns, 3.4 * lines + 0.3 * len(rows)), squeeze=False)
@@ -111,6 +137,7 @@ def prediction_grid(
     Returns:
         The grid figure.
     """
+    plt = pyplot()
     rows, cols = len(predictions), len(images)
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 2.0 * rows), dpi=100, squeeze=False)
     for j, image in enumerate(images):

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
 
 Direction = Literal["lower", "higher"]
 Verdict = Literal["supported", "contradicted", "inconclusive"]
@@ -81,6 +80,8 @@ def paired_bootstrap(
     mean = float(d.mean())
     if np.all(d == d[0]):  # no spread: every resample has this mean (scipy refuses one face, BCa gives NaN)
         return Interval(mean=mean, low=mean, high=mean, faces=int(d.size))
+    from scipy import stats  # here, not at the top: scipy.stats costs a second of every process importing the graph
+
     options = {"confidence_level": level, "vectorized": True, "batch": 256}  # (256, N) resample indices at a time
     with np.errstate(all="ignore"), warnings.catch_warnings():  # near-degenerate data: handled below, not warned
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -24,7 +23,7 @@ from kit.stage import StageContext, stage
 from kit.store import StageOutput, StageResult
 from landmark_core.claims import Claim, judge_claims
 from landmark_core.dataset import face_records, read_image
-from landmark_core.figures import ced_grid, prediction_grid
+from landmark_core.figures import ced_grid, prediction_grid, save_figure
 from landmark_core.markdown import markdown_html, markdown_table
 from landmark_core.report import (
     ALL_SUBSETS,
@@ -396,8 +395,7 @@ def _figures(folder: Path, per_seed, faces, config: ReportConfig, dataset, index
         for subset in ALL_SUBSETS
     }
     fig = ced_grid(errors=errors)
-    fig.savefig(folder / "ced.png")
-    plt.close(fig)
+    save_figure(fig=fig, path=folder / "ced.png")
     if dataset is None or index is None:
         return ["ced"]
     first = {row: manifests[0].set_index("face_id") for row, manifests in per_seed.items()}
@@ -413,8 +411,7 @@ def _figures(folder: Path, per_seed, faces, config: ReportConfig, dataset, index
         },
         errors={m: first[m].loc[hardest.index, "nme"].to_numpy() for m in models},
     )
-    fig.savefig(folder / "hardest.png")
-    plt.close(fig)
+    save_figure(fig=fig, path=folder / "hardest.png")
     return ["ced", "hardest"]
 
 

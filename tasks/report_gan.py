@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -19,6 +18,7 @@ from gan_core.figures import alignment_figure, paste_figure, projection_figure, 
 from gan_core.paste import paste_back
 from gan_core.photo import load_photo
 from kit.store import StageOutput
+from landmark_core.figures import save_figure
 from landmark_core.markdown import markdown_table
 from landmark_core.wflw_index import landmarks_array
 from tasks.align import record_of
@@ -187,8 +187,7 @@ def gan_figures(folder: Path, dataset: StageOutput, index: StageOutput, gan: Gan
         ("alignment", alignment_figure(photos=photos, quads=quads, aligned=aligned)),
         ("paste", paste_figure(photos=photos, without_mask=bare, with_mask=masked)),
     ):
-        fig.savefig(folder / f"{name}.png")
-        plt.close(fig)
+        save_figure(fig=fig, path=folder / f"{name}.png")
     names = ["alignment", "paste"] + (_projection_figure(folder, gan, faces) if gan.projected is not None else [])
     for backend, relit in (("styleflow", gan.relit_pasted), ("physical", gan.physical)):
         if relit is None:
@@ -225,8 +224,7 @@ def _relight_figure(
             [_caption(ps, am, i) for i, (ps, am) in enumerate(zip(group["presets"], group["amounts"], strict=True))]
         )
     fig = relight_figure(originals=originals, variants=variants, captions=captions, note=note)
-    fig.savefig(folder / f"relight_{backend}.png")
-    plt.close(fig)
+    save_figure(fig=fig, path=folder / f"relight_{backend}.png")
     return [f"relight_{backend}"]
 
 
@@ -253,6 +251,5 @@ def _projection_figure(folder: Path, gan: GanOutputs, faces: int) -> list[str]:
         note=meta["info"].get("warning", "") or f"generator: {meta['info'].get('generator', '')}",
         distance_name=distance_name(meta),
     )
-    fig.savefig(folder / "projection.png")
-    plt.close(fig)
+    save_figure(fig=fig, path=folder / "projection.png")
     return ["projection"]

@@ -151,3 +151,19 @@ def test_prefect_yaml_spells_the_names_flows_names_defines():
     assert set(by_flow.values()) == {names.CPU_POOL, names.GPU_POOL}
     inspected = inspect.signature(importlib.import_module("flows.train_experiment").train_experiment.fn)
     assert inspected.parameters["gpu_limit"].default == names.GPU_LIMIT
+
+
+DRAWING_AND_STATISTICS = ("matplotlib", "scipy.stats")
+
+
+def test_loading_every_entrypoint_imports_no_plotting_and_no_statistics():
+    """What ``prefect deploy`` and each flow run's process load (every entrypoint of prefect.yaml, so the whole
+    graph) leaves matplotlib and scipy.stats out: only the report stage uses them, and imports them when it draws
+    or bootstraps. A fresh interpreter, since this one has imported them for other tests."""
+    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    modules = [d["entrypoint"].partition(":")[0].removesuffix(".py").replace("/", ".") for d in deployments]
+    loaded = f"[m for m in {DRAWING_AND_STATISTICS!r} if m in sys.modules]"
+    script = f"import sys\nfor m in {modules!r}: __import__(m)\nprint({loaded})"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]", done.stdout
