@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -52,15 +53,28 @@ class Detection:
         return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
 
 
+@cache
+def _shape_predictor(path: str, mtime_ns: int, size: int):
+    """dlib's 68-point shape predictor read from ``path``, once per process and version of the file (its mtime and
+    size): reading the model takes over a second, and dlib documents one instance as safe to use from many threads
+    at once. A missing file is dlib's RuntimeError, raised again on every call (a failure is not cached)."""
+    import dlib  # dlib-bin; imported here so the rest of gan_core loads without it
+
+    return dlib.shape_predictor(path)
+
+
 class DlibFaceDetector:
-    """dlib's frontal face detector plus the 68-point shape predictor (models loaded once per instance)."""
+    """dlib's frontal face detector (one per instance: dlib's detector is not safe to share between threads) plus
+    the 68-point shape predictor (one per process and model file, shared: ``_shape_predictor``)."""
 
     def __init__(self, *, predictor_path: Path | None = None, upsample: int = 1) -> None:
-        import dlib  # dlib-bin; imported here so the rest of gan_core loads without it
+        import dlib
 
+        path = Path(predictor_path or default_predictor_path())
+        stat = path.stat() if path.is_file() else None
         self.upsample = upsample
         self._detector = dlib.get_frontal_face_detector()
-        self._predictor = dlib.shape_predictor(str(predictor_path or default_predictor_path()))
+        self._predictor = _shape_predictor(str(path), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
 
     def detect(self, *, image_rgb: np.ndarray) -> list[Detection]:
         """Every face dlib finds, best score first.
