@@ -252,15 +252,15 @@ def train_encoder_command(
     generator (3 x batch generator evaluations); elt_study/encoders/ffhq-1024.toml and the README give the cost.
     """
     check_out_folder(out)
+    from gan_core.published import WEIGHTS
     from gan_core.w_encoder_train import TwinEncoderConfig
     from landmark_core.device import resolve_device
-    from tasks.published_weights import GENERATORS, TWIN, ProjectConfig, load_generator_for
+    from tasks.published_weights import RANDOM, TWIN, ProjectConfig, load_generator_for
 
     if generator == TWIN:
         raise ConfigError("--generator twin: the twin GAN's encoder is committed; `eltrepro gan train-twin-encoder`")
-    if generator not in GENERATORS:
-        known = ", ".join(g for g in GENERATORS if g != TWIN)
-        raise ConfigError(f"--generator {generator!r}: unknown; known: {known}")
+    if generator not in WEIGHTS and generator != RANDOM:
+        raise ConfigError(f"--generator {generator!r}: unknown; known: {', '.join(WEIGHTS)} or {RANDOM}")
     settings = load_config(TwinEncoderConfig, config) if config else TwinEncoderConfig()
     target = resolve_device(device)  # a missing weights file is FileNotFoundError, one line like every input mistake
     net, _ = load_generator_for(config=ProjectConfig(generator=generator), weights_dir=weights_dir, device=target)

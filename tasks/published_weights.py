@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
 
@@ -24,14 +24,6 @@ if TYPE_CHECKING:
 RANDOM = "random"
 TWIN = "twin"  # the models the project trained on its synthetic twin and commits (gan_core/twin_models)
 TWIN_SOURCE = "trained by this project on twin faces, not FFHQ: gan_core/twin_models/"
-
-GeneratorName = Literal["ffhq-1024", "ffhq-1024-noaug", "twin", "random"]
-"""A generator a config may name: a StyleGAN2 generator of the published-weights registry, the twin GAN, or a
-randomly initialised one. A profile naming any other is refused when it is loaded, one line naming the key."""
-GENERATORS: tuple[str, ...] = get_args(GeneratorName)
-
-PerceptualName = Literal["lpips-vgg", "twin", "random"]
-"""A perceptual distance a config may name: the published LPIPS-VGG, the twin distance, or a random stand-in."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +47,10 @@ class ProjectConfig:
         amp: bfloat16 autocast on CUDA.
     """
 
-    generator: GeneratorName = "ffhq-1024"
+    generator: str = "ffhq-1024"
     random_config: GeneratorConfig = TINY
     random_seed: int = 0
-    perceptual: PerceptualName = "lpips-vgg"
+    perceptual: str = "lpips-vgg"
     projector: ProjectorConfig = field(default_factory=ProjectorConfig)
     encoder_sha256: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = field(
         default="", metadata={"key": "unless_default"}

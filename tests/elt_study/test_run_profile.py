@@ -80,11 +80,6 @@ def test_profile_mistakes_about_the_future_rows_are_one_line(tmp_path, line, mes
         ('[synth]\nshape = "wflw"\nmax_face_width = 260.0', "synth.max_face_width = 260.0: a setting of the 'twin'"),
         ('[synth]\nshape = "wflw"\ntest = 200', "synth.test = 200: a setting of the 'twin' shape; shape = 'wflw' is"),
         ("shard_faces = -1\nfuture_work = 1", "future_work = 1: expected true or false; shard_faces = -1: expected"),
-        (
-            '[gan.project]\ngenerator = "ffhq-2048"',
-            "gan.project.generator = 'ffhq-2048': input should be 'ffhq-1024', 'ffhq-1024-noaug', 'twin' or 'random'",
-        ),
-        ('[gan.project]\nperceptual = "lpips"', "gan.project.perceptual = 'lpips': input should be 'lpips-vgg', "),
     ],
 )
 def test_top_level_mistakes_read_like_the_sections_mistakes(tmp_path, text, message):
