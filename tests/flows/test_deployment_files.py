@@ -23,6 +23,17 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = sorted((ROOT / "docker").glob("Dockerfile.*"))
 
 
+def _deployments() -> list[tuple[dict, str, str]]:
+    """Each deployment of prefect.yaml with its entrypoint's module and function (``flows/reproduce.py:reproduce``
+    is ``flows.reproduce`` and ``reproduce``)."""
+    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    return [
+        (d, path.removesuffix(".py").replace("/", "."), function)
+        for d in deployments
+        for path, _, function in [d["entrypoint"].partition(":")]
+    ]
+
+
 def _hadolint() -> str:
     found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not Path(found).is_file():
@@ -115,8 +126,7 @@ def test_gpu_pool_templates_request_gpus():
 
 
 def test_prefect_yaml_deployments_point_at_real_flows_with_valid_parameters():
-    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
-    deployments = {d["name"]: d for d in spec["deployments"]}
+    deployments = {d["name"]: d for d, _, _ in _deployments()}
     assert set(deployments) == {"reproduce", "train-experiment", "review", "run-stage", "gpu-probe"}
     assert deployments["reproduce"]["work_pool"]["name"] == deployments["review"]["work_pool"]["name"] == "cpu-pool"
     assert (
@@ -124,9 +134,7 @@ def test_prefect_yaml_deployments_point_at_real_flows_with_valid_parameters():
         == deployments["run-stage"]["work_pool"]["name"]
         == ("gpu-pool")
     )
-    for deployment in deployments.values():
-        path, name = deployment["entrypoint"].split(":")
-        module = path.removesuffix(".py").replace("/", ".")
+    for deployment, module, name in _deployments():
         flow = getattr(importlib.import_module(module), name)
         assert flow.name == deployment["name"]
         allowed = set(inspect.signature(flow.fn).parameters)
@@ -140,11 +148,9 @@ def test_prefect_yaml_deployments_point_at_real_flows_with_valid_parameters():
 def test_prefect_yaml_spells_the_names_flows_names_defines():
     from flows import names
 
-    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
     by_flow = {}
-    for deployment in deployments:
-        module, _, function = deployment["entrypoint"].partition(":")
-        flow = importlib.import_module(module.removesuffix(".py").replace("/", ".")).__dict__[function]
+    for deployment, module, function in _deployments():
+        flow = importlib.import_module(module).__dict__[function]
         by_flow[f"{flow.name}/{deployment['name']}"] = deployment["work_pool"]["name"]
     for name in (names.TRAIN_DEPLOYMENT, names.STAGE_DEPLOYMENT, names.PROBE_DEPLOYMENT):
         assert by_flow.get(name) == names.GPU_POOL, name
@@ -160,8 +166,7 @@ def test_loading_every_entrypoint_imports_no_plotting_and_no_statistics():
     """What ``prefect deploy`` and each flow run's process load (every entrypoint of prefect.yaml, so the whole
     graph) leaves matplotlib and scipy.stats out: only the report stage uses them, and imports them when it draws
     or bootstraps. A fresh interpreter, since this one has imported them for other tests."""
-    deployments = yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
-    modules = [d["entrypoint"].partition(":")[0].removesuffix(".py").replace("/", ".") for d in deployments]
+    modules = [module for _, module, _ in _deployments()]
     loaded = f"[m for m in {DRAWING_AND_STATISTICS!r} if m in sys.modules]"
     script = f"import sys\nfor m in {modules!r}: __import__(m)\nprint({loaded})"
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
